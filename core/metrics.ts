@@ -1,0 +1,230 @@
+/**
+ * Counters, gauges and histograms with labels, and their rendering in the Prometheus text
+ * exposition format (version 0.0.4). Runtime-agnostic.
+ *
+ * @module
+ */
+
+/** Label values of one series. */
+export type Labels = Readonly<Record<string, string | number>>;
+
+function _key(labels: Labels | undefined): string {
+  if (!labels) return "";
+  const names = Object.keys(labels).sort();
+  return names.map((n) => `${n}="${_escape(String(labels[n]))}"`).join(",");
+}
+
+function _escape(value: string): string {
+  return value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
+}
+
+function _series(name: string, key: string, extra = ""): string {
+  const all = [key, extra].filter((s) => s !== "").join(",");
+  return all === "" ? name : `${name}{${all}}`;
+}
+
+/** A metric that can render itself in the Prometheus text format. */
+export interface Metric {
+  /** The metric's name. */
+  readonly name: string;
+  /** Renders `# HELP`, `# TYPE` and every series. */
+  render(): string;
+}
+
+abstract class _Scalar implements Metric {
+  protected values: Map<string, number> = new Map();
+  constructor(readonly name: string, readonly help: string, readonly type: string) {}
+  /** Returns the value of the series with `labels` (0 when never touched). */
+  get(labels?: Labels): number {
+    return this.values.get(_key(labels)) ?? 0;
+  }
+  /** Sums the values of every series. */
+  total(): number {
+    let sum = 0;
+    for (const v of this.values.values()) sum += v;
+    return sum;
+  }
+  /** Forgets the series with `labels` (for a peer that left). */
+  remove(labels?: Labels): void {
+    this.values.delete(_key(labels));
+  }
+  render(): string {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.type}`];
+    for (const [key, value] of this.values) lines.push(`${_series(this.name, key)} ${value}`);
+    return lines.join("\n");
+  }
+}
+
+/**
+ * A monotonically increasing count.
+ *
+ * @example
+ * ```ts
+ * import { Registry } from "./metrics.ts";
+ * const c = new Registry().counter("shoal_things_total", "Things.");
+ * c.inc({ kind: "a" });
+ * console.assert(c.get({ kind: "a" }) === 1);
+ * ```
+ */
+export class Counter extends _Scalar {
+  constructor(name: string, help: string) {
+    super(name, help, "counter");
+  }
+  /** Adds `by` (default 1) to the series with `labels`. */
+  inc(labels?: Labels, by = 1): void {
+    const key = _key(labels);
+    this.values.set(key, (this.values.get(key) ?? 0) + by);
+  }
+}
+
+/**
+ * A value that goes up and down.
+ *
+ * @example
+ * ```ts
+ * import { Registry } from "./metrics.ts";
+ * const g = new Registry().gauge("shoal_open", "Open things.");
+ * g.set(3);
+ * g.dec();
+ * console.assert(g.get() === 2);
+ * ```
+ */
+export class Gauge extends _Scalar {
+  constructor(name: string, help: string) {
+    super(name, help, "gauge");
+  }
+  /** Sets the series with `labels` to `value`. */
+  set(value: number, labels?: Labels): void {
+    this.values.set(_key(labels), value);
+  }
+  /** Adds `by` (default 1). */
+  inc(labels?: Labels, by = 1): void {
+    this.set(this.get(labels) + by, labels);
+  }
+  /** Subtracts `by` (default 1). */
+  dec(labels?: Labels, by = 1): void {
+    this.set(this.get(labels) - by, labels);
+  }
+}
+
+/** A read-out of one histogram series. */
+export interface HistogramSnapshot {
+  /** Observations so far. */
+  count: number;
+  /** Sum of every observation. */
+  sum: number;
+  /** Cumulative counts per upper bound, in the order of the buckets. */
+  buckets: number[];
+}
+
+/**
+ * Observations counted into fixed buckets, with an estimate of quantiles.
+ *
+ * @example
+ * ```ts
+ * import { Registry } from "./metrics.ts";
+ * const h = new Registry().histogram("shoal_ms", "Durations.", [10, 100]);
+ * h.observe(5);
+ * h.observe(50);
+ * console.assert(h.snapshot().count === 2);
+ * ```
+ */
+export class Histogram implements Metric {
+  #series: Map<string, HistogramSnapshot> = new Map();
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly bounds: readonly number[],
+  ) {
+    if (bounds.some((b, i) => i > 0 && b <= bounds[i - 1])) {
+      throw new RangeError("histogram bounds must increase");
+    }
+  }
+  /** Records one observation in the series with `labels`. */
+  observe(value: number, labels?: Labels): void {
+    const key = _key(labels);
+    let s = this.#series.get(key);
+    if (!s) {
+      s = { count: 0, sum: 0, buckets: this.bounds.map(() => 0) };
+      this.#series.set(key, s);
+    }
+    s.count++;
+    s.sum += value;
+    for (let i = 0; i < this.bounds.length; i++) if (value <= this.bounds[i]) s.buckets[i]++;
+  }
+  /** Returns a copy of the series with `labels`. */
+  snapshot(labels?: Labels): HistogramSnapshot {
+    const s = this.#series.get(_key(labels));
+    return s
+      ? { count: s.count, sum: s.sum, buckets: [...s.buckets] }
+      : { count: 0, sum: 0, buckets: this.bounds.map(() => 0) };
+  }
+  /** Estimates quantile `q` (0..1) as the upper bound of the bucket that holds it. */
+  quantile(q: number, labels?: Labels): number {
+    const s = this.snapshot(labels);
+    if (s.count === 0) return NaN;
+    const rank = q * s.count;
+    const i = s.buckets.findIndex((c) => c >= rank);
+    return i === -1 ? Infinity : this.bounds[i];
+  }
+  render(): string {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
+    for (const [key, s] of this.#series) {
+      this.bounds.forEach((b, i) => {
+        lines.push(`${_series(`${this.name}_bucket`, key, `le="${b}"`)} ${s.buckets[i]}`);
+      });
+      lines.push(`${_series(`${this.name}_bucket`, key, `le="+Inf"`)} ${s.count}`);
+      lines.push(`${_series(`${this.name}_sum`, key)} ${s.sum}`);
+      lines.push(`${_series(`${this.name}_count`, key)} ${s.count}`);
+    }
+    return lines.join("\n");
+  }
+}
+
+/**
+ * A set of metrics rendered together.
+ *
+ * @example
+ * ```ts
+ * import { Registry } from "./metrics.ts";
+ * const r = new Registry();
+ * r.counter("shoal_x_total", "X.").inc();
+ * console.assert(r.render().includes("shoal_x_total 1"));
+ * ```
+ */
+export class Registry {
+  #metrics: Map<string, Metric> = new Map();
+
+  /** Creates (or returns the existing) counter `name`. */
+  counter(name: string, help: string): Counter {
+    return this.#add(name, () => new Counter(name, help), Counter);
+  }
+  /** Creates (or returns the existing) gauge `name`. */
+  gauge(name: string, help: string): Gauge {
+    return this.#add(name, () => new Gauge(name, help), Gauge);
+  }
+  /** Creates (or returns the existing) histogram `name` with upper `bounds`. */
+  histogram(name: string, help: string, bounds: readonly number[]): Histogram {
+    return this.#add(name, () => new Histogram(name, help, bounds), Histogram);
+  }
+  /** Renders every metric in the Prometheus text exposition format. */
+  render(): string {
+    return [...this.#metrics.values()].map((m) => m.render()).join("\n") + "\n";
+  }
+
+  #add<T extends Metric>(
+    name: string,
+    make: () => T,
+    // deno-lint-ignore no-explicit-any
+    kind: abstract new (...args: any[]) => T,
+  ): T {
+    const found = this.#metrics.get(name);
+    if (found) {
+      if (!(found instanceof kind)) throw new TypeError(`metric ${name} exists as another type`);
+      return found;
+    }
+    const metric = make();
+    this.#metrics.set(name, metric);
+    return metric;
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * `deno task signal [--port 8787] [--hostname 127.0.0.1]`: runs the signaling server until
+ * SIGINT or SIGTERM, then closes every socket with 1001 and exits.
+ *
+ * @module
+ */
+import { type FlagSpec, helpText, intFlag, parseFlags, UsageError } from "../cli/flags.ts";
+import { type LogFormat, setupLogging } from "../cli/logging.ts";
+import { startSignalingServer } from "./server.ts";
+
+/** Flags of the `signal` command. */
+export const SIGNAL_FLAGS: FlagSpec[] = [
+  { name: "port", type: "string", description: "port to listen on", default: "8787" },
+  { name: "hostname", type: "string", description: "address to listen on", default: "127.0.0.1" },
+  {
+    name: "ice-servers",
+    type: "string",
+    description: "JSON array of RTCIceServer handed to clients",
+    default: "[]",
+  },
+  {
+    name: "max-viewers",
+    type: "string",
+    description: "maxViewers of sessions created without one",
+    default: "256",
+  },
+  { name: "log-format", type: "string", description: "json or pretty", default: "json" },
+  { name: "help", type: "boolean", description: "show this help" },
+];
+
+/** Runs the `signal` command with `args`; resolves when the server has stopped. */
+export async function signalCommand(args: string[]): Promise<void> {
+  const { flags } = parseFlags(args, SIGNAL_FLAGS);
+  if (flags.help) {
+    console.log(
+      helpText("Usage: shoal signal [flags]\n\nRuns the signaling server.", SIGNAL_FLAGS),
+    );
+    return;
+  }
+  const format = (flags["log-format"] ?? "json") as string;
+  if (format !== "json" && format !== "pretty") {
+    throw new UsageError("--log-format must be json or pretty");
+  }
+  await setupLogging(format as LogFormat);
+  let iceServers = [];
+  try {
+    iceServers = JSON.parse((flags["ice-servers"] as string | undefined) ?? "[]");
+    if (!Array.isArray(iceServers)) throw new Error();
+  } catch {
+    throw new UsageError("--ice-servers must be a JSON array");
+  }
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
+  const server = startSignalingServer({
+    hostname: (flags.hostname as string | undefined) ?? "127.0.0.1",
+    port: intFlag(flags.port, "port", 8787, 0, 65535),
+    defaultMaxViewers: intFlag(flags["max-viewers"], "max-viewers", 256, 1, 10_000),
+    iceServers,
+    signal: controller.signal,
+  });
+  console.error(`shoal signaling server on ${server.url}`);
+  await new Promise((resolve) =>
+    controller.signal.addEventListener("abort", resolve, { once: true })
+  );
+  await server.close();
+  Deno.removeSignalListener("SIGINT", stop);
+  Deno.removeSignalListener("SIGTERM", stop);
+}
+
+if (import.meta.main) {
+  try {
+    await signalCommand(Deno.args);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`shoal signal: ${error.message}`);
+      Deno.exit(2);
+    }
+    if (error instanceof Deno.errors.AddrInUse) {
+      console.error(`shoal signal: the address is already in use (${error.message})`);
+      Deno.exit(1);
+    }
+    throw error;
+  }
+}

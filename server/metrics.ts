@@ -1,0 +1,50 @@
+/**
+ * The signaling server's metrics.
+ *
+ * @module
+ */
+import { type Counter, type Gauge, Registry } from "../core/metrics.ts";
+
+/** Every metric the signaling server keeps, registered in one {@link Registry}. */
+export interface ServerMetrics {
+  /** The registry to render. */
+  registry: Registry;
+  /** Sessions in the store. */
+  sessions: Gauge;
+  /** Connections by `role` (`host`, `viewer`, `pending` before hello). */
+  connections: Gauge;
+  /** Messages relayed to their addressee, by `type` and `kind`. */
+  relayed: Counter;
+  /** Messages dropped, by `reason`. */
+  dropped: Counter;
+  /** Bad frames received, by `code`. */
+  badFrames: Counter;
+  /** Deliberate closes by the server, by close `code`. */
+  closes: Counter;
+  /** Sessions created. */
+  sessionsCreated: Counter;
+}
+
+/** Creates the server's metrics in a fresh registry. */
+export function createServerMetrics(): ServerMetrics {
+  const registry = new Registry();
+  return {
+    registry,
+    sessions: registry.gauge("shoal_signal_sessions", "Sessions held by the server."),
+    connections: registry.gauge(
+      "shoal_signal_connections",
+      "Open WebSocket connections by role.",
+    ),
+    relayed: registry.counter(
+      "shoal_signal_messages_relayed_total",
+      "Messages relayed between peers, by type and signal kind.",
+    ),
+    dropped: registry.counter(
+      "shoal_signal_messages_dropped_total",
+      "Messages dropped, by reason.",
+    ),
+    badFrames: registry.counter("shoal_signal_bad_frames_total", "Bad frames, by error code."),
+    closes: registry.counter("shoal_signal_closes_total", "Deliberate closes, by close code."),
+    sessionsCreated: registry.counter("shoal_signal_sessions_created_total", "Sessions created."),
+  };
+}

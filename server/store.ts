@@ -1,0 +1,81 @@
+/**
+ * The signaling server's shared state, behind two small interfaces: a {@link SessionStore}
+ * (sessions, secrets, presence, current handshakes, expiry) and a {@link Bus} (delivery of
+ * messages to a peer, wherever its socket lives). The in-memory implementations serve one
+ * server; a shared engine (Redis) can implement both for several.
+ *
+ * @module
+ */
+import type { ServerMessage } from "../core/protocol.ts";
+
+/** What the server keeps of one session. Secrets are kept only as SHA-256 hashes. */
+export interface SessionRecord {
+  /** The session's id. */
+  sessionId: string;
+  /** The most viewers it admits at once. */
+  maxViewers: number;
+  /** SHA-256 (hex) of the host token. */
+  tokenHash: string;
+  /** SHA-256 (hex) of the normalized join code. */
+  joinCodeHash: string;
+  /** When it was created (ms since the epoch). */
+  createdAt: number;
+}
+
+/** A viewer as the host sees it. */
+export interface ViewerInfo {
+  /** The viewer's peer id. */
+  peerId: string;
+  /** The label it gave in `hello` (may be empty). */
+  label: string;
+}
+
+/** Sessions, presence and handshakes. Every method may be asynchronous. */
+export interface SessionStore {
+  /** Stores a new session; it expires after the idle time unless a connection opens. */
+  create(record: SessionRecord): Promise<void>;
+  /** Returns the session, or `undefined` when unknown or expired. */
+  get(sessionId: string): Promise<SessionRecord | undefined>;
+  /** How many sessions exist. */
+  count(): Promise<number>;
+  /** Notes that a connection to the session opened: it will not expire while any is open. */
+  connectionOpened(sessionId: string): Promise<void>;
+  /** Notes that a connection closed; with none left, the expiry clock starts. */
+  connectionClosed(sessionId: string): Promise<void>;
+  /** Makes `peerId` the session's host; returns the host it replaced, if any. */
+  claimHost(sessionId: string, peerId: string): Promise<string | undefined>;
+  /** Clears the host if it is still `peerId`; returns whether it was. */
+  releaseHost(sessionId: string, peerId: string): Promise<boolean>;
+  /** The current host's peer id, if one is online. */
+  host(sessionId: string): Promise<string | undefined>;
+  /** Adds a viewer unless `maxViewers` are present; returns whether it was added. */
+  addViewer(sessionId: string, viewer: ViewerInfo, maxViewers: number): Promise<boolean>;
+  /** Removes a viewer; returns whether it was present. */
+  removeViewer(sessionId: string, peerId: string): Promise<boolean>;
+  /** Whether `peerId` is a viewer of the session. */
+  hasViewer(sessionId: string, peerId: string): Promise<boolean>;
+  /** The viewers present, in join order. */
+  viewers(sessionId: string): Promise<ViewerInfo[]>;
+  /** Records the current handshake between the host and a viewer (`undefined` voids it). */
+  setHandshake(sessionId: string, viewerId: string, handshakeId: string | undefined): Promise<void>;
+  /** The current handshake id between the host and a viewer. */
+  handshake(sessionId: string, viewerId: string): Promise<string | undefined>;
+  /** Voids every handshake of the session (a host took over or came back). */
+  clearHandshakes(sessionId: string): Promise<void>;
+  /** Stops every timer. */
+  close(): Promise<void>;
+}
+
+/** Delivers server messages to peers, wherever they are connected. */
+export interface Bus {
+  /** Delivers `message` to `peerId` of `sessionId`; returns whether anyone took it. */
+  publish(sessionId: string, peerId: string, message: ServerMessage): Promise<boolean>;
+  /** Receives what is published to `peerId`; returns the unsubscribe function. */
+  subscribe(
+    sessionId: string,
+    peerId: string,
+    deliver: (message: ServerMessage) => void,
+  ): () => void;
+  /** Drops every subscription. */
+  close(): Promise<void>;
+}
