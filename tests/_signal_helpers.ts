@@ -1,5 +1,5 @@
 // Helpers for tests that speak to a real signaling server over real sockets.
-import { type ServerMessage } from "../core/protocol.ts";
+import type { ServerMessage } from "../core/protocol.ts";
 import { type CreatedSession, type SignalingServer, startSignalingServer } from "../server/mod.ts";
 import type { SignalingServerOptions } from "../server/mod.ts";
 
