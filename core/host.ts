@@ -1,0 +1,412 @@
+/**
+ * The `Host`: the object a user holds. It wires the signaling client, the supervisor (one
+ * negotiator per viewer under a concurrency cap) and the fan-out together.
+ *
+ * @module
+ */
+import { getLogger, type Logger } from "@logtape/logtape";
+import { Emitter } from "./emitter.ts";
+import { Fanout, type FanoutOptions } from "./fanout.ts";
+import {
+  createHostMetrics,
+  type HostMetrics,
+  type HostMetricsSnapshot,
+  type PeerSnapshot,
+} from "./host_metrics.ts";
+import { type HandshakeTimeouts, type NegotiatedPeer, Negotiator } from "./negotiator.ts";
+import type { DropReason } from "./peer_link.ts";
+import { AsyncQueue } from "./queue.ts";
+import type { RtcAdapter } from "./rtc.ts";
+import { type IncomingSignal, SignalingClient } from "./signaling.ts";
+import { type NegotiationJob, type PeerState, Supervisor } from "./supervisor.ts";
+import { createSession, type SessionInfo, sessionWsUrl } from "./session.ts";
+
+/** Options of {@link Host.start}. */
+export interface HostOptions extends Omit<FanoutOptions, "onMessage" | "onClosed" | "now"> {
+  /** The WebRTC stack (`werift()` in Deno, `browser()` in a page). */
+  rtc: RtcAdapter;
+  /** The signaling server's base URL, e.g. `http://127.0.0.1:8787`. */
+  server: string;
+  /** Join this session (with `token`) instead of creating one. */
+  sessionId?: string;
+  /** The host token of `sessionId`. */
+  token?: string;
+  /** `maxViewers` of a session this host creates. */
+  maxViewers?: number;
+  /** Per-phase handshake timeouts. */
+  timeouts?: Partial<HandshakeTimeouts>;
+  /** Handshakes in flight at first (default 16). */
+  maxConcurrentHandshakes?: number;
+  /** Let the cap grow on success up to this (default 32), halving on a failure. */
+  maxConcurrentHandshakesCeiling?: number;
+  /** Attempts per viewer before giving up (default 4). */
+  maxAttempts?: number;
+  /** Least interval between two honoured `request-offer`s of one viewer, ms (default 1 000). */
+  requestOfferIntervalMs?: number;
+  /**
+   * Called when a viewer is ready, before it joins the live broadcast: what `peer.send`
+   * queues reaches it before any broadcast made from now on.
+   */
+  onPeerReady?: (
+    peer: { peerId: string; label: string; send(data: Uint8Array | string): void },
+  ) => void | Promise<void>;
+  /** Most viewer messages kept unread by `messages()` (default 10 000; older ones drop). */
+  inboxCapacity?: number;
+  /** Signaling ping interval, ms (default 15 000). */
+  pingIntervalMs?: number;
+  /** Logger (default: category `shoal.host`). */
+  logger?: Logger;
+  /** Closes the host when aborted. */
+  signal?: AbortSignal;
+  /** WebSocket constructor (default: the global one). */
+  WebSocket?: typeof WebSocket;
+}
+
+/** A message from a viewer. */
+export interface ViewerMessage {
+  /** Who sent it. */
+  peerId: string;
+  /** What it sent. */
+  data: Uint8Array;
+}
+
+/** Events of a {@link Host}. */
+export interface HostEvents extends Record<string, unknown> {
+  /** A viewer changed state. */
+  peer: { peerId: string; label: string; state: PeerState; reason?: string };
+}
+
+const encoder = new TextEncoder();
+const _bytes = (data: Uint8Array | string) =>
+  typeof data === "string" ? encoder.encode(data) : data;
+
+/**
+ * One host streaming to many viewers.
+ *
+ * @example
+ * ```ts ignore
+ * import { Host } from "@shoal/shoal";
+ * import { werift } from "@shoal/shoal/werift";
+ *
+ * await using host = await Host.start({ rtc: werift(), server: "http://127.0.0.1:8787" });
+ * console.log("join code:", host.joinCode);
+ * setInterval(() => host.broadcast(new Date().toISOString()), 1000);
+ * for await (const m of host.messages()) console.log(m.peerId, new TextDecoder().decode(m.data));
+ * ```
+ */
+export class Host implements AsyncDisposable {
+  /** The session. */
+  readonly session: SessionInfo;
+  #o: HostOptions;
+  #log: Logger;
+  #signaling: SignalingClient;
+  #supervisor: Supervisor<NegotiatedPeer>;
+  #fanout: Fanout;
+  #metrics: HostMetrics = createHostMetrics();
+  #negotiators: Map<string, Negotiator> = new Map();
+  #labels: Map<string, string> = new Map();
+  #joinedAt: Map<string, number> = new Map();
+  #ready: number[] = [];
+  #inbox: AsyncQueue<ViewerMessage>;
+  #events = new Emitter<HostEvents>();
+  #iceServers: { urls: string | string[] }[] = [];
+  #closed?: Promise<void>;
+  #offs: Array<() => void> = [];
+  #rate = { at: 0, bytes: 0, perSecond: 0 };
+
+  private constructor(session: SessionInfo, options: HostOptions) {
+    this.session = session;
+    this.#o = options;
+    this.#log = options.logger ?? getLogger(["shoal", "host"]);
+    this.#inbox = new AsyncQueue(options.inboxCapacity ?? 10_000);
+    this.#signaling = new SignalingClient({
+      url: session.wsUrl,
+      role: "host",
+      token: session.hostToken,
+      pingIntervalMs: options.pingIntervalMs,
+      WebSocket: options.WebSocket,
+    });
+    this.#supervisor = new Supervisor<NegotiatedPeer>({
+      negotiate: (job) => this.#negotiate(job),
+      dispose: (peer) => void peer.pc.close(),
+      maxConcurrentHandshakes: options.maxConcurrentHandshakes ?? 16,
+      maxConcurrentHandshakesCeiling: options.maxConcurrentHandshakesCeiling ?? 32,
+      maxAttempts: options.maxAttempts,
+      requestOfferIntervalMs: options.requestOfferIntervalMs,
+    });
+    this.#fanout = new Fanout({
+      ...options,
+      onMessage: (peerId, data) => this.#inbox.push({ peerId, data }),
+      onClosed: (peerId, reason, detail) => this.#linkClosed(peerId, reason, detail),
+    });
+    this.#wire();
+  }
+
+  /**
+   * Creates a session (or takes over `sessionId` with `token`), connects to the signaling
+   * server, and starts admitting viewers.
+   */
+  static async start(options: HostOptions): Promise<Host> {
+    const session = options.sessionId && options.token
+      ? {
+        sessionId: options.sessionId,
+        hostToken: options.token,
+        wsUrl: sessionWsUrl(options.server, options.sessionId),
+      }
+      : await createSession(options.server, {
+        maxViewers: options.maxViewers,
+        signal: options.signal,
+      });
+    const host = new Host(session, options);
+    try {
+      await host.#signaling.connect({ signal: options.signal });
+    } catch (error) {
+      await host.close();
+      throw error;
+    }
+    options.signal?.addEventListener("abort", () => host.close(), { once: true });
+    return host;
+  }
+
+  /** The join code, when this host created the session. */
+  get joinCode(): string | undefined {
+    return this.session.joinCode;
+  }
+
+  /** Ready viewers. */
+  get readyCount(): number {
+    return this.#fanout.size;
+  }
+
+  /** Listens to `type`; returns the unsubscribe function. */
+  on<K extends keyof HostEvents>(type: K, listener: (value: HostEvents[K]) => void): () => void {
+    return this.#events.on(type, listener);
+  }
+
+  /** Sends `data` to every ready viewer; returns how many it was queued for. */
+  broadcast(data: Uint8Array | string): number {
+    const bytes = _bytes(data);
+    this.#rate.bytes += bytes.byteLength;
+    return this.#fanout.broadcast(bytes);
+  }
+
+  /** Sends `data` to one ready viewer, after every earlier broadcast; false if not ready. */
+  send(peerId: string, data: Uint8Array | string): boolean {
+    return this.#fanout.send(peerId, _bytes(data));
+  }
+
+  /** Drops a viewer (it is told `bye` with reason `kicked`). */
+  kick(peerId: string): void {
+    this.#fanout.remove(peerId, "kicked");
+  }
+
+  /** Messages from viewers, tagged with `peerId`; ends when the host closes. */
+  messages(): AsyncIterableIterator<ViewerMessage> {
+    return this.#inbox;
+  }
+
+  /** The state of every known viewer and the host's totals. */
+  metrics(): HostMetricsSnapshot {
+    const m = this.#metrics;
+    const outcomes: Record<string, number> = {};
+    for (const line of m.outcomes.render().split("\n")) {
+      const match = line.match(/outcome="([^"]+)".* (\d+)$/);
+      if (match) outcomes[match[1]] = (outcomes[match[1]] ?? 0) + Number(match[2]);
+    }
+    const sorted = [...this.#ready].sort((a, b) => a - b);
+    const q = (p: number) =>
+      sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] : NaN;
+    return {
+      sessionId: this.session.sessionId,
+      states: this.#supervisor.counts(),
+      peers: this.#peerSnapshots(),
+      handshakes: {
+        inFlight: this.#supervisor.inFlight,
+        concurrency: this.#supervisor.concurrency,
+      },
+      signaling: { offers: m.offers.total(), answers: m.answers.total(), stale: m.stale.total() },
+      outcomes,
+      drops: { ...this.#fanout.drops },
+      broadcast: { ...this.#fanout.totals, bytesOutPerSecond: this.#rate.perSecond },
+      timeToReadyMs: { p50: q(0.5), p95: q(0.95), max: sorted.at(-1) ?? NaN, count: sorted.length },
+    };
+  }
+
+  /** The host's metrics in the Prometheus text format. */
+  metricsText(): string {
+    const states = this.#supervisor.counts();
+    const peers = this.#metrics.registry.gauge("shoal_host_peers", "Viewers by state.");
+    for (const [state, n] of Object.entries(states)) peers.set(n, { state });
+    const out = this.#metrics.registry.gauge(
+      "shoal_host_bytes_out_per_second",
+      "Broadcast bytes per second.",
+    );
+    out.set(this.#rate.perSecond);
+    const rtt = this.#metrics.registry.gauge(
+      "shoal_host_peer_rtt_ms",
+      "Round-trip time per viewer, ms.",
+    );
+    const queued = this.#metrics.registry.gauge(
+      "shoal_host_peer_queued_bytes",
+      "Bytes queued per viewer.",
+    );
+    for (const p of this.#peerSnapshots()) {
+      if (p.rttMs !== undefined) rtt.set(p.rttMs, { peer: p.peerId });
+      queued.set(p.queuedBytes + p.bufferedAmount, { peer: p.peerId });
+    }
+    return this.#metrics.registry.render();
+  }
+
+  /** Tells every viewer `bye`, aborts handshakes, leaves the session. Idempotent. */
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      for (const off of this.#offs.splice(0)) off();
+      await this.#supervisor.close();
+      await this.#fanout.close();
+      await this.#signaling.close();
+      this.#inbox.close();
+      this.#events.clear();
+      this.#log.info("host closed", { sessionId: this.session.sessionId });
+    })();
+    return this.#closed;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #wire(): void {
+    const s = this.#signaling;
+    const sup = this.#supervisor;
+    this.#offs.push(
+      s.on("welcome", (w) => {
+        this.#iceServers = w.iceServers;
+        // A new connection voids every earlier handshake: restart those in flight.
+        for (const [peerId] of this.#negotiators) sup.requestOffer(peerId);
+        for (const p of w.peers ?? []) this.#join(p.peerId, p.label);
+      }),
+      s.on("peer-joined", (p) => this.#join(p.peerId, p.label)),
+      s.on("peer-left", (p) => {
+        this.#fanout.remove(p.peerId, "left", `left the session (${p.reason})`);
+        sup.remove(p.peerId, p.reason);
+        this.#labels.delete(p.peerId);
+        this.#joinedAt.delete(p.peerId);
+      }),
+      s.on("signal", (sig) => this.#signal(sig)),
+      sup.on("state", (e) => {
+        this.#events.emit("peer", { ...e, label: this.#labels.get(e.peerId) ?? "" });
+      }),
+      sup.on("ready", (peer) => this.#admit(peer)),
+      sup.on("failed", (f) => {
+        this.#log.warn("handshake attempt failed", {
+          sessionId: this.session.sessionId,
+          peerId: f.peerId,
+          attempt: f.attempt,
+          willRetry: f.willRetry,
+          error: String(f.error),
+        });
+      }),
+    );
+    const rateTimer = setInterval(() => {
+      this.#rate.perSecond = this.#rate.bytes;
+      this.#rate.bytes = 0;
+    }, 1_000);
+    this.#offs.push(() => clearInterval(rateTimer));
+  }
+
+  #join(peerId: string, label: string): void {
+    if (!this.#labels.has(peerId)) this.#joinedAt.set(peerId, performance.now());
+    this.#labels.set(peerId, label);
+    this.#log.info("viewer joined", { sessionId: this.session.sessionId, peerId, label });
+    this.#supervisor.add(peerId, label);
+  }
+
+  #signal(sig: IncomingSignal): void {
+    if (sig.data.kind === "request-offer") {
+      this.#log.info("viewer asked for an offer", {
+        sessionId: this.session.sessionId,
+        peerId: sig.from,
+        handshakeId: sig.handshakeId,
+        reason: sig.data.reason,
+      });
+      if (this.#supervisor.requestOffer(sig.from, this.#labels.get(sig.from))) {
+        this.#fanout.remove(sig.from, "closed", "the viewer asked for a new offer");
+      }
+      return;
+    }
+    const n = this.#negotiators.get(sig.from);
+    if (n) n.handle(sig);
+    else this.#metrics.stale.inc();
+  }
+
+  async #negotiate(job: NegotiationJob): Promise<NegotiatedPeer> {
+    const n = new Negotiator({
+      rtc: this.#o.rtc,
+      signaling: this.#signaling,
+      iceServers: this.#iceServers,
+      peerId: job.peerId,
+      label: job.label,
+      attempt: job.attempt,
+      timeouts: this.#o.timeouts,
+      signal: job.signal,
+      onOpen: job.opened,
+      log: this.#log,
+      logFields: { sessionId: this.session.sessionId },
+      counters: this.#metrics,
+    });
+    this.#negotiators.set(job.peerId, n);
+    try {
+      return await n.run();
+    } finally {
+      if (this.#negotiators.get(job.peerId) === n) this.#negotiators.delete(job.peerId);
+    }
+  }
+
+  #admit(peer: NegotiatedPeer): void {
+    const joined = this.#joinedAt.get(peer.peerId);
+    if (joined !== undefined) {
+      const ms = performance.now() - joined;
+      this.#metrics.timeToReady.observe(ms);
+      if (this.#ready.length < 100_000) this.#ready.push(ms);
+    }
+    const hook = this.#o.onPeerReady;
+    const snapshot = hook
+      ? (send: (payload: Uint8Array) => void) =>
+        hook({ peerId: peer.peerId, label: peer.label, send: (d) => send(_bytes(d)) })
+      : undefined;
+    this.#fanout.add(peer, (onMessage) => peer.adopt(onMessage), snapshot);
+  }
+
+  #linkClosed(peerId: string, reason: DropReason, detail: string): void {
+    this.#metrics.drops.inc({ reason });
+    const level = reason === "left" || reason === "shutdown" ? "info" : "warn";
+    this.#log[level]("viewer dropped: {reason}", {
+      sessionId: this.session.sessionId,
+      peerId,
+      reason,
+      detail,
+    });
+    this.#supervisor.lost(peerId, reason);
+  }
+
+  #peerSnapshots(): PeerSnapshot[] {
+    const out: PeerSnapshot[] = [];
+    for (const [peerId, label] of this.#labels) {
+      const state = this.#supervisor.state(peerId) ?? "closed";
+      const link = this.#fanout.link(peerId);
+      out.push({
+        peerId,
+        label,
+        state,
+        rttMs: link?.stats.rttMs,
+        queuedBytes: link?.queuedBytes ?? 0,
+        bufferedAmount: link?.bufferedAmount ?? 0,
+        bytesSent: link?.stats.bytesSent ?? 0,
+        framesSent: link?.stats.framesSent ?? 0,
+        messagesReceived: link?.stats.messagesReceived ?? 0,
+        bytesReceived: link?.stats.bytesReceived ?? 0,
+      });
+    }
+    return out;
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * The host's counters, gauges and histograms, and the per-viewer snapshot.
+ *
+ * @module
+ */
+import { type Counter, type Histogram, Registry } from "./metrics.ts";
+import type { HandshakeCounters } from "./negotiator.ts";
+import type { PeerState } from "./supervisor.ts";
+
+/** One viewer in a metrics snapshot. */
+export interface PeerSnapshot {
+  /** The viewer. */
+  peerId: string;
+  /** Its label. */
+  label: string;
+  /** Where it stands. */
+  state: PeerState;
+  /** Last round-trip time over the data channel, ms. */
+  rttMs?: number;
+  /** Bytes queued by shoal for it. */
+  queuedBytes: number;
+  /** Bytes buffered in its data channel. */
+  bufferedAmount: number;
+  /** Bytes handed to its channel. */
+  bytesSent: number;
+  /** Frames handed to its channel. */
+  framesSent: number;
+  /** Messages it sent. */
+  messagesReceived: number;
+  /** Bytes it sent. */
+  bytesReceived: number;
+}
+
+/** What `host.metrics()` returns. */
+export interface HostMetricsSnapshot {
+  /** The session. */
+  sessionId: string;
+  /** Viewers by state. */
+  states: Record<PeerState, number>;
+  /** Every known viewer. */
+  peers: PeerSnapshot[];
+  /** Handshakes in flight and the current cap. */
+  handshakes: { inFlight: number; concurrency: number };
+  /** Offers sent, answers received, stale signals dropped. */
+  signaling: { offers: number; answers: number; stale: number };
+  /** Handshake outcomes (`ready`, `timeout`, `failed`, `aborted`, `viewer-abort`). */
+  outcomes: Record<string, number>;
+  /** Viewers dropped, by reason. */
+  drops: Record<string, number>;
+  /** Broadcast totals: messages and payload bytes; bytes out per second over the last tick. */
+  broadcast: { messages: number; bytes: number; bytesOutPerSecond: number };
+  /** Time from join to ready, ms (p50, p95, max) over this host's life. */
+  timeToReadyMs: { p50: number; p95: number; max: number; count: number };
+}
+
+/** The host's metric objects. */
+export interface HostMetrics extends HandshakeCounters {
+  /** Everything, to render as Prometheus text. */
+  registry: Registry;
+  /** Offers sent. */
+  offers: Counter;
+  /** Answers received. */
+  answers: Counter;
+  /** Handshake outcomes by `outcome` and `phase`. */
+  outcomes: Counter;
+  /** Stale signals dropped. */
+  stale: Counter;
+  /** Viewers dropped, by `reason`. */
+  drops: Counter;
+  /** Time from join to ready, ms. */
+  timeToReady: Histogram;
+}
+
+/** Creates the host's metrics in a fresh registry. */
+export function createHostMetrics(): HostMetrics {
+  const registry = new Registry();
+  return {
+    registry,
+    offers: registry.counter("shoal_host_offers_total", "Offers sent."),
+    answers: registry.counter("shoal_host_answers_total", "Answers received."),
+    outcomes: registry.counter("shoal_host_handshakes_total", "Handshakes by outcome and phase."),
+    stale: registry.counter(
+      "shoal_host_stale_signals_total",
+      "Signals of a stale handshake dropped.",
+    ),
+    drops: registry.counter("shoal_host_drops_total", "Viewers dropped, by reason."),
+    timeToReady: registry.histogram(
+      "shoal_host_time_to_ready_ms",
+      "Time from join to ready, ms.",
+      [50, 100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 5000, 10000, 30000],
+    ),
+  };
+}

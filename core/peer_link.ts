@@ -1,0 +1,284 @@
+/**
+ * One ready viewer's data channel as the host drives it: a bounded send queue drained
+ * while the channel's `bufferedAmount` is under a high-water mark, a frame decoder for what
+ * the viewer sends back, heartbeats with RTT, and one `close` with a reason.
+ *
+ * @module
+ */
+import { delay } from "./async.ts";
+import { FrameDecoder, FramingError } from "./framing.ts";
+import { type ControlFrame, parseControlFrame } from "./protocol.ts";
+import type { RtcDataChannel, RtcMessage, RtcPeerConnection } from "./rtc.ts";
+
+/** Why the host dropped a viewer. */
+export type DropReason =
+  | "slow"
+  | "heartbeat-timeout"
+  | "capacity"
+  | "protocol"
+  | "kicked"
+  | "shutdown"
+  | "closed"
+  | "left";
+
+/** Send-path settings of a link. */
+export interface LinkLimits {
+  /** Stop handing frames to the channel above this `bufferedAmount` (bytes). */
+  highWaterMark: number;
+  /** Resume when `bufferedAmount` falls to this (bytes). */
+  lowWaterMark: number;
+  /** Queued plus buffered bytes above which the viewer is dropped as slow. */
+  maxBufferedBytes: number;
+  /** Age of the oldest unsent frame above which the viewer is dropped as slow (ms). */
+  maxLagMs: number;
+  /** Largest message the viewer may send (bytes). */
+  maxMessageBytes: number;
+}
+
+/** Counters of one link. */
+export interface LinkStats {
+  /** Application bytes (frames) handed to the channel. */
+  bytesSent: number;
+  /** Frames handed to the channel. */
+  framesSent: number;
+  /** Application messages received. */
+  messagesReceived: number;
+  /** Bytes received (frames). */
+  bytesReceived: number;
+  /** Last measured round-trip time, ms. */
+  rttMs?: number;
+}
+
+/** What a link reports to its owner. */
+export interface LinkEvents {
+  /** A whole application message from the viewer. */
+  message(payload: Uint8Array): void;
+  /** The link closed (by either side); called once. */
+  closed(reason: DropReason, detail: string): void;
+}
+
+/**
+ * One viewer's channel.
+ */
+export class PeerLink {
+  /** Counters. */
+  readonly stats: LinkStats = {
+    bytesSent: 0,
+    framesSent: 0,
+    messagesReceived: 0,
+    bytesReceived: 0,
+  };
+  /** When the link was made ready (ms, from `now()`). */
+  readonly since: number;
+  #queue: Uint8Array[] = [];
+  #times: number[] = [];
+  #head = 0;
+  #queuedBytes = 0;
+  #decoder: FrameDecoder;
+  #offs: Array<() => void> = [];
+  #closed = false;
+  #pingN = 0;
+  #pending: Map<number, number> = new Map();
+  #missed = 0;
+  #done: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly peerId: string,
+    readonly label: string,
+    readonly pc: RtcPeerConnection,
+    readonly channel: RtcDataChannel,
+    readonly limits: LinkLimits,
+    readonly events: LinkEvents,
+    readonly now: () => number = () => performance.now(),
+  ) {
+    this.since = now();
+    this.#decoder = new FrameDecoder({ maxMessageBytes: limits.maxMessageBytes });
+    channel.bufferedAmountLowThreshold = limits.lowWaterMark;
+    this.#offs.push(
+      channel.on("bufferedamountlow", () => this.flush()),
+      channel.on("close", () => this.close("closed", "the data channel closed", false)),
+      pc.on("connectionstatechange", (s) => {
+        if (s === "failed" || s === "closed") this.close("closed", `connection ${s}`, false);
+      }),
+    );
+  }
+
+  /** Whether the link is closed. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Bytes queued here and not yet handed to the channel. */
+  get queuedBytes(): number {
+    return this.#queuedBytes;
+  }
+
+  /** Frames queued here. */
+  get queuedFrames(): number {
+    return this.#queue.length - this.#head;
+  }
+
+  /** The channel's own buffer, bytes. */
+  get bufferedAmount(): number {
+    return this.#closed ? 0 : this.channel.bufferedAmount;
+  }
+
+  /** Age of the oldest queued frame (0 when none), ms. */
+  lag(now: number = this.now()): number {
+    return this.queuedFrames > 0 ? now - this.#times[this.#head] : 0;
+  }
+
+  /** Handles one message from the channel. */
+  receive(message: RtcMessage): void {
+    if (this.#closed) return;
+    if (typeof message === "string") return this.#control(message);
+    this.stats.bytesReceived += message.byteLength;
+    let messages: Uint8Array[];
+    try {
+      messages = this.#decoder.push(message);
+    } catch (error) {
+      const detail = error instanceof FramingError
+        ? `${error.code}: ${error.message}`
+        : String(error);
+      this.close("protocol", detail);
+      return;
+    }
+    for (const m of messages) {
+      this.stats.messagesReceived++;
+      this.events.message(m);
+    }
+  }
+
+  /**
+   * Queues frames (already encoded, shared with other links) and sends what the channel
+   * takes. Returns false when the link is closed or was dropped as slow.
+   */
+  enqueue(frames: readonly Uint8Array[], at: number = this.now()): boolean {
+    if (this.#closed) return false;
+    for (const f of frames) {
+      this.#queue.push(f);
+      this.#times.push(at);
+      this.#queuedBytes += f.byteLength;
+    }
+    this.flush();
+    return this.checkSlow(at);
+  }
+
+  /** Hands queued frames to the channel while it is under the high-water mark. */
+  flush(): void {
+    if (this.#closed || this.channel.readyState !== "open") return;
+    const high = this.limits.highWaterMark;
+    try {
+      while (this.#head < this.#queue.length && this.channel.bufferedAmount < high) {
+        const frame = this.#queue[this.#head];
+        this.channel.send(frame);
+        this.#queue[this.#head] = undefined!;
+        this.#head++;
+        this.#queuedBytes -= frame.byteLength;
+        this.stats.bytesSent += frame.byteLength;
+        this.stats.framesSent++;
+      }
+    } catch (error) {
+      this.close("closed", `send failed: ${error instanceof Error ? error.message : error}`, false);
+      return;
+    }
+    if (this.#head > 256 && this.#head * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head);
+      this.#times = this.#times.slice(this.#head);
+      this.#head = 0;
+    } else if (this.#head === this.#queue.length) {
+      this.#queue = [];
+      this.#times = [];
+      this.#head = 0;
+    }
+  }
+
+  /** Drops the viewer as slow when it is over its byte or lag bound; false if dropped. */
+  checkSlow(now: number = this.now()): boolean {
+    if (this.#closed) return false;
+    const bytes = this.#queuedBytes + this.channel.bufferedAmount;
+    if (bytes > this.limits.maxBufferedBytes) {
+      this.close("slow", `${bytes} bytes waiting (limit ${this.limits.maxBufferedBytes})`);
+      return false;
+    }
+    const lag = this.lag(now);
+    if (lag > this.limits.maxLagMs) {
+      this.close(
+        "slow",
+        `oldest frame waited ${Math.round(lag)} ms (limit ${this.limits.maxLagMs})`,
+      );
+      return false;
+    }
+    return true;
+  }
+
+  /** Sends a heartbeat ping; returns false (and closes) after `maxMissed` unanswered. */
+  ping(maxMissed: number): boolean {
+    if (this.#closed) return false;
+    if (this.#pending.size > 0) this.#missed++;
+    if (this.#missed >= maxMissed) {
+      this.close("heartbeat-timeout", `${this.#missed} pings unanswered`);
+      return false;
+    }
+    const n = ++this.#pingN;
+    const ts = Date.now();
+    this.#pending.set(n, this.now());
+    if (this.#pending.size > 8) this.#pending.delete(this.#pending.keys().next().value!);
+    this.#sendControl({ t: "ping", n, ts });
+    return true;
+  }
+
+  /**
+   * Says `bye` with `reason` (when `tell`), closes the peer connection and reports the
+   * close once. Idempotent.
+   */
+  close(reason: DropReason, detail: string, tell = true): void {
+    if (this.#closed) return;
+    if (tell) this.#sendControl({ t: "bye", reason });
+    this.#closed = true;
+    for (const off of this.#offs.splice(0)) off();
+    this.#queue = [];
+    this.#times = [];
+    this.#head = 0;
+    this.#queuedBytes = 0;
+    this.#pending.clear();
+    // Let the bye leave before the connection goes.
+    this.#done = (tell ? delay(50) : Promise.resolve()).then(() => this.pc.close()).catch(() => {});
+    this.events.closed(reason, detail);
+  }
+
+  /** Resolves once the peer connection is closed (immediately if the link is open). */
+  get done(): Promise<void> {
+    return this.#done;
+  }
+
+  #control(text: string): void {
+    const parsed = parseControlFrame(text);
+    if (!parsed.ok) return this.close("protocol", `bad control frame: ${parsed.message}`);
+    const c = parsed.value;
+    switch (c.t) {
+      case "ping":
+        return this.#sendControl({ t: "pong", n: c.n, ts: c.ts });
+      case "pong": {
+        const sent = this.#pending.get(c.n);
+        if (sent === undefined) return;
+        this.#pending.clear();
+        this.#missed = 0;
+        this.stats.rttMs = Math.round((this.now() - sent) * 10) / 10;
+        return;
+      }
+      case "bye":
+        return this.close("left", `viewer said bye${c.reason ? ` (${c.reason})` : ""}`, false);
+      case "ready":
+        return; // a repeated ready is harmless
+    }
+  }
+
+  #sendControl(frame: ControlFrame): void {
+    try {
+      if (this.channel.readyState === "open") this.channel.send(JSON.stringify(frame));
+    } catch {
+      // The close event follows.
+    }
+  }
+}

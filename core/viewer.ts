@@ -1,0 +1,375 @@
+/**
+ * The `Viewer`: the answerer. It joins with the join code, answers the current offer (a
+ * newer `handshakeId` supersedes an older one), trickles ICE, attaches its handlers and
+ * only then says `ready`, answers pings, and asks for a new offer, with capped backoff and a
+ * bounded number of attempts, when its channel fails or the host comes back. It never polls.
+ *
+ * @module
+ */
+import { getLogger, type Logger } from "@logtape/logtape";
+import { backoff } from "./async.ts";
+import { Emitter } from "./emitter.ts";
+import { encodeMessage, FrameDecoder, MessageIdAllocator } from "./framing.ts";
+import { AsyncQueue } from "./queue.ts";
+import type { RtcAdapter } from "./rtc.ts";
+import { getSession, sessionWsUrl } from "./session.ts";
+import { type IncomingSignal, SignalingClient } from "./signaling.ts";
+import { ViewerConnection } from "./viewer_connection.ts";
+
+/** Where a viewer stands. */
+export type ViewerState = "waiting" | "connecting" | "ready" | "closed";
+
+/** Options of {@link Viewer.join}. */
+export interface ViewerOptions {
+  /** The WebRTC stack. */
+  rtc: RtcAdapter;
+  /** The signaling server's base URL. */
+  server: string;
+  /** The session to join. */
+  sessionId: string;
+  /** Its join code. */
+  joinCode: string;
+  /** A label the host sees (≤ 64 characters). */
+  label?: string;
+  /** `request-offer`s without reaching `ready` before giving up (default 8). */
+  maxOfferRequests?: number;
+  /** Backoff between `request-offer`s, ms (default 500 / 8 000). */
+  requestOfferDelayMs?: { initial: number; max: number };
+  /** How long to wait for the host's own retry after an abort before asking, ms (default 3 000). */
+  abortGraceMs?: number;
+  /** Heartbeat interval, ms (default 5 000; 0 disables). */
+  heartbeatIntervalMs?: number;
+  /** Unanswered pings before the channel is given up (default 3). */
+  maxMissedPongs?: number;
+  /** Largest message accepted from the host (default 16 MiB). */
+  maxMessageBytes?: number;
+  /** Most messages kept unread by `messages()` (default 10 000). */
+  inboxCapacity?: number;
+  /** Logger (default: category `shoal.viewer`). */
+  logger?: Logger;
+  /** Closes the viewer when aborted. */
+  signal?: AbortSignal;
+  /** WebSocket constructor (default: the global one). */
+  WebSocket?: typeof WebSocket;
+}
+
+/**
+ * The viewer cannot go on: `kicked` or `capacity` (the host said so), `gave-up` (no ready
+ * after the allowed offer requests), `refused` (the server refused it), or `closed`.
+ *
+ * @example
+ * ```ts
+ * import { ViewerError } from "./viewer.ts";
+ * console.assert(new ViewerError("gave-up", "no offer").code === "gave-up");
+ * ```
+ */
+export class ViewerError extends Error {
+  override name = "ViewerError";
+  constructor(
+    /** Why. */
+    readonly code: "kicked" | "capacity" | "gave-up" | "refused" | "closed",
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** Events of a {@link Viewer}. */
+export interface ViewerEvents extends Record<string, unknown> {
+  /** The state changed. */
+  state: { state: ViewerState; reason?: string };
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * One viewer of a host.
+ *
+ * @example
+ * ```ts ignore
+ * import { Viewer } from "@shoal/shoal";
+ * import { werift } from "@shoal/shoal/werift";
+ *
+ * await using viewer = await Viewer.join({
+ *   rtc: werift(),
+ *   server: "http://127.0.0.1:8787",
+ *   sessionId: "SESSION_ID",
+ *   joinCode: "ABCD-EFGH-JKMN",
+ * });
+ * for await (const m of viewer.messages()) console.log(new TextDecoder().decode(m));
+ * ```
+ */
+export class Viewer implements AsyncDisposable {
+  #o: ViewerOptions;
+  #log: Logger;
+  #signaling: SignalingClient;
+  #conn?: ViewerConnection;
+  #lastHandshake = "";
+  #state: ViewerState = "waiting";
+  #events = new Emitter<ViewerEvents>();
+  #inbox: AsyncQueue<Uint8Array>;
+  #ids = new MessageIdAllocator();
+  #requests = 0;
+  #requestTimer?: ReturnType<typeof setTimeout>;
+  #hostOnline = false;
+  #statusWelcome?: unknown;
+  #readyWaiters = new Set<{ resolve(): void; reject(e: unknown): void }>();
+  #error?: ViewerError;
+  #closed?: Promise<void>;
+  /** Signals dropped because of a stale `handshakeId`. */
+  staleSignals = 0;
+
+  private constructor(options: ViewerOptions) {
+    this.#o = options;
+    this.#log = options.logger ?? getLogger(["shoal", "viewer"]);
+    this.#inbox = new AsyncQueue(options.inboxCapacity ?? 10_000);
+    this.#signaling = new SignalingClient({
+      url: sessionWsUrl(options.server, options.sessionId),
+      role: "viewer",
+      joinCode: options.joinCode,
+      label: options.label,
+      WebSocket: options.WebSocket,
+    });
+    this.#signaling.on("signal", (s) => this.#signal(s));
+    this.#signaling.on("host-status", ({ online }) => this.#hostStatus(online));
+    this.#signaling.on("closed", ({ error }) => {
+      if (error) this.#fatal(new ViewerError("refused", error.message, { cause: error }));
+    });
+  }
+
+  /**
+   * Joins the session: checks it exists, connects to the signaling server and waits for
+   * the host's offer. Rejects with a `SessionError` or `SignalingError` when refused.
+   */
+  static async join(options: ViewerOptions): Promise<Viewer> {
+    await getSession(options.server, options.sessionId, { signal: options.signal });
+    const viewer = new Viewer(options);
+    try {
+      await viewer.#signaling.connect({ signal: options.signal });
+    } catch (error) {
+      await viewer.close();
+      throw error;
+    }
+    options.signal?.addEventListener("abort", () => viewer.close(), { once: true });
+    return viewer;
+  }
+
+  /** This viewer's peer id on the signaling server. */
+  get peerId(): string | undefined {
+    return this.#signaling.peerId;
+  }
+
+  /** Where it stands. */
+  get state(): ViewerState {
+    return this.#state;
+  }
+
+  /** Last round-trip time to the host over the data channel, ms. */
+  get rttMs(): number | undefined {
+    return this.#conn?.rttMs;
+  }
+
+  /** Listens to `type`; returns the unsubscribe function. */
+  on<K extends keyof ViewerEvents>(
+    type: K,
+    listener: (value: ViewerEvents[K]) => void,
+  ): () => void {
+    return this.#events.on(type, listener);
+  }
+
+  /** Resolves when the channel is ready (now, if it is); rejects if the viewer gives up. */
+  ready(options: { signal?: AbortSignal } = {}): Promise<void> {
+    if (this.#state === "ready") return Promise.resolve();
+    if (this.#error) return Promise.reject(this.#error);
+    if (this.#state === "closed") {
+      return Promise.reject(new ViewerError("closed", "the viewer is closed"));
+    }
+    const { signal } = options;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        this.#readyWaiters.delete(waiter);
+        reject(signal!.reason);
+      };
+      const waiter = {
+        resolve: () => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve();
+        },
+        reject: (e: unknown) => {
+          signal?.removeEventListener("abort", onAbort);
+          reject(e);
+        },
+      };
+      this.#readyWaiters.add(waiter);
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  /** Messages from the host, in order; ends when the viewer closes. */
+  messages(): AsyncIterableIterator<Uint8Array> {
+    return this.#inbox;
+  }
+
+  /** Sends `data` to the host; false when not ready. */
+  send(data: Uint8Array | string): boolean {
+    const bytes = typeof data === "string" ? encoder.encode(data) : data;
+    return this.#conn?.send(encodeMessage(bytes, this.#ids.next())) ?? false;
+  }
+
+  /** Says `bye`, closes the channel and leaves the session. Idempotent. */
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      clearTimeout(this.#requestTimer);
+      await this.#conn?.close("shutdown");
+      this.#conn = undefined;
+      await this.#signaling.close();
+      this.#setState("closed");
+      const error = this.#error ?? new ViewerError("closed", "the viewer is closed");
+      for (const w of this.#readyWaiters) w.reject(error);
+      this.#readyWaiters.clear();
+      this.#inbox.close();
+      this.#events.clear();
+    })();
+    return this.#closed;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #signal(s: IncomingSignal): void {
+    if (this.#closed) return;
+    if (s.data.kind === "offer") return void this.#answer(s.from, s.handshakeId, s.data.sdp);
+    const conn = this.#conn;
+    if (!conn || conn.handshakeId !== s.handshakeId) {
+      this.staleSignals++;
+      return;
+    }
+    if (s.data.kind === "abort") {
+      this.#log.info("host aborted the handshake", this.#fields({ reason: s.data.reason }));
+      void this.#drop("host-abort", this.#o.abortGraceMs ?? 3_000);
+      return;
+    }
+    conn.remote(s.data);
+  }
+
+  async #answer(hostId: string, handshakeId: string, sdp: string): Promise<void> {
+    const previous = this.#conn;
+    this.#lastHandshake = handshakeId;
+    clearTimeout(this.#requestTimer);
+    const conn = new ViewerConnection({
+      rtc: this.#o.rtc,
+      iceServers: this.#signaling.welcome?.iceServers ?? [],
+      hostId,
+      handshakeId,
+      signaling: this.#signaling,
+      heartbeatIntervalMs: this.#o.heartbeatIntervalMs ?? 5_000,
+      maxMissedPongs: this.#o.maxMissedPongs ?? 3,
+      decoder: new FrameDecoder({ maxMessageBytes: this.#o.maxMessageBytes }),
+      onMessage: (m) => this.#inbox.push(m),
+      onReady: () => this.#onReady(conn),
+      onLost: (why, bye) => this.#lost(conn, why, bye),
+      log: this.#log,
+      logFields: this.#fields(),
+    });
+    this.#conn = conn;
+    this.#setState("connecting");
+    if (previous) await previous.close(undefined);
+    await conn.answer(sdp);
+  }
+
+  #onReady(conn: ViewerConnection): void {
+    if (this.#conn !== conn) return;
+    this.#requests = 0;
+    this.#setState("ready");
+    for (const w of this.#readyWaiters) w.resolve();
+    this.#readyWaiters.clear();
+  }
+
+  #lost(conn: ViewerConnection, why: string, bye?: string): void {
+    if (this.#conn !== conn || this.#closed) return;
+    this.#log.info("connection lost: {why}", this.#fields({ why, bye }));
+    if (bye === "kicked" || bye === "capacity") {
+      const message = bye === "kicked" ? "the host removed this viewer" : "the host is full";
+      this.#fatal(new ViewerError(bye, message));
+      return;
+    }
+    // After a host shutdown, wait for it to come back (host-status) rather than ask now.
+    void this.#drop(why, bye === "shutdown" ? undefined : 0);
+  }
+
+  /** Forgets the current connection and, unless `askAfterMs` is undefined, asks for an offer. */
+  async #drop(why: string, askAfterMs?: number): Promise<void> {
+    const conn = this.#conn;
+    this.#conn = undefined;
+    this.#setState("waiting", why);
+    await conn?.close(undefined);
+    if (askAfterMs !== undefined && this.#hostOnline) this.#scheduleRequest(why, askAfterMs);
+  }
+
+  #hostStatus(online: boolean): void {
+    const was = this.#hostOnline;
+    const first = this.#statusWelcome !== this.#signaling.welcome;
+    this.#statusWelcome = this.#signaling.welcome;
+    this.#hostOnline = online;
+    // The status right after welcome is news only if the host was offline before: a host
+    // that is online offers to every viewer that joins, unasked.
+    if (first && (online || this.#state !== "ready")) return;
+    if (online && !was && this.#state === "waiting") {
+      // The host's own welcome lists us; ask only if no offer comes by itself.
+      this.#scheduleRequest("host-online", this.#o.abortGraceMs ?? 3_000);
+    }
+  }
+
+  #scheduleRequest(reason: string, minDelayMs: number): void {
+    if (this.#closed || this.#requestTimer !== undefined) return;
+    const max = this.#o.maxOfferRequests ?? 8;
+    if (this.#requests >= max) {
+      this.#fatal(new ViewerError("gave-up", `no working connection after ${max} offer requests`));
+      return;
+    }
+    const delays = this.#o.requestOfferDelayMs ?? { initial: 500, max: 8_000 };
+    const wait = Math.max(
+      minDelayMs,
+      backoff(this.#requests, { initialMs: delays.initial, maxMs: delays.max }),
+    );
+    this.#requestTimer = setTimeout(() => {
+      this.#requestTimer = undefined;
+      if (this.#closed || this.#state !== "waiting" || !this.#hostOnline) return;
+      this.#requests++;
+      this.#log.info("asking for an offer", this.#fields({ reason, request: this.#requests }));
+      this.#signaling.send("", this.#lastHandshake, { kind: "request-offer", reason });
+      // If nothing comes of it, ask again (bounded by maxOfferRequests).
+      this.#scheduleRequest(reason, 0);
+    }, this.#requests === 0 && minDelayMs === 0 ? 0 : wait);
+  }
+
+  #fatal(error: ViewerError): void {
+    if (this.#error) return;
+    this.#error = error;
+    this.#log.warn(
+      "viewer stopped: {message}",
+      this.#fields({ code: error.code, message: error.message }),
+    );
+    for (const w of this.#readyWaiters) w.reject(error);
+    this.#readyWaiters.clear();
+    void this.close();
+  }
+
+  #setState(state: ViewerState, reason?: string): void {
+    if (this.#state === state || this.#state === "closed") return;
+    this.#state = state;
+    this.#events.emit("state", { state, reason });
+  }
+
+  #fields(extra: Record<string, unknown> = {}): Record<string, unknown> {
+    return {
+      sessionId: this.#o.sessionId,
+      peerId: this.#signaling.peerId,
+      handshakeId: this.#conn?.handshakeId ?? this.#lastHandshake,
+      ...extra,
+    };
+  }
+}

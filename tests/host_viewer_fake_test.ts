@@ -1,0 +1,136 @@
+// Host and Viewer over a real signaling server, with the in-memory RTC adapter.
+import assert from "node:assert/strict";
+import { Host } from "../core/host.ts";
+import { Viewer, ViewerError } from "../core/viewer.ts";
+import { eventually, testServer } from "./_signal_helpers.ts";
+import { FakeRtcNetwork } from "./fake_rtc.ts";
+
+const text = new TextDecoder();
+
+async function collect(viewer: Viewer, n: number, timeoutMs = 5_000): Promise<string[]> {
+  const got: string[] = [];
+  const deadline = setTimeout(() => viewer.close(), timeoutMs);
+  try {
+    for await (const m of viewer.messages()) {
+      got.push(text.decode(m));
+      if (got.length === n) break;
+    }
+  } finally {
+    clearTimeout(deadline);
+  }
+  return got;
+}
+
+Deno.test("Host and 5 viewers (fake RTC): all ready, broadcasts arrive in order, messages come back", async () => {
+  await using server = testServer();
+  const net = new FakeRtcNetwork();
+  await using host = await Host.start({ rtc: net.adapter(), server: server.url });
+  const viewers = await Promise.all(
+    Array.from({ length: 5 }, (_, i) =>
+      Viewer.join({
+        rtc: net.adapter(),
+        server: server.url,
+        sessionId: host.session.sessionId,
+        joinCode: host.joinCode!,
+        label: `v${i}`,
+      })),
+  );
+  try {
+    await Promise.all(viewers.map((v) => v.ready({ signal: AbortSignal.timeout(5_000) })));
+    await eventually(() => host.readyCount === 5, 5_000, "5 ready on the host");
+    for (let i = 0; i < 50; i++) host.broadcast(`m${i}`);
+    const expected = Array.from({ length: 50 }, (_, i) => `m${i}`);
+    for (const got of await Promise.all(viewers.map((v) => collect(v, 50)))) {
+      assert.deepEqual(got, expected);
+    }
+    assert.ok(viewers[2].send("hi from v2"));
+    const inbox = host.messages();
+    const first = await inbox.next();
+    assert.equal(text.decode(first.value.data), "hi from v2");
+    assert.equal(first.value.peerId, viewers[2].peerId);
+    const m = host.metrics();
+    assert.equal(m.states.ready, 5);
+    assert.equal(m.signaling.offers, 5);
+    assert.equal(m.signaling.answers, 5);
+    assert.equal(m.outcomes.ready, 5);
+  } finally {
+    await Promise.all(viewers.map((v) => v.close()));
+  }
+  await host.close();
+  assert.equal(net.peers.length, 0, "every peer connection closed");
+});
+
+Deno.test("Host never sends application data to a viewer before its ready", async () => {
+  await using server = testServer();
+  const net = new FakeRtcNetwork({ latencyMs: 5 });
+  await using host = await Host.start({ rtc: net.adapter(), server: server.url });
+  const flood = setInterval(() => host.broadcast("early"), 1);
+  try {
+    await using viewer = await Viewer.join({
+      rtc: net.adapter(),
+      server: server.url,
+      sessionId: host.session.sessionId,
+      joinCode: host.joinCode!,
+    });
+    await viewer.ready({ signal: AbortSignal.timeout(5_000) });
+    // The viewer's decoder would throw on a partial stream; all it got are whole messages.
+    const got = await collect(viewer, 3);
+    assert.deepEqual(got, ["early", "early", "early"]);
+  } finally {
+    clearInterval(flood);
+  }
+});
+
+Deno.test("a viewer that never answers costs one queue slot only until the answer timeout", async () => {
+  await using server = testServer();
+  const net = new FakeRtcNetwork();
+  await using host = await Host.start({
+    rtc: net.adapter(),
+    server: server.url,
+    maxConcurrentHandshakes: 1,
+    maxConcurrentHandshakesCeiling: 1,
+    maxAttempts: 1,
+    timeouts: { answerMs: 300 },
+  });
+  const join = (neverAnswer: boolean) =>
+    Viewer.join({
+      rtc: net.adapter({ neverAnswer }),
+      server: server.url,
+      sessionId: host.session.sessionId,
+      joinCode: host.joinCode!,
+    });
+  const mute = await join(true);
+  const ok = await join(false);
+  try {
+    const started = performance.now();
+    await ok.ready({ signal: AbortSignal.timeout(5_000) });
+    const waited = performance.now() - started;
+    assert.ok(waited < 2_000, `the healthy viewer waited ${waited} ms`);
+    await eventually(() => host.metrics().outcomes.ready === 1, 2_000, "host saw ready");
+    assert.equal(host.metrics().outcomes.timeout, 1);
+  } finally {
+    await mute.close();
+    await ok.close();
+  }
+});
+
+Deno.test("Viewer.join with a wrong join code fails with a clear refusal", async () => {
+  await using server = testServer();
+  const net = new FakeRtcNetwork();
+  await using host = await Host.start({ rtc: net.adapter(), server: server.url });
+  await assert.rejects(
+    () =>
+      Viewer.join({
+        rtc: net.adapter(),
+        server: server.url,
+        sessionId: host.session.sessionId,
+        joinCode: "WRONG-CODE",
+      }),
+    (e: Error) => e.name === "SignalingError" && /wrong join code/.test(e.message),
+  );
+  await assert.rejects(
+    () => Viewer.join({ rtc: net.adapter(), server: server.url, sessionId: "nope", joinCode: "x" }),
+    (e: Error) => e.name === "SessionError" && /no such session/.test(e.message),
+  );
+  assert.ok(ViewerError);
+});
