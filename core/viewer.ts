@@ -297,7 +297,7 @@ export class Viewer implements AsyncDisposable {
       return;
     }
     // After a host shutdown, wait for it to come back (host-status) rather than ask now.
-    void this.#drop(why, bye === "shutdown" ? undefined : 0);
+    void this.#drop(bye !== undefined ? `bye:${bye}` : why, bye === "shutdown" ? undefined : 0);
   }
 
   /** Forgets the current connection and, unless `askAfterMs` is undefined, asks for an offer. */
