@@ -1,0 +1,188 @@
+/**
+ * `shoal swarm`: many werift viewers in one process, for the demo, the benchmarks and the
+ * tests. It reports JSON lines on stdout and takes commands on stdin:
+ *
+ * - out: `{"ev":"ready","i","peerId","ms"}`, `{"ev":"failed","i","error"}`,
+ *   `{"ev":"state","i","state","reason"}`, `{"ev":"summary","viewers":[…]}`
+ * - in: `report`, `quit`, `leave I`, `send I TEXT`, `join N` (N more viewers)
+ *
+ * Broadcast payloads that start with `SEQ TS ` (a sequence number and `Date.now()` at
+ * send) are checked for order and timed; others are only counted.
+ *
+ * @module
+ */
+import { Viewer } from "../core/viewer.ts";
+import { weriftFor } from "./common.ts";
+import { type FlagSpec, intFlag, parseFlags, UsageError } from "./flags.ts";
+import { readLines } from "./lines.ts";
+import { setupLogging } from "./logging.ts";
+
+/** Flags of `shoal swarm`. */
+export const SWARM_FLAGS: FlagSpec[] = [
+  {
+    name: "server",
+    type: "string",
+    description: "signaling server URL",
+    default: "http://127.0.0.1:8787",
+  },
+  { name: "session", type: "string", description: "session id (required)" },
+  { name: "code", type: "string", description: "join code (required)" },
+  { name: "count", type: "string", description: "viewers to start at once", default: "10" },
+  { name: "prefix", type: "string", description: "label prefix", default: "swarm" },
+  { name: "ice-address", type: "string", description: "local IPv4 address for ICE" },
+  { name: "log-level", type: "string", description: "log level on stderr", default: "error" },
+];
+
+/** What the swarm knows of one viewer. */
+export interface SwarmViewerSummary {
+  /** Index in the swarm. */
+  i: number;
+  /** Peer id, once joined. */
+  peerId?: string;
+  /** Viewer state. */
+  state: string;
+  /** Messages received. */
+  received: number;
+  /** First and last sequence numbers seen. */
+  firstSeq?: number;
+  /** Last sequence number seen. */
+  lastSeq?: number;
+  /** Messages whose sequence number was not the previous one plus one. */
+  outOfOrder: number;
+  /** One-way latency, ms: p50, p99, max. */
+  latency?: { p50: number; p99: number; max: number };
+  /** Ms from the join call to ready (first time). */
+  readyMs?: number;
+  /** Why it failed, if it did. */
+  error?: string;
+}
+
+interface _Slot extends SwarmViewerSummary {
+  viewer?: Viewer;
+  lat: number[];
+}
+
+const decoder = new TextDecoder();
+
+function _emit(event: Record<string, unknown>): void {
+  Deno.stdout.writeSync(new TextEncoder().encode(JSON.stringify(event) + "\n"));
+}
+
+function _pct(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+}
+
+function _summary(s: _Slot): SwarmViewerSummary {
+  const sorted = [...s.lat].sort((a, b) => a - b);
+  const { viewer: _v, lat: _l, ...rest } = s;
+  return {
+    ...rest,
+    state: s.viewer?.state ?? s.state,
+    latency: sorted.length
+      ? { p50: _pct(sorted, 0.5), p99: _pct(sorted, 0.99), max: sorted.at(-1)! }
+      : undefined,
+  };
+}
+
+/** Runs the swarm until `quit` or stdin closes. */
+export async function swarmCommand(args: string[]): Promise<number> {
+  const { flags } = parseFlags(args, SWARM_FLAGS);
+  const server = (flags.server as string | undefined) ?? "http://127.0.0.1:8787";
+  if (typeof flags.session !== "string" || typeof flags.code !== "string") {
+    throw new UsageError("--session and --code are required");
+  }
+  await setupLogging("json", (flags["log-level"] as "error" | undefined) ?? "error");
+  const rtc = weriftFor(server, flags["ice-address"] as string | undefined);
+  const slots: _Slot[] = [];
+  const join = (n: number) => {
+    for (let k = 0; k < n; k++) {
+      const slot: _Slot = {
+        i: slots.length,
+        state: "joining",
+        received: 0,
+        outOfOrder: 0,
+        lat: [],
+      };
+      slots.push(slot);
+      void _run(slot, {
+        rtc,
+        server,
+        session: flags.session as string,
+        code: flags.code as string,
+        prefix: (flags.prefix as string | undefined) ?? "swarm",
+      });
+    }
+  };
+  join(intFlag(flags.count, "count", 10, 0, 10_000));
+  for await (const line of readLines(Deno.stdin.readable)) {
+    const [cmd, arg, ...rest] = line.trim().split(" ");
+    if (cmd === "report") _emit({ ev: "summary", viewers: slots.map(_summary) });
+    else if (cmd === "leave") await slots[Number(arg)]?.viewer?.close();
+    else if (cmd === "send") slots[Number(arg)]?.viewer?.send(rest.join(" "));
+    else if (cmd === "join") join(Number(arg) || 1);
+    else if (cmd === "quit") break;
+  }
+  await Promise.all(slots.map((s) => s.viewer?.close()));
+  _emit({ ev: "summary", final: true, viewers: slots.map(_summary) });
+  return 0;
+}
+
+async function _run(
+  slot: _Slot,
+  o: {
+    rtc: ReturnType<typeof weriftFor>;
+    server: string;
+    session: string;
+    code: string;
+    prefix: string;
+  },
+): Promise<void> {
+  const started = performance.now();
+  try {
+    const viewer = await Viewer.join({
+      rtc: o.rtc,
+      server: o.server,
+      sessionId: o.session,
+      joinCode: o.code,
+      label: `${o.prefix}-${slot.i}`,
+    });
+    slot.viewer = viewer;
+    slot.peerId = viewer.peerId;
+    viewer.on("state", (s) => {
+      slot.state = s.state;
+      _emit({ ev: "state", i: slot.i, state: s.state, reason: s.reason });
+      if (s.state === "ready" && slot.readyMs === undefined) {
+        slot.readyMs = Math.round(performance.now() - started);
+        _emit({ ev: "ready", i: slot.i, peerId: viewer.peerId, ms: slot.readyMs });
+      }
+    });
+    for await (const m of viewer.messages()) _received(slot, m);
+  } catch (error) {
+    slot.state = "failed";
+    slot.error = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    _emit({ ev: "failed", i: slot.i, error: slot.error });
+  }
+}
+
+function _received(slot: _Slot, m: Uint8Array): void {
+  slot.received++;
+  const head = decoder.decode(m.subarray(0, 40));
+  const match = head.match(/^(\d+) (\d+(?:\.\d+)?) /);
+  if (!match) return;
+  const seq = Number(match[1]);
+  if (slot.lastSeq !== undefined && seq !== slot.lastSeq + 1) slot.outOfOrder++;
+  slot.firstSeq ??= seq;
+  slot.lastSeq = seq;
+  const now = performance.timeOrigin + performance.now();
+  if (slot.lat.length < 100_000) slot.lat.push(Math.round((now - Number(match[2])) * 10) / 10);
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exit(await swarmCommand(Deno.args));
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`shoal swarm: ${error.message}`);
+    Deno.exit(2);
+  }
+}

@@ -1,0 +1,119 @@
+// Runs `cli/swarm.ts` (many werift viewers in one process) and talks to it.
+import type { SwarmViewerSummary } from "../cli/swarm.ts";
+import { readLines } from "../cli/lines.ts";
+
+const SWARM = new URL("../cli/swarm.ts", import.meta.url).pathname;
+
+/** A swarm child process. */
+export class Swarm implements AsyncDisposable {
+  readonly events: Array<Record<string, unknown>> = [];
+  readonly child: Deno.ChildProcess;
+  #stdin: WritableStreamDefaultWriter<Uint8Array>;
+  #reading: Promise<void>;
+  #summaries: SwarmViewerSummary[][] = [];
+  #exited = false;
+
+  constructor(
+    o: { server: string; session: string; code: string; count: number; prefix?: string },
+  ) {
+    this.child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        SWARM,
+        "--server",
+        o.server,
+        "--session",
+        o.session,
+        "--code",
+        o.code,
+        "--count",
+        String(o.count),
+        "--prefix",
+        o.prefix ?? "swarm",
+        "--ice-address",
+        "127.0.0.1",
+      ],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const child = this.child;
+    this.#stdin = child.stdin.getWriter();
+    this.#reading = (async () => {
+      for await (const line of readLines(child.stdout)) {
+        const ev = JSON.parse(line);
+        if (ev.ev === "summary") this.#summaries.push(ev.viewers);
+        else this.events.push(ev);
+      }
+    })();
+    this.child.status.then(() => this.#exited = true);
+  }
+
+  count(ev: string): number {
+    return this.events.filter((e) => e.ev === ev).length;
+  }
+
+  async waitFor(ev: string, n: number, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.count(ev) < n) {
+      if (Date.now() > deadline || this.#exited) {
+        throw new Error(
+          `swarm: ${this.count(ev)} of ${n} ${ev} within ${timeoutMs} ms; failures: ${
+            JSON.stringify(this.events.filter((e) => e.ev === "failed").slice(0, 3))
+          }`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+
+  async command(line: string): Promise<void> {
+    await this.#stdin.write(new TextEncoder().encode(line + "\n"));
+  }
+
+  /** Asks for a summary and waits for it. */
+  async report(timeoutMs = 5_000): Promise<SwarmViewerSummary[]> {
+    const before = this.#summaries.length;
+    await this.command("report");
+    const deadline = Date.now() + timeoutMs;
+    while (this.#summaries.length === before) {
+      if (Date.now() > deadline) throw new Error("swarm: no summary");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return this.#summaries.at(-1)!;
+  }
+
+  /** Closes every viewer and waits for the process to end. */
+  async quit(): Promise<void> {
+    if (this.#exited) return;
+    try {
+      await this.command("quit");
+      await this.#stdin.close();
+    } catch {
+      // Already gone.
+    }
+    const timer = setTimeout(() => this.kill("SIGKILL"), 10_000);
+    await this.child.status;
+    clearTimeout(timer);
+    await this.#reading;
+  }
+
+  kill(signal: Deno.Signal): void {
+    try {
+      this.child.kill(signal);
+    } catch {
+      // Already gone.
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.quit();
+    try {
+      await this.#stdin.close();
+    } catch {
+      // Closed.
+    }
+    await this.#reading.catch(() => {});
+  }
+}
