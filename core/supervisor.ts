@@ -91,7 +91,7 @@ export class Supervisor<T> implements AsyncDisposable {
   #queue: string[] = [];
   #inFlight: Set<Promise<void>> = new Set();
   #limit: number;
-  #ready = new AsyncQueue<T>();
+  #ready?: AsyncQueue<T>;
   #events = new Emitter<SupervisorEvents<T>>();
   #closed = false;
 
@@ -119,8 +119,14 @@ export class Supervisor<T> implements AsyncDisposable {
     return this.#events.on(type, listener);
   }
 
-  /** Ready peers, in the order they became ready; ends when the supervisor closes. */
+  /**
+   * Ready peers, in the order they became ready from the first call on; ends when the
+   * supervisor closes. Use either this or the `ready` event: peers queued here and never
+   * read are disposed of on close.
+   */
   accept(): AsyncIterableIterator<T> {
+    this.#ready ??= new AsyncQueue<T>();
+    if (this.#closed) this.#ready.close();
     return this.#ready;
   }
 
@@ -192,8 +198,9 @@ export class Supervisor<T> implements AsyncDisposable {
     for (const slot of [...this.#slots.values()]) this.#stop(slot, "shutdown");
     this.#queue = [];
     await Promise.allSettled([...this.#inFlight]);
-    this.#ready.close();
-    for await (const peer of this.#ready) this.#o.dispose(peer, "shutdown");
+    const unread = this.#ready;
+    unread?.close();
+    if (unread) { for await (const peer of unread) this.#o.dispose(peer, "shutdown"); }
     this.#slots.clear();
     this.#events.clear();
   }
@@ -251,7 +258,7 @@ export class Supervisor<T> implements AsyncDisposable {
     slot.controller = undefined;
     this.#adapt(true);
     this.#setState(slot, "ready");
-    this.#ready.push(peer);
+    this.#ready?.push(peer);
     this.#events.emit("ready", peer);
   }
 

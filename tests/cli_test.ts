@@ -1,0 +1,130 @@
+// The `host` and `view` commands as separate processes over a real signaling server.
+import assert from "node:assert/strict";
+import { readLines } from "../cli/lines.ts";
+import { eventually, testServer } from "./_signal_helpers.ts";
+
+const root = new URL("..", import.meta.url).pathname;
+
+/** A command's process with its output lines collected. */
+class Proc implements AsyncDisposable {
+  readonly out: string[] = [];
+  readonly err: string[] = [];
+  readonly child: Deno.ChildProcess;
+  readonly stdin: WritableStreamDefaultWriter<Uint8Array>;
+  readonly done: Promise<Deno.CommandStatus>;
+  #reading: Promise<unknown>;
+
+  constructor(script: string, args: string[]) {
+    this.child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${root}${script}`, ...args],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).spawn();
+    this.stdin = this.child.stdin.getWriter();
+    const collect = async (s: ReadableStream<Uint8Array>, into: string[]) => {
+      for await (const line of readLines(s)) into.push(line);
+    };
+    this.#reading = Promise.all([
+      collect(this.child.stdout, this.out),
+      collect(this.child.stderr, this.err),
+    ]);
+    this.done = this.child.status;
+  }
+
+  write(line: string): Promise<void> {
+    return this.stdin.write(new TextEncoder().encode(line + "\n"));
+  }
+
+  async end(): Promise<Deno.CommandStatus> {
+    await this.stdin.close().catch(() => {});
+    const timer = setTimeout(() => this.child.kill("SIGKILL"), 15_000);
+    const status = await this.done;
+    clearTimeout(timer);
+    await this.#reading;
+    return status;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    try {
+      this.child.kill("SIGKILL");
+    } catch {
+      // Exited.
+    }
+    await this.end();
+  }
+}
+
+Deno.test("commands: a host reading stdin streams to two view processes and hears them back", async () => {
+  await using server = testServer();
+  await using host = new Proc("cli/host.ts", ["--server", server.url]);
+  await eventually(() => host.err.some((l) => l.includes("join code:")), 15_000, "host announces");
+  const sessionId = host.err.find((l) => l.startsWith("shoal: hosting session"))!.split(" ").at(
+    -1,
+  )!;
+  const code = host.err.find((l) => l.includes("join code:"))!.split(" ").at(-1)!;
+  const viewArgs = (
+    label: string,
+  ) => ["--server", server.url, "--session", sessionId, "--code", code, "--label", label];
+  await using a = new Proc("cli/view.ts", viewArgs("alice"));
+  await using b = new Proc("cli/view.ts", viewArgs("bob"));
+  await eventually(() => host.err.some((l) => / 2 ready/.test(l)), 20_000, "two viewers ready");
+  await host.write("first line");
+  await host.write("second line");
+  await eventually(() => a.out.length === 2 && b.out.length === 2, 10_000, "both viewers print");
+  assert.deepEqual(a.out, ["first line", "second line"]);
+  assert.deepEqual(b.out, ["first line", "second line"]);
+  await a.write("hello from alice");
+  await eventually(() => host.err.some((l) => l.endsWith("alice] hello from alice")), 10_000);
+  const hostStatus = await host.end();
+  assert.equal(hostStatus.code, 0, "EOF on stdin ends the host cleanly");
+  const [sa, sb] = await Promise.all([a.end(), b.end()]); // bounded: killed after 15 s
+  assert.equal(sa.code, 0);
+  assert.equal(sb.code, 0);
+  await eventually(() => a.err.some((l) => l.includes("the host ended the session")), 5_000);
+});
+
+Deno.test("commands: view fails with one clear sentence on a wrong code, an unknown session or a bad URL", async () => {
+  await using server = testServer();
+  const res = await fetch(`${server.url}/v1/sessions`, { method: "POST" });
+  const { sessionId } = await res.json();
+  const cases: Array<[string[], number, RegExp]> = [
+    [
+      ["--server", server.url, "--session", sessionId, "--code", "0000-0000-0000"],
+      1,
+      /wrong join code/,
+    ],
+    [["--server", server.url, "--session", "nope", "--code", "x"], 1, /no such session/],
+    [["--server", "not a url", "--session", "s", "--code", "x"], 2, /is not a URL/],
+    [["--server", server.url, "--session", "s"], 2, /--code is required/],
+    [["--bogus"], 2, /unknown flag --bogus/],
+  ];
+  for (const [args, code, sentence] of cases) {
+    await using p = new Proc("cli/view.ts", args);
+    const status = await p.end();
+    assert.equal(status.code, code, args.join(" "));
+    const said = p.err.filter((l) => l.startsWith("shoal view:"));
+    assert.equal(said.length, 1, p.err.join("\n"));
+    assert.match(said[0], sentence);
+  }
+});
+
+Deno.test("commands: host fails with one clear sentence when the server is unreachable or the token wrong", async () => {
+  await using server = testServer();
+  const res = await fetch(`${server.url}/v1/sessions`, { method: "POST" });
+  const { sessionId } = await res.json();
+  const cases: Array<[string[], number, RegExp]> = [
+    [["--server", "http://127.0.0.1:9"], 1, /cannot reach the signaling server/],
+    [["--server", server.url, "--session", sessionId, "--token", "wrong"], 1, /wrong host token/],
+    [["--server", server.url, "--session", sessionId], 2, /go together/],
+  ];
+  for (const [args, code, sentence] of cases) {
+    await using p = new Proc("cli/host.ts", args);
+    const status = await p.end();
+    assert.equal(status.code, code, args.join(" "));
+    const said = p.err.filter((l) => l.startsWith("shoal host:"));
+    assert.equal(said.length, 1, p.err.join("\n"));
+    assert.match(said[0], sentence);
+  }
+});
