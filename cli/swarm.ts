@@ -4,7 +4,8 @@
  *
  * - out: `{"ev":"ready","i","peerId","ms"}`, `{"ev":"failed","i","error"}`,
  *   `{"ev":"state","i","state","reason"}`, `{"ev":"summary","viewers":[…]}`
- * - in: `report`, `quit`, `leave I`, `send I TEXT`, `join N` (N more viewers)
+ * - in: `report` (`report full` adds every latency), `reset` (forgets latencies), `quit`,
+ *   `leave I`, `send I TEXT`, `join N` (N more viewers)
  *
  * Broadcast payloads that start with `SEQ TS ` (a sequence number and `Date.now()` at
  * send) are checked for order and timed; others are only counted.
@@ -116,7 +117,13 @@ export async function swarmCommand(args: string[]): Promise<number> {
   join(intFlag(flags.count, "count", 10, 0, 10_000));
   for await (const line of readLines(Deno.stdin.readable)) {
     const [cmd, arg, ...rest] = line.trim().split(" ");
-    if (cmd === "report") _emit({ ev: "summary", viewers: slots.map(_summary) });
+    if (cmd === "report") {
+      const full = arg === "full";
+      _emit({
+        ev: "summary",
+        viewers: slots.map((s) => full ? { ..._summary(s), lat: s.lat } : _summary(s)),
+      });
+    } else if (cmd === "reset") { for (const s of slots) s.lat = []; }
     else if (cmd === "leave") await slots[Number(arg)]?.viewer?.close();
     else if (cmd === "send") slots[Number(arg)]?.viewer?.send(rest.join(" "));
     else if (cmd === "join") join(Number(arg) || 1);
