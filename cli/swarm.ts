@@ -56,6 +56,8 @@ export interface SwarmViewerSummary {
   readyMs?: number;
   /** Why it failed, if it did. */
   error?: string;
+  /** Messages over 64 KiB: their size and FNV-1a hash. */
+  large?: Array<{ bytes: number; fnv: number }>;
 }
 
 interface _Slot extends SwarmViewerSummary {
@@ -171,8 +173,19 @@ async function _run(
   }
 }
 
+/** FNV-1a over the bytes: enough to tell that a large message arrived intact. */
+export function fnv1a(bytes: Uint8Array): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i], 0x01000193);
+  return h >>> 0;
+}
+
 function _received(slot: _Slot, m: Uint8Array): void {
   slot.received++;
+  if (m.byteLength > 65_536) {
+    (slot.large ??= []).push({ bytes: m.byteLength, fnv: fnv1a(m) });
+    return;
+  }
   const head = decoder.decode(m.subarray(0, 40));
   const match = head.match(/^(\d+) (\d+(?:\.\d+)?) /);
   if (!match) return;

@@ -9,11 +9,15 @@ import { Coalescer, encodeMessage, MessageIdAllocator } from "./framing.ts";
 import { type DropReason, type LinkLimits, PeerLink } from "./peer_link.ts";
 import type { RtcDataChannel, RtcPeerConnection } from "./rtc.ts";
 
-/** Defaults of {@link LinkLimits}, from `bench/fanout.ts` on a 2-core machine. */
+/**
+ * Defaults of {@link LinkLimits}. `maxLagMs` is what catches a slow viewer; the byte bound
+ * is a guard that must exceed the largest message (broadcast frames are shared between
+ * viewers, so a backlog costs references, not copies).
+ */
 export const DEFAULT_LINK_LIMITS: LinkLimits = {
   highWaterMark: 64 * 1024,
   lowWaterMark: 16 * 1024,
-  maxBufferedBytes: 2 * 1024 * 1024,
+  maxBufferedBytes: 20 * 1024 * 1024,
   maxLagMs: 5_000,
   maxMessageBytes: 16 * 1024 * 1024,
 };
