@@ -19,6 +19,8 @@ import type { ServerMetrics } from "./metrics.ts";
 export const CloseCode = {
   normal: 1000,
   goingAway: 1001,
+  serviceRestart: 1012,
+  tryAgain: 1013,
   badMessage: 4400,
   unauthorized: 4401,
   timeout: 4408,

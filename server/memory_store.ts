@@ -4,7 +4,15 @@
  * @module
  */
 import type { ServerMessage } from "../core/protocol.ts";
-import type { Bus, SessionRecord, SessionStore, ViewerInfo } from "./store.ts";
+import type {
+  Bus,
+  PeerRef,
+  SessionRecord,
+  SessionStore,
+  StoreEvent,
+  StoreHealth,
+  ViewerInfo,
+} from "./store.ts";
 
 interface _Session {
   record: SessionRecord;
@@ -58,7 +66,7 @@ export class MemoryStore implements SessionStore {
   count(): Promise<number> {
     return Promise.resolve(this.#sessions.size);
   }
-  connectionOpened(sessionId: string): Promise<void> {
+  connectionOpened(sessionId: string, _peer?: PeerRef): Promise<void> {
     const s = this.#sessions.get(sessionId);
     if (s) {
       s.connections++;
@@ -67,7 +75,7 @@ export class MemoryStore implements SessionStore {
     }
     return Promise.resolve();
   }
-  connectionClosed(sessionId: string): Promise<void> {
+  connectionClosed(sessionId: string, _peer?: PeerRef): Promise<void> {
     const s = this.#sessions.get(sessionId);
     if (s && --s.connections <= 0) {
       s.connections = 0;
@@ -124,6 +132,13 @@ export class MemoryStore implements SessionStore {
     this.#sessions.get(sessionId)?.handshakes.clear();
     return Promise.resolve();
   }
+  /** One process has no other servers to lose: nothing is ever reported. */
+  watch(_listener: (event: StoreEvent) => void | Promise<void>): () => void {
+    return () => {};
+  }
+  health(): Promise<StoreHealth> {
+    return Promise.resolve({ ok: true });
+  }
   close(): Promise<void> {
     for (const s of this.#sessions.values()) clearTimeout(s.expiry);
     this.#sessions.clear();
@@ -148,7 +163,7 @@ export class MemoryStore implements SessionStore {
  * import { MemoryBus } from "./memory_store.ts";
  * const bus = new MemoryBus();
  * const got: unknown[] = [];
- * bus.subscribe("s", "p", (m) => got.push(m));
+ * await bus.subscribe("s", "p", (m) => got.push(m));
  * await bus.publish("s", "p", { type: "host-status", online: true });
  * console.assert(got.length === 1);
  * ```
@@ -165,12 +180,12 @@ export class MemoryBus implements Bus {
     sessionId: string,
     peerId: string,
     deliver: (message: ServerMessage) => void,
-  ): () => void {
+  ): Promise<() => void> {
     const key = `${sessionId}/${peerId}`;
     this.#subscribers.set(key, deliver);
-    return () => {
+    return Promise.resolve(() => {
       if (this.#subscribers.get(key) === deliver) this.#subscribers.delete(key);
-    };
+    });
   }
   close(): Promise<void> {
     this.#subscribers.clear();

@@ -10,12 +10,20 @@ import {
   type HelloMessage,
   type IceServer,
   kindAllowedFrom,
+  type PeerLeftReason,
   type ServerMessage,
 } from "../core/protocol.ts";
 import { CloseCode, type Connection, type ConnectionHandler } from "./connection.ts";
 import { constantTimeEqual, hashSecret, newPeerId, normalizeJoinCode } from "./ids.ts";
 import type { ServerMetrics } from "./metrics.ts";
-import type { Bus, SessionRecord, SessionStore } from "./store.ts";
+import {
+  type Bus,
+  type LostPeer,
+  type PeerRef,
+  type SessionRecord,
+  type SessionStore,
+  StoreUnavailableError,
+} from "./store.ts";
 
 /** What the relay needs from the server. */
 export interface RelayOptions {
@@ -69,33 +77,60 @@ export class Relay implements ConnectionHandler {
   }
 
   async closed(conn: Connection): Promise<void> {
-    const { store, bus, log } = this.#o;
     const attached = this.#attached.get(conn);
     this.#attached.delete(conn);
     attached?.unsubscribe();
-    const { sessionId, peerId } = conn;
-    if (peerId && conn.role === "host") {
-      if (await store.releaseHost(sessionId, peerId)) {
-        await store.clearHandshakes(sessionId);
-        await this.#toViewers(sessionId, { type: "host-status", online: false });
-      }
-    } else if (peerId && conn.role === "viewer") {
-      if (await store.removeViewer(sessionId, peerId)) {
-        const host = await store.host(sessionId);
-        const left: ServerMessage = { type: "peer-left", peerId, reason: conn.leftReason };
-        if (host) await bus.publish(sessionId, host, left);
+    const { sessionId, peerId, role } = conn;
+    if (peerId && role) {
+      try {
+        await this.#depart({ sessionId, peerId, role }, conn.leftReason);
+      } finally {
+        await this.#o.store.connectionClosed(sessionId, { peerId, role });
       }
     }
-    if (peerId) await store.connectionClosed(sessionId);
-    log.info("{role} left: {reason}", {
+    this.#o.log.info("{role} left: {reason}", {
       sessionId,
       peerId,
-      role: conn.role ?? "pending",
+      role: role ?? "pending",
       reason: conn.leftReason,
     });
   }
 
+  /**
+   * Announces a peer whose server died (the store reported it `lost`) exactly as if its
+   * socket had closed here after a silence: `peer-left` with reason `timeout`, or
+   * `host-status` offline.
+   */
+  async lost(peer: LostPeer): Promise<void> {
+    await this.#depart(peer, "timeout");
+    this.#o.log.info("{role} lost with its server", { ...peer, reason: "timeout" });
+  }
+
+  async #depart(peer: LostPeer, reason: PeerLeftReason): Promise<void> {
+    const { store, bus } = this.#o;
+    const { sessionId, peerId } = peer;
+    if (peer.role === "host") {
+      if (await store.releaseHost(sessionId, peerId)) {
+        await store.clearHandshakes(sessionId);
+        await this.#toViewers(sessionId, { type: "host-status", online: false });
+      }
+    } else if (await store.removeViewer(sessionId, peerId)) {
+      const host = await store.host(sessionId);
+      if (host) await bus.publish(sessionId, host, { type: "peer-left", peerId, reason });
+    }
+  }
+
   async #hello(conn: Connection, hello: HelloMessage): Promise<void> {
+    try {
+      await this.#helloChecked(conn, hello);
+    } catch (error) {
+      if (!(error instanceof StoreUnavailableError)) throw error;
+      // Not the client's fault: 1013 (try again later) lets it reconnect, maybe elsewhere.
+      conn.fail("shutdown", `the server cannot serve now: ${error.message}`, CloseCode.tryAgain);
+    }
+  }
+
+  async #helloChecked(conn: Connection, hello: HelloMessage): Promise<void> {
     const { store, log } = this.#o;
     const record = await store.get(conn.sessionId);
     if (!record) {
@@ -107,13 +142,14 @@ export class Relay implements ConnectionHandler {
       return conn.fail("unauthorized", `wrong ${what}`, CloseCode.unauthorized);
     }
     const peerId = newPeerId(hello.role);
-    // Deliveries are held back until welcome is out, so that nothing precedes it.
+    // Deliveries are held back until welcome is out, so that nothing precedes it; the
+    // subscription is active before anyone can learn of the peer.
     const attached: _Attached = { pending: [], unsubscribe: () => {} };
-    attached.unsubscribe = this.#o.bus.subscribe(conn.sessionId, peerId, (m) => {
+    this.#attached.set(conn, attached);
+    attached.unsubscribe = await this.#o.bus.subscribe(conn.sessionId, peerId, (m) => {
       if (attached.pending) attached.pending.push(m);
       else this.#deliver(conn, m);
     });
-    this.#attached.set(conn, attached);
     if (hello.role === "host") await this.#helloHost(conn, peerId);
     else await this.#helloViewer(conn, peerId, record, hello.label ?? "");
     if (conn.closed || !conn.welcomed) return;
@@ -135,7 +171,7 @@ export class Relay implements ConnectionHandler {
     const { store, bus, log } = this.#o;
     const sessionId = conn.sessionId;
     conn.accept("host", peerId);
-    await store.connectionOpened(sessionId);
+    await store.connectionOpened(sessionId, { peerId, role: "host" });
     const previous = await store.claimHost(sessionId, peerId);
     await store.clearHandshakes(sessionId);
     if (previous) {
@@ -166,7 +202,15 @@ export class Relay implements ConnectionHandler {
   ): Promise<void> {
     const { store, bus, log } = this.#o;
     const sessionId = conn.sessionId;
-    if (!(await store.addViewer(sessionId, { peerId, label }, record.maxViewers))) {
+    const peer: PeerRef = { peerId, role: "viewer" };
+    await store.connectionOpened(sessionId, peer);
+    let added = false;
+    try {
+      added = await store.addViewer(sessionId, { peerId, label }, record.maxViewers);
+    } finally {
+      if (!added) await store.connectionClosed(sessionId, peer).catch(() => {});
+    }
+    if (!added) {
       log.info("viewer refused: session full", { sessionId, maxViewers: record.maxViewers });
       return conn.fail(
         "session-full",
@@ -175,7 +219,6 @@ export class Relay implements ConnectionHandler {
       );
     }
     conn.accept("viewer", peerId);
-    await store.connectionOpened(sessionId);
     const host = await store.host(sessionId);
     conn.send({
       type: "welcome",

@@ -10,7 +10,7 @@ import { hashSecret, newHostToken, newJoinCode, newSessionId, normalizeJoinCode 
 import { MemoryBus, MemoryStore } from "./memory_store.ts";
 import { createServerMetrics, type ServerMetrics } from "./metrics.ts";
 import { Relay } from "./relay.ts";
-import type { Bus, SessionStore } from "./store.ts";
+import { type Bus, type SessionStore, type StoreEvent, StoreUnavailableError } from "./store.ts";
 
 /** Options of {@link startSignalingServer}. */
 export interface SignalingServerOptions {
@@ -91,6 +91,7 @@ export class SignalingServer implements AsyncDisposable {
   #options: SignalingServerOptions;
   #connections: Set<Connection> = new Set();
   #closed?: Promise<void>;
+  #unwatch: () => void;
   #log = getLogger(["shoal", "server"]);
 
   constructor(options: SignalingServerOptions = {}) {
@@ -111,6 +112,7 @@ export class SignalingServer implements AsyncDisposable {
       log: this.#log,
       iceServers: options.iceServers ?? [],
     });
+    this.#unwatch = this.store.watch((event) => this.#storeEvent(event));
     this.#http = Deno.serve({
       hostname: options.hostname ?? "127.0.0.1",
       port: options.port ?? 8787,
@@ -142,6 +144,7 @@ export class SignalingServer implements AsyncDisposable {
         new Promise((r) => setTimeout(r, 2_000)).then(() => {}),
       ]);
       await this.#http.shutdown();
+      this.#unwatch();
       if (!this.#options.store) await this.store.close();
       if (!this.#options.bus) await this.#bus.close();
       this.#log.info("stopped", { url: this.url });
@@ -153,14 +156,38 @@ export class SignalingServer implements AsyncDisposable {
     return this.close();
   }
 
+  /** A peer lost with its server is announced here; a fenced server drops every socket. */
+  async #storeEvent(event: StoreEvent): Promise<void> {
+    if (event.type === "lost") return await this.#relay.lost(event.peer);
+    this.#log.warn("fenced: {reason}; closing every connection", { reason: event.reason });
+    const all = [...this.#connections];
+    for (const c of all) c.fail("shutdown", event.reason, CloseCode.serviceRestart, "shutdown");
+    await Promise.all(all.map((c) => c.done));
+  }
+
   async #route(request: Request): Promise<Response> {
+    try {
+      return await this.#routeOrThrow(request);
+    } catch (error) {
+      if (!(error instanceof StoreUnavailableError)) throw error;
+      return _error(503, "store-unavailable", error.message);
+    }
+  }
+
+  async #routeOrThrow(request: Request): Promise<Response> {
     const extra = await this.#options.routes?.(request);
     if (extra) return extra;
     const url = new URL(request.url);
     const path = url.pathname;
-    if (path === "/healthz") return new Response("ok");
+    if (path === "/healthz") {
+      const health = await this.store.health();
+      if (health.ok) return new Response("ok");
+      return _error(503, "store-unavailable", health.reason ?? "the session store cannot serve");
+    }
     if (path === "/metrics") {
-      this.metrics.sessions.set(await this.store.count());
+      // Metrics stay readable while the store is out; the gauge keeps its last value.
+      const sessions = await this.store.count().catch(() => undefined);
+      if (sessions !== undefined) this.metrics.sessions.set(sessions);
       return new Response(this.metrics.registry.render(), {
         headers: { "content-type": "text/plain; version=0.0.4" },
       });

@@ -30,7 +30,60 @@ export interface ViewerInfo {
   label: string;
 }
 
-/** Sessions, presence and handshakes. Every method may be asynchronous. */
+/** A peer as its server registers the connection it holds. */
+export interface PeerRef {
+  /** The peer's id. */
+  peerId: string;
+  /** Which side it is. */
+  role: "host" | "viewer";
+}
+
+/** A peer whose connection lived on a server that is gone (its heartbeat expired). */
+export interface LostPeer extends PeerRef {
+  /** The session it was in. */
+  sessionId: string;
+}
+
+/**
+ * What a store reports on its own: `lost` (a peer whose server died: announce it as left
+ * with reason `timeout`, exactly as if its socket had closed here), or `fenced` (this
+ * server was presumed dead and its registrations were dropped: close every connection so
+ * that its clients reconnect and register afresh).
+ */
+export type StoreEvent =
+  | { type: "lost"; peer: LostPeer }
+  | { type: "fenced"; reason: string };
+
+/** Whether a store can serve; `reason` says why not. */
+export interface StoreHealth {
+  /** True when the store can serve. */
+  ok: boolean;
+  /** Why it cannot, for `/healthz`. */
+  reason?: string;
+}
+
+/**
+ * The shared state cannot be reached (Redis is down): the server answers new sessions and
+ * new connections with 503 `store-unavailable` and `/healthz` reports the reason.
+ *
+ * @example
+ * ```ts
+ * import { StoreUnavailableError } from "./store.ts";
+ * const e = new StoreUnavailableError("redis is unreachable");
+ * console.assert(e.name === "StoreUnavailableError");
+ * ```
+ */
+export class StoreUnavailableError extends Error {
+  override name = "StoreUnavailableError";
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+
+/**
+ * Sessions, presence and handshakes. Every method may be asynchronous, and may reject with
+ * a {@link StoreUnavailableError} when the shared state cannot be reached.
+ */
 export interface SessionStore {
   /** Stores a new session; it expires after the idle time unless a connection opens. */
   create(record: SessionRecord): Promise<void>;
@@ -38,10 +91,14 @@ export interface SessionStore {
   get(sessionId: string): Promise<SessionRecord | undefined>;
   /** How many sessions exist. */
   count(): Promise<number>;
-  /** Notes that a connection to the session opened: it will not expire while any is open. */
-  connectionOpened(sessionId: string): Promise<void>;
-  /** Notes that a connection closed; with none left, the expiry clock starts. */
-  connectionClosed(sessionId: string): Promise<void>;
+  /**
+   * Notes that `peer`'s connection to the session opened on this server, before it claims
+   * the host or joins as a viewer: the session will not expire while any is open, and if
+   * this server dies the peer is reported `lost` to the others.
+   */
+  connectionOpened(sessionId: string, peer: PeerRef): Promise<void>;
+  /** Notes that `peer`'s connection closed; with none left anywhere, the expiry clock starts. */
+  connectionClosed(sessionId: string, peer: PeerRef): Promise<void>;
   /** Makes `peerId` the session's host; returns the host it replaced, if any. */
   claimHost(sessionId: string, peerId: string): Promise<string | undefined>;
   /** Clears the host if it is still `peerId`; returns whether it was. */
@@ -62,6 +119,10 @@ export interface SessionStore {
   handshake(sessionId: string, viewerId: string): Promise<string | undefined>;
   /** Voids every handshake of the session (a host took over or came back). */
   clearHandshakes(sessionId: string): Promise<void>;
+  /** Listens to what the store reports on its own; returns the unsubscribe function. */
+  watch(listener: (event: StoreEvent) => void | Promise<void>): () => void;
+  /** Whether the store can serve now. */
+  health(): Promise<StoreHealth>;
   /** Stops every timer. */
   close(): Promise<void>;
 }
@@ -70,12 +131,15 @@ export interface SessionStore {
 export interface Bus {
   /** Delivers `message` to `peerId` of `sessionId`; returns whether anyone took it. */
   publish(sessionId: string, peerId: string, message: ServerMessage): Promise<boolean>;
-  /** Receives what is published to `peerId`; returns the unsubscribe function. */
+  /**
+   * Receives what is published to `peerId`. Resolves, with the unsubscribe function, once
+   * the subscription is active everywhere: whatever is published after that reaches it.
+   */
   subscribe(
     sessionId: string,
     peerId: string,
     deliver: (message: ServerMessage) => void,
-  ): () => void;
+  ): Promise<() => void>;
   /** Drops every subscription. */
   close(): Promise<void>;
 }
