@@ -4,7 +4,7 @@
  *
  * - out: `{"ev":"ready","i","peerId","ms"}`, `{"ev":"failed","i","error"}`,
  *   `{"ev":"state","i","state","reason"}`, `{"ev":"summary","viewers":[…]}`
- * - in: `report` (`report full` adds every latency), `reset` (forgets latencies), `quit`,
+ * - in: `report` (`report full` adds every latency), `reset` (starts a new measurement), `quit`,
  *   `leave I`, `send I TEXT`, `join N` (N more viewers)
  *
  * Broadcast payloads that start with `SEQ TS ` (a sequence number and `Date.now()` at
@@ -125,8 +125,11 @@ export async function swarmCommand(args: string[]): Promise<number> {
         ev: "summary",
         viewers: slots.map((s) => full ? { ..._summary(s), lat: s.lat } : _summary(s)),
       });
-    } else if (cmd === "reset") { for (const s of slots) s.lat = []; }
-    else if (cmd === "leave") await slots[Number(arg)]?.viewer?.close();
+    } else if (cmd === "reset") {
+      for (const s of slots) {
+        Object.assign(s, { lat: [], outOfOrder: 0, firstSeq: undefined, lastSeq: undefined });
+      }
+    } else if (cmd === "leave") await slots[Number(arg)]?.viewer?.close();
     else if (cmd === "send") slots[Number(arg)]?.viewer?.send(rest.join(" "));
     else if (cmd === "join") join(Number(arg) || 1);
     else if (cmd === "quit") break;

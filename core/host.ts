@@ -35,9 +35,9 @@ export interface HostOptions extends Omit<FanoutOptions, "onMessage" | "onClosed
   maxViewers?: number;
   /** Per-phase handshake timeouts. */
   timeouts?: Partial<HandshakeTimeouts>;
-  /** Handshakes in flight at first (default 16). */
+  /** Handshakes in flight at first (default 32; see bench/RESULTS.md). */
   maxConcurrentHandshakes?: number;
-  /** Let the cap grow on success up to this (default 32), halving on a failure. */
+  /** Let the cap grow on success up to this (default 64), halving on a failure. */
   maxConcurrentHandshakesCeiling?: number;
   /** Attempts per viewer before giving up (default 4). */
   maxAttempts?: number;
@@ -129,8 +129,8 @@ export class Host implements AsyncDisposable {
     this.#supervisor = new Supervisor<NegotiatedPeer>({
       negotiate: (job) => this.#negotiate(job),
       dispose: (peer) => void peer.pc.close(),
-      maxConcurrentHandshakes: options.maxConcurrentHandshakes ?? 16,
-      maxConcurrentHandshakesCeiling: options.maxConcurrentHandshakesCeiling ?? 32,
+      maxConcurrentHandshakes: options.maxConcurrentHandshakes ?? 32,
+      maxConcurrentHandshakesCeiling: options.maxConcurrentHandshakesCeiling ?? 64,
       maxAttempts: options.maxAttempts,
       requestOfferIntervalMs: options.requestOfferIntervalMs,
     });
