@@ -44,11 +44,13 @@ export interface SwarmViewerSummary {
   state: string;
   /** Messages received. */
   received: number;
-  /** First and last sequence numbers seen. */
+  /** Times it became ready (a reconnect makes it ready again). */
+  readies?: number;
+  /** First sequence number seen since the latest ready. */
   firstSeq?: number;
-  /** Last sequence number seen. */
+  /** Last sequence number seen since the latest ready. */
   lastSeq?: number;
-  /** Messages whose sequence number was not the previous one plus one. */
+  /** Messages whose sequence number was not the previous one plus one, within a ready. */
   outOfOrder: number;
   /** One-way latency, ms: p50, p99, max. */
   latency?: { p50: number; p99: number; max: number };
@@ -163,7 +165,12 @@ async function _run(
     viewer.on("state", (s) => {
       slot.state = s.state;
       _emit({ ev: "state", i: slot.i, state: s.state, reason: s.reason });
-      if (s.state === "ready" && slot.readyMs === undefined) {
+      if (s.state !== "ready") return;
+      // Each ready starts a new segment: what must arrive complete and in order.
+      slot.readies = (slot.readies ?? 0) + 1;
+      slot.peerId = viewer.peerId;
+      slot.firstSeq = slot.lastSeq = undefined;
+      if (slot.readyMs === undefined) {
         slot.readyMs = Math.round(performance.now() - started);
         _emit({ ev: "ready", i: slot.i, peerId: viewer.peerId, ms: slot.readyMs });
       }

@@ -16,6 +16,7 @@ import {
 import { type HandshakeTimeouts, type NegotiatedPeer, Negotiator } from "./negotiator.ts";
 import type { DropReason } from "./peer_link.ts";
 import { AsyncQueue } from "./queue.ts";
+import type { IceServer } from "./protocol.ts";
 import type { RtcAdapter } from "./rtc.ts";
 import { type IncomingSignal, SignalingClient } from "./signaling.ts";
 import { type NegotiationJob, type PeerState, Supervisor } from "./supervisor.ts";
@@ -109,7 +110,9 @@ export class Host implements AsyncDisposable {
   #ready: number[] = [];
   #inbox: AsyncQueue<ViewerMessage>;
   #events = new Emitter<HostEvents>();
-  #iceServers: { urls: string | string[] }[] = [];
+  #iceServers: IceServer[] = [];
+  /** Ready viewers no longer in the session (seen after a reconnect): kept until they end. */
+  #orphans: Set<string> = new Set();
   #closed?: Promise<void>;
   #offs: Array<() => void> = [];
   #rate = { at: 0, bytes: 0, perSecond: 0 };
@@ -279,19 +282,9 @@ export class Host implements AsyncDisposable {
     const s = this.#signaling;
     const sup = this.#supervisor;
     this.#offs.push(
-      s.on("welcome", (w) => {
-        this.#iceServers = w.iceServers;
-        // A new connection voids every earlier handshake: restart those in flight.
-        for (const [peerId] of this.#negotiators) sup.requestOffer(peerId);
-        for (const p of w.peers ?? []) this.#join(p.peerId, p.label);
-      }),
+      s.on("welcome", (w) => this.#welcome(w.iceServers, w.peers ?? [])),
       s.on("peer-joined", (p) => this.#join(p.peerId, p.label)),
-      s.on("peer-left", (p) => {
-        this.#fanout.remove(p.peerId, "left", `left the session (${p.reason})`);
-        sup.remove(p.peerId, p.reason);
-        this.#labels.delete(p.peerId);
-        this.#joinedAt.delete(p.peerId);
-      }),
+      s.on("peer-left", (p) => this.#forget(p.peerId, p.reason)),
       s.on("signal", (sig) => this.#signal(sig)),
       sup.on("state", (e) => {
         this.#events.emit("peer", { ...e, label: this.#labels.get(e.peerId) ?? "" });
@@ -312,6 +305,34 @@ export class Host implements AsyncDisposable {
       this.#rate.bytes = 0;
     }, 1_000);
     this.#offs.push(() => clearInterval(rateTimer));
+  }
+
+  /**
+   * Every welcome (the first, and each after a reconnect) lists the viewers in the session
+   * now. Viewers no longer listed are forgotten, except that a ready one keeps streaming
+   * until its channel ends; handshakes in flight are void and start afresh.
+   */
+  #welcome(iceServers: IceServer[], peers: Array<{ peerId: string; label: string }>): void {
+    this.#iceServers = iceServers;
+    const present = new Set(peers.map((p) => p.peerId));
+    for (const peerId of [...this.#labels.keys()]) {
+      if (present.has(peerId)) continue;
+      if (this.#fanout.link(peerId)) this.#orphans.add(peerId);
+      else this.#forget(peerId, "gone");
+    }
+    for (const peerId of [...this.#negotiators.keys()]) {
+      if (present.has(peerId)) this.#supervisor.restart(peerId, "reconnected");
+    }
+    for (const p of peers) this.#join(p.peerId, p.label);
+  }
+
+  /** Drops everything the host holds for a viewer that left the session. */
+  #forget(peerId: string, reason: string): void {
+    this.#orphans.delete(peerId);
+    this.#fanout.remove(peerId, "left", `left the session (${reason})`);
+    this.#supervisor.remove(peerId, reason);
+    this.#labels.delete(peerId);
+    this.#joinedAt.delete(peerId);
   }
 
   #join(peerId: string, label: string): void {
@@ -386,7 +407,8 @@ export class Host implements AsyncDisposable {
       reason,
       detail,
     });
-    this.#supervisor.lost(peerId, reason);
+    if (this.#orphans.has(peerId)) this.#forget(peerId, reason);
+    else this.#supervisor.lost(peerId, reason);
   }
 
   #peerSnapshots(): PeerSnapshot[] {

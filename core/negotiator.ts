@@ -266,13 +266,14 @@ export class Negotiator {
         onReady();
       }
     });
+    // werift gathers inside setLocalDescription, before the offer is sent: a viewer drops a
+    // candidate of a handshake it has no offer for, so they wait until the offer is out.
+    let held: SignalData[] | undefined = [];
     this.#offs.push(
       pc.on("icecandidate", (c) => {
-        signaling.send(
-          peerId,
-          this.handshakeId,
-          c ? { kind: "candidate", ...c } : { kind: "end-of-candidates" },
-        );
+        const data: SignalData = c ? { kind: "candidate", ...c } : { kind: "end-of-candidates" };
+        if (held) held.push(data);
+        else signaling.send(peerId, this.handshakeId, data);
       }),
       pc.on("connectionstatechange", (s) => {
         if (s === "failed" || s === "closed") this.#fail.abort(`connection ${s}`);
@@ -282,6 +283,8 @@ export class Negotiator {
       const offer = await pc.createOffer({ signal: this.#signal() });
       await pc.setLocalDescription(offer, { signal: this.#signal() });
       signaling.send(peerId, this.handshakeId, { kind: "offer", sdp: offer.sdp });
+      for (const data of held.splice(0)) signaling.send(peerId, this.handshakeId, data);
+      held = undefined;
       this.#o.counters?.offers?.inc();
       this.#lap("offer", "answer", started);
       this.#log("info", "offer sent");

@@ -184,11 +184,18 @@ export class Supervisor<T> implements AsyncDisposable {
     if (now - slot.lastRequest < (this.#o.requestOfferIntervalMs ?? 1_000)) return false;
     slot.lastRequest = now;
     if (slot.state === "queued" && slot.retryTimer === undefined) return true;
-    this.#stop(slot, "request-offer");
-    slot.attempt = 0;
-    this.#setState(slot, "queued", "request-offer");
-    this.#enqueue(slot);
+    this.restart(peerId, "request-offer");
     return true;
+  }
+
+  /** Aborts the viewer's handshake in flight (if any) and queues a fresh one, unlimited. */
+  restart(peerId: string, reason: string): void {
+    const slot = this.#slots.get(peerId);
+    if (!slot || this.#closed) return;
+    this.#stop(slot, reason);
+    slot.attempt = 0;
+    this.#setState(slot, "queued", reason);
+    this.#enqueue(slot);
   }
 
   /** Aborts every handshake, disposes of unread ready peers. Idempotent. */

@@ -116,6 +116,7 @@ export class Viewer implements AsyncDisposable {
   #statusWelcome?: unknown;
   #readyWaiters = new Set<{ resolve(): void; reject(e: unknown): void }>();
   #error?: ViewerError;
+  #signalingError?: ViewerError;
   #closed?: Promise<void>;
   /** Signals dropped because of a stale `handshakeId`. */
   staleSignals = 0;
@@ -134,7 +135,11 @@ export class Viewer implements AsyncDisposable {
     this.#signaling.on("signal", (s) => this.#signal(s));
     this.#signaling.on("host-status", ({ online }) => this.#hostStatus(online));
     this.#signaling.on("closed", ({ error }) => {
-      if (error) this.#fatal(new ViewerError("refused", error.message, { cause: error }));
+      if (!error) return;
+      // A working channel outlives the signaling server; only a new handshake needs it.
+      this.#signalingError = new ViewerError("refused", error.message, { cause: error });
+      if (this.#state !== "ready") this.#fatal(this.#signalingError);
+      else this.#log.warn("signaling lost; streaming on while the channel lasts", this.#fields());
     });
   }
 
@@ -304,6 +309,10 @@ export class Viewer implements AsyncDisposable {
   async #drop(why: string, askAfterMs?: number): Promise<void> {
     const conn = this.#conn;
     this.#conn = undefined;
+    if (this.#signalingError) {
+      await conn?.close(undefined);
+      return this.#fatal(this.#signalingError);
+    }
     this.#setState("waiting", why);
     await conn?.close(undefined);
     if (askAfterMs !== undefined && this.#hostOnline) this.#scheduleRequest(why, askAfterMs);
