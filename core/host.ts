@@ -212,9 +212,10 @@ export class Host implements AsyncDisposable {
   metrics(): HostMetricsSnapshot {
     const m = this.#metrics;
     const outcomes: Record<string, number> = {};
-    for (const line of m.outcomes.render().split("\n")) {
-      const match = line.match(/outcome="([^"]+)".* (\d+)$/);
-      if (match) outcomes[match[1]] = (outcomes[match[1]] ?? 0) + Number(match[2]);
+    const byPhase: Record<string, number> = {};
+    for (const { labels, value } of m.outcomes.series()) {
+      outcomes[labels.outcome] = (outcomes[labels.outcome] ?? 0) + value;
+      byPhase[`${labels.outcome}/${labels.phase}`] = value;
     }
     const sorted = [...this.#ready].sort((a, b) => a - b);
     const q = (p: number) =>
@@ -229,6 +230,7 @@ export class Host implements AsyncDisposable {
       },
       signaling: { offers: m.offers.total(), answers: m.answers.total(), stale: m.stale.total() },
       outcomes,
+      outcomesByPhase: byPhase,
       drops: { ...this.#fanout.drops },
       broadcast: { ...this.#fanout.totals, bytesOutPerSecond: this.#rate.perSecond },
       timeToReadyMs: { p50: q(0.5), p95: q(0.95), max: sorted.at(-1) ?? NaN, count: sorted.length },

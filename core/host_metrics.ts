@@ -45,6 +45,8 @@ export interface HostMetricsSnapshot {
   signaling: { offers: number; answers: number; stale: number };
   /** Handshake outcomes (`ready`, `timeout`, `failed`, `aborted`, `viewer-abort`). */
   outcomes: Record<string, number>;
+  /** Handshake outcomes by `outcome/phase`, e.g. `timeout/answer`. */
+  outcomesByPhase: Record<string, number>;
   /** Viewers dropped, by reason. */
   drops: Record<string, number>;
   /** Broadcast totals: messages and payload bytes; bytes out per second over the last tick. */

@@ -33,6 +33,7 @@ export interface Metric {
 
 abstract class _Scalar implements Metric {
   protected values: Map<string, number> = new Map();
+  protected labelsOf: Map<string, Labels> = new Map();
   constructor(readonly name: string, readonly help: string, readonly type: string) {}
   /** Returns the value of the series with `labels` (0 when never touched). */
   get(labels?: Labels): number {
@@ -47,6 +48,16 @@ abstract class _Scalar implements Metric {
   /** Forgets the series with `labels` (for a peer that left). */
   remove(labels?: Labels): void {
     this.values.delete(_key(labels));
+    this.labelsOf.delete(_key(labels));
+  }
+  /** Every series: its labels and value. */
+  series(): Array<{ labels: Labels; value: number }> {
+    return [...this.values].map(([k, value]) => ({ labels: this.labelsOf.get(k) ?? {}, value }));
+  }
+  protected put(labels: Labels | undefined, value: number): void {
+    const key = _key(labels);
+    if (!this.labelsOf.has(key)) this.labelsOf.set(key, { ...labels });
+    this.values.set(key, value);
   }
   render(): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.type}`];
@@ -72,8 +83,7 @@ export class Counter extends _Scalar {
   }
   /** Adds `by` (default 1) to the series with `labels`. */
   inc(labels?: Labels, by = 1): void {
-    const key = _key(labels);
-    this.values.set(key, (this.values.get(key) ?? 0) + by);
+    this.put(labels, this.get(labels) + by);
   }
 }
 
@@ -95,7 +105,7 @@ export class Gauge extends _Scalar {
   }
   /** Sets the series with `labels` to `value`. */
   set(value: number, labels?: Labels): void {
-    this.values.set(_key(labels), value);
+    this.put(labels, value);
   }
   /** Adds `by` (default 1). */
   inc(labels?: Labels, by = 1): void {
