@@ -208,8 +208,14 @@ export class Connection {
           );}
         return;
       }
+      const m = parsed.value;
+      this.#metrics.received.inc({
+        role: this.role ?? "pending",
+        type: m.type,
+        ...(m.type === "signal" ? { kind: m.data.kind } : {}),
+      });
       try {
-        await this.#handler.message(this, parsed.value);
+        await this.#handler.message(this, m);
       } catch (error) {
         this.#log.error("handler failed: {error}", this.#fields({ error }));
       }

@@ -13,6 +13,8 @@ export interface ServerMetrics {
   sessions: Gauge;
   /** Connections by `role` (`host`, `viewer`, `pending` before hello). */
   connections: Gauge;
+  /** Valid messages received from clients, by `role` and `type` (and `kind` for signals). */
+  received: Counter;
   /** Messages relayed to their addressee, by `type` and `kind`. */
   relayed: Counter;
   /** Messages dropped, by `reason`. */
@@ -34,6 +36,10 @@ export function createServerMetrics(): ServerMetrics {
     connections: registry.gauge(
       "shoal_signal_connections",
       "Open WebSocket connections by role.",
+    ),
+    received: registry.counter(
+      "shoal_signal_messages_received_total",
+      "Valid messages received from clients, by role, type and signal kind.",
     ),
     relayed: registry.counter(
       "shoal_signal_messages_relayed_total",
