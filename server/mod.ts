@@ -2,7 +2,8 @@
  * The shoal signaling server: sessions with a host token and a join code, the hello
  * handshake, routing of WebRTC signals between a session's host and its viewers, presence,
  * limits, metrics. Runs on `Deno.serve`; its state sits behind {@link SessionStore} and
- * {@link Bus} so a shared engine can replace the in-memory default.
+ * {@link Bus}: in memory by default, or in Redis ({@link connectRedis}) so that several
+ * servers behind a load balancer share sessions and route to each other's clients.
  *
  * @example
  * ```ts ignore
@@ -25,5 +26,20 @@ export {
 } from "./server.ts";
 export { CloseCode, type ConnectionLimits, DEFAULT_LIMITS } from "./connection.ts";
 export { MemoryBus, MemoryStore, type MemoryStoreOptions } from "./memory_store.ts";
-export type { Bus, SessionRecord, SessionStore, ViewerInfo } from "./store.ts";
+export {
+  type Bus,
+  type LostPeer,
+  type PeerRef,
+  type SessionRecord,
+  type SessionStore,
+  type StoreEvent,
+  type StoreHealth,
+  StoreUnavailableError,
+  type ViewerInfo,
+} from "./store.ts";
+export { connectRedis, type RedisOptions, RedisState } from "./redis.ts";
+export { RedisStore, type RedisStoreOptions } from "./redis_store.ts";
+export { RedisBus } from "./redis_bus.ts";
+export { RedisLink, type RedisLinkOptions } from "./redis_link.ts";
+export { RedisKeys } from "./redis_scripts.ts";
 export type { ServerMetrics } from "./metrics.ts";

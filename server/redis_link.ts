@@ -1,0 +1,152 @@
+/**
+ * The two Redis connections a signaling server holds (commands and subscriptions), the
+ * Lua scripts it runs, and the mapping of connection failures to
+ * {@link StoreUnavailableError}.
+ *
+ * @module
+ */
+import type { Logger } from "@logtape/logtape";
+import { Redis, type RedisOptions as IoRedisOptions } from "ioredis";
+import { RedisKeys, type ScriptName, SCRIPTS } from "./redis_scripts.ts";
+import { StoreUnavailableError } from "./store.ts";
+
+/** Connection settings of a {@link RedisLink}. */
+export interface RedisLinkOptions {
+  /** `redis://[user:password@]host:port[/db]`. */
+  url: string;
+  /** Prefix of every key and channel (default `shoal:`). */
+  prefix?: string;
+  /** Time allowed to connect and for each command, ms (default 2 000). */
+  timeoutMs?: number;
+  /** Logger for connection trouble. */
+  log: Logger;
+}
+
+async function _sha1(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-1", new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** A reply error is Redis refusing a command (a bug here), not Redis being away. */
+function _isReplyError(error: unknown): boolean {
+  return error instanceof Error && error.name === "ReplyError";
+}
+
+/**
+ * A command connection and a subscriber connection to one Redis, with scripts loaded on
+ * demand (`EVALSHA`, falling back to `EVAL`). Commands fail at once while Redis is away
+ * (no offline queue) and reconnecting goes on in the background.
+ */
+export class RedisLink {
+  /** The key layout. */
+  readonly keys: RedisKeys;
+  /** Commands and publishing. */
+  readonly cmd: Redis;
+  /** Subscriptions only. */
+  readonly sub: Redis;
+  #sha = new Map<ScriptName, string>();
+  #lastError = "";
+  #log: Logger;
+  #closed = false;
+
+  private constructor(options: RedisLinkOptions) {
+    this.keys = new RedisKeys(options.prefix ?? "shoal:");
+    this.#log = options.log;
+    const timeout = options.timeoutMs ?? 2_000;
+    const settings: IoRedisOptions = {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      connectTimeout: timeout,
+      commandTimeout: timeout,
+      retryStrategy: (attempt: number) => Math.min(50 * 2 ** attempt, 2_000),
+    };
+    this.cmd = new Redis(options.url, settings);
+    this.sub = new Redis(options.url, { ...settings, autoResubscribe: true });
+    for (const client of [this.cmd, this.sub]) {
+      client.on("error", (error: Error) => this.#trouble(error));
+    }
+  }
+
+  /** Connects both; rejects with a {@link StoreUnavailableError} when Redis is unreachable. */
+  static async open(options: RedisLinkOptions): Promise<RedisLink> {
+    const link = new RedisLink(options);
+    try {
+      await Promise.all([link.cmd.connect(), link.sub.connect()]);
+    } catch (error) {
+      link.disconnect();
+      const where = new URL(options.url).host;
+      throw new StoreUnavailableError(`cannot reach redis at ${where}: ${_message(error)}`, {
+        cause: error,
+      });
+    }
+    return link;
+  }
+
+  /** Whether both connections are up. */
+  get ready(): boolean {
+    return this.cmd.status === "ready" && this.sub.status === "ready";
+  }
+
+  /** Why Redis is not ready, for `/healthz`. */
+  get trouble(): string {
+    const status = `commands ${this.cmd.status}, subscriptions ${this.sub.status}`;
+    return `redis unreachable (${status})${this.#lastError ? `: ${this.#lastError}` : ""}`;
+  }
+
+  /** Runs `op`, turning connection failures into {@link StoreUnavailableError}. */
+  async call<T>(op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (error) {
+      if (_isReplyError(error)) throw error;
+      throw new StoreUnavailableError(`redis: ${_message(error)}`, { cause: error });
+    }
+  }
+
+  /** Runs one of {@link SCRIPTS} with `keys` and `args`. */
+  run(name: ScriptName, keys: string[], args: Array<string | number>): Promise<unknown> {
+    return this.call(async () => {
+      let sha = this.#sha.get(name);
+      if (!sha) this.#sha.set(name, sha = await _sha1(SCRIPTS[name]));
+      try {
+        return await this.cmd.evalsha(sha, keys.length, ...keys, ...args);
+      } catch (error) {
+        if (!(error instanceof Error) || !error.message.startsWith("NOSCRIPT")) throw error;
+        return await this.cmd.eval(SCRIPTS[name], keys.length, ...keys, ...args);
+      }
+    });
+  }
+
+  /** Quits both connections (politely when possible). Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.all([this.cmd, this.sub].map(async (client) => {
+      try {
+        if (client.status === "ready") await client.quit();
+      } catch {
+        // Gone already.
+      }
+      client.disconnect();
+    }));
+  }
+
+  /** Drops both connections at once. */
+  disconnect(): void {
+    this.#closed = true;
+    this.cmd.disconnect();
+    this.sub.disconnect();
+  }
+
+  #trouble(error: Error): void {
+    const message = _message(error);
+    if (message !== this.#lastError) this.#log.warn("redis: {message}", { message });
+    this.#lastError = message;
+  }
+}
+
+function _message(error: unknown): string {
+  if (error instanceof AggregateError && error.errors.length) return _message(error.errors[0]);
+  return error instanceof Error ? error.message || error.name : String(error);
+}
