@@ -12,8 +12,7 @@ import type { HostMetricsSnapshot } from "../core/host_metrics.ts";
 import { type SignalingServer, startSignalingServer } from "../server/mod.ts";
 import { readLines } from "./lines.ts";
 import type { SwarmViewerSummary } from "./swarm.ts";
-
-const SWARM = new URL("./swarm.ts", import.meta.url).pathname;
+import { swarmCommandLine } from "./swarm_spawn.ts";
 
 /** A swarm child process of a load run. */
 class _SwarmProc {
@@ -24,9 +23,17 @@ class _SwarmProc {
   #summary?: PromiseWithResolvers<SwarmViewerSummary[]>;
   readonly reading: Promise<void>;
 
-  constructor(args: string[]) {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", SWARM, ...args],
+  /** Indices of viewers that joined and were not told to leave. */
+  readonly alive: Set<number> = new Set();
+  /** Index the next joining viewer gets. */
+  next: number;
+
+  constructor(args: string[], count: number) {
+    this.next = count;
+    for (let i = 0; i < count; i++) this.alive.add(i);
+    const { program, args: argv } = swarmCommandLine(args);
+    const child = new Deno.Command(program, {
+      args: argv,
       stdin: "piped",
       stdout: "piped",
       stderr: "inherit",
@@ -87,6 +94,10 @@ export interface BroadcastResult {
   size: number;
   /** Viewers that received all of them, in order. */
   complete: number;
+  /** Viewers ready at the end that got every message since their latest ready, in order. */
+  survivorsComplete: number;
+  /** Viewers ready at the end. */
+  survivors: number;
   /** Received / (sent × viewers). */
   deliveryRatio: number;
   /** One-way latency over every delivery, ms. */
@@ -123,15 +134,79 @@ export class LoadRun implements AsyncDisposable {
       ...this.#o.host,
     });
     this.idleRss = Deno.memoryUsage().rss;
+    this.host.on("peer", (p) => {
+      const now = performance.now();
+      if (p.state === "queued") this.firstJoinAt ??= now;
+      if (p.state === "ready") this.lastReadyAt = now;
+    });
+  }
+
+  /** When the host first saw a viewer join (performance.now()). */
+  firstJoinAt?: number;
+  /** When the host last saw a viewer become ready. */
+  lastReadyAt?: number;
+
+  /** From the host's first join to its latest ready, ms: the join time without process start-up. */
+  get hostAllReadyMs(): number {
+    return Math.round((this.lastReadyAt ?? NaN) - (this.firstJoinAt ?? NaN));
   }
 
   /** Starts the swarm processes, all viewers joining at once. */
   join(): void {
     const { viewers, processes } = this.#o;
+    this.#spawn((p) => Math.floor(viewers / processes) + (p < viewers % processes ? 1 : 0));
+  }
+
+  /** Starts empty swarm processes, then adds `perSecond` viewers a second until all joined. */
+  async ramp(perSecond: number): Promise<void> {
+    this.#spawn(() => 0);
+    const every = 1000 / perSecond;
+    for (let i = 0; i < this.#o.viewers; i++) {
+      const swarm = this.#swarms[i % this.#swarms.length];
+      swarm.alive.add(swarm.next++);
+      await swarm.command("join 1");
+      await new Promise((r) => setTimeout(r, every));
+    }
+  }
+
+  /**
+   * For `seconds`, `perSecond` times a second a random viewer leaves or a new one joins
+   * (never below half the viewers). Returns how many left and joined.
+   */
+  async churn(
+    seconds: number,
+    perSecond: number,
+    random: () => number,
+  ): Promise<{ left: number; joined: number }> {
+    let left = 0;
+    let joined = 0;
+    const until = performance.now() + seconds * 1000;
+    while (performance.now() < until) {
+      const swarm = this.#swarms[Math.floor(random() * this.#swarms.length)];
+      if (random() < 0.5 && this.alive > this.#o.viewers / 2 && swarm.alive.size > 0) {
+        const i = [...swarm.alive][Math.floor(random() * swarm.alive.size)];
+        swarm.alive.delete(i);
+        await swarm.command(`leave ${i}`);
+        left++;
+      } else {
+        swarm.alive.add(swarm.next++);
+        await swarm.command("join 1");
+        joined++;
+      }
+      await new Promise((r) => setTimeout(r, 1000 / perSecond));
+    }
+    return { left, joined };
+  }
+
+  /** Viewers that should be present now (joined and not told to leave). */
+  get alive(): number {
+    return this.#swarms.reduce((n, s) => n + s.alive.size, 0);
+  }
+
+  #spawn(countOf: (p: number) => number): void {
     this.joinStarted = performance.now();
-    for (let p = 0; p < processes; p++) {
-      const count = Math.floor(viewers / processes) + (p < viewers % processes ? 1 : 0);
-      if (count === 0) continue;
+    for (let p = 0; p < this.#o.processes; p++) {
+      const count = countOf(p);
       this.#swarms.push(
         new _SwarmProc([
           "--server",
@@ -146,7 +221,7 @@ export class LoadRun implements AsyncDisposable {
           `p${p}`,
           "--ice-address",
           "127.0.0.1",
-        ]),
+        ], count),
       );
     }
   }
@@ -210,6 +285,9 @@ export class LoadRun implements AsyncDisposable {
       await new Promise((r) => setTimeout(r, 200));
       after = await this.#reports(true);
     }
+    const survivors = after.filter((v) => v.state === "ready");
+    const survivorsComplete =
+      survivors.filter((v) => v.outOfOrder === 0 && v.lastSeq === sent - 1).length;
     let received = 0;
     let complete = 0;
     const lat: number[] = [];
@@ -227,6 +305,8 @@ export class LoadRun implements AsyncDisposable {
       rate,
       size,
       complete,
+      survivors: survivors.length,
+      survivorsComplete,
       deliveryRatio: after.length ? received / (sent * after.length) : 0,
       latencyMs: { p50: pct(0.5), p99: pct(0.99), max: lat.at(-1) ?? NaN },
       hostCpuPercent: Math.round(hostCpuPercent * 10) / 10,

@@ -147,6 +147,7 @@ export class Supervisor<T> implements AsyncDisposable {
     if (this.#closed || this.#slots.has(peerId)) return;
     const slot: _Slot = { peerId, label, state: "queued", attempt: 0, lastRequest: -Infinity };
     this.#slots.set(peerId, slot);
+    this.#events.emit("state", { peerId, state: "queued", reason: "joined" });
     this.#enqueue(slot);
   }
 

@@ -1,0 +1,172 @@
+/**
+ * `deno task bench`: one host, many werift viewers in worker processes, a join pattern and
+ * a broadcast phase; prints a table and writes JSON.
+ *
+ *   deno task bench --pattern stampede --viewers 100 --runs 3
+ *   deno task bench --pattern ramp --ramp 20
+ *   deno task bench --pattern churn --churn 5 --duration 10
+ *
+ * @module
+ */
+import { type FlagSpec, helpText, intFlag, parseFlags, UsageError } from "../cli/flags.ts";
+import { setupLogging } from "../cli/logging.ts";
+import { type BroadcastResult, LoadRun } from "../cli/loadrun.ts";
+
+/** Flags of `shoal bench`. */
+export const BENCH_FLAGS: FlagSpec[] = [
+  { name: "pattern", type: "string", description: "stampede, ramp or churn", default: "stampede" },
+  { name: "viewers", type: "string", description: "viewers", default: "100" },
+  {
+    name: "processes",
+    type: "string",
+    description: "worker processes for the viewers",
+    default: "4",
+  },
+  { name: "runs", type: "string", description: "repetitions", default: "1" },
+  { name: "ramp", type: "string", description: "viewers joining per second (ramp)", default: "20" },
+  {
+    name: "churn",
+    type: "string",
+    description: "leaves or joins per second (churn)",
+    default: "5",
+  },
+  { name: "duration", type: "string", description: "seconds of broadcast", default: "10" },
+  { name: "rate", type: "string", description: "messages per second", default: "50" },
+  { name: "size", type: "string", description: "bytes per message", default: "1024" },
+  { name: "cap", type: "string", description: "handshakes in flight at first", default: "32" },
+  { name: "ceiling", type: "string", description: "most handshakes in flight", default: "64" },
+  { name: "answer-timeout", type: "string", description: "answer timeout, ms", default: "10000" },
+  { name: "json", type: "string", description: "write every run's results to this file" },
+  { name: "help", type: "boolean", description: "show this help" },
+];
+
+/** One run's figures. */
+export interface BenchRun {
+  /** The join pattern. */
+  pattern: string;
+  /** Viewers asked for. */
+  viewers: number;
+  /** From the first join the host saw to its last ready, ms. */
+  allReadyMs: number;
+  /** From starting the viewer processes to all ready, ms (includes process start-up). */
+  wallAllReadyMs: number;
+  /** Viewer-side time from join to ready, ms. */
+  timeToReadyMs: { p50: number; p95: number; max: number };
+  /** Handshakes by outcome. */
+  outcomes: Record<string, number>;
+  /** Viewers that did not get ready. */
+  failed: number;
+  /** The broadcast phase. */
+  broadcast: BroadcastResult;
+  /** Leaves and joins during churn. */
+  churn?: { left: number; joined: number };
+}
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? Math.round(s[Math.min(s.length - 1, Math.floor(p * s.length))]) : NaN;
+};
+
+async function _one(
+  flags: Record<string, string | boolean | undefined>,
+  seed: number,
+): Promise<BenchRun> {
+  const pattern = String(flags.pattern ?? "stampede");
+  const viewers = intFlag(flags.viewers, "viewers", 100, 1, 10_000);
+  const duration = intFlag(flags.duration, "duration", 10, 1, 3600);
+  await using run = new LoadRun({
+    viewers,
+    processes: intFlag(flags.processes, "processes", 4, 1, 64),
+    host: {
+      maxConcurrentHandshakes: intFlag(flags.cap, "cap", 32, 1, 10_000),
+      maxConcurrentHandshakesCeiling: intFlag(flags.ceiling, "ceiling", 64, 1, 10_000),
+      timeouts: { answerMs: intFlag(flags["answer-timeout"], "answer-timeout", 10_000, 100) },
+    },
+  });
+  await run.start();
+  if (pattern === "ramp") await run.ramp(intFlag(flags.ramp, "ramp", 20, 1, 10_000));
+  else run.join();
+  await run.waitReady(120_000);
+  const wallAllReadyMs = Math.round(performance.now() - run.joinStarted);
+  const allReadyMs = run.hostAllReadyMs;
+  const joined = run.host.metrics();
+  const times = run.progressTimes();
+  const rate = intFlag(flags.rate, "rate", 50, 1, 100_000);
+  const size = intFlag(flags.size, "size", 1024, 48, 1 << 20);
+  let churn: BenchRun["churn"];
+  let broadcast: BroadcastResult;
+  if (pattern === "churn") {
+    let x = seed;
+    const random = () => (x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const perSecond = intFlag(flags.churn, "churn", 5, 1, 1000);
+    [broadcast, churn] = await Promise.all([
+      run.broadcast(rate, duration, size),
+      run.churn(duration, perSecond, random),
+    ]);
+  } else {
+    broadcast = await run.broadcast(rate, duration, size);
+  }
+  return {
+    pattern,
+    viewers,
+    allReadyMs,
+    wallAllReadyMs,
+    timeToReadyMs: { p50: pct(times, 0.5), p95: pct(times, 0.95), max: pct(times, 1) },
+    outcomes: joined.outcomes,
+    failed: viewers - joined.states.ready,
+    broadcast,
+    churn,
+  };
+}
+
+/** Runs `shoal bench`; resolves with the exit code. */
+export async function benchCommand(args: string[]): Promise<number> {
+  const { flags } = parseFlags(args, BENCH_FLAGS);
+  if (flags.help) {
+    console.log(
+      helpText(
+        "Usage: shoal bench [flags]\n\nJoin patterns and broadcast under load.",
+        BENCH_FLAGS,
+      ),
+    );
+    return 0;
+  }
+  if (!["stampede", "ramp", "churn"].includes(String(flags.pattern ?? "stampede"))) {
+    throw new UsageError("--pattern must be stampede, ramp or churn");
+  }
+  await setupLogging("json", "error");
+  const runs: BenchRun[] = [];
+  const n = intFlag(flags.runs, "runs", 1, 1, 100);
+  for (let i = 0; i < n; i++) {
+    const r = await _one(flags, 42 + i);
+    runs.push(r);
+    console.error(JSON.stringify(r));
+  }
+  console.table(runs.map((r) => ({
+    pattern: r.pattern,
+    viewers: r.viewers,
+    "all ready ms": r.allReadyMs,
+    "ready p50/p95": `${r.timeToReadyMs.p50}/${r.timeToReadyMs.p95}`,
+    failed: r.failed,
+    outcomes: JSON.stringify(r.outcomes),
+    delivered: `${(r.broadcast.deliveryRatio * 100).toFixed(1)}%`,
+    "survivors complete": `${r.broadcast.survivorsComplete}/${r.broadcast.survivors}`,
+    "p50/p99 ms": `${r.broadcast.latencyMs.p50}/${r.broadcast.latencyMs.p99}`,
+    "host cpu": `${r.broadcast.hostCpuPercent}%`,
+    "rss MiB": Math.round(r.broadcast.hostRss / 1048576),
+  })));
+  if (typeof flags.json === "string") {
+    await Deno.writeTextFile(flags.json, JSON.stringify(runs, null, 2) + "\n");
+  }
+  return 0;
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exit(await benchCommand(Deno.args));
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`shoal bench: ${error.message}`);
+    Deno.exit(2);
+  }
+}
