@@ -6,7 +6,9 @@
  */
 import { type FlagSpec, helpText, intFlag, parseFlags, UsageError } from "../cli/flags.ts";
 import { type LogFormat, setupLogging } from "../cli/logging.ts";
+import { REDIS_FLAGS, redisFromFlags } from "./redis_flags.ts";
 import { startSignalingServer } from "./server.ts";
+import { StoreUnavailableError } from "./store.ts";
 
 /** Flags of the `signal` command. */
 export const SIGNAL_FLAGS: FlagSpec[] = [
@@ -25,6 +27,7 @@ export const SIGNAL_FLAGS: FlagSpec[] = [
     default: "256",
   },
   { name: "log-format", type: "string", description: "json or pretty", default: "json" },
+  ...REDIS_FLAGS,
   { name: "help", type: "boolean", description: "show this help" },
 ];
 
@@ -49,6 +52,7 @@ export async function signalCommand(args: string[]): Promise<void> {
   } catch {
     throw new UsageError("--ice-servers must be a JSON array");
   }
+  const redis = await redisFromFlags(flags);
   const controller = new AbortController();
   const stop = () => controller.abort();
   Deno.addSignalListener("SIGINT", stop);
@@ -59,12 +63,15 @@ export async function signalCommand(args: string[]): Promise<void> {
     defaultMaxViewers: intFlag(flags["max-viewers"], "max-viewers", 256, 1, 10_000),
     iceServers,
     signal: controller.signal,
+    store: redis?.store,
+    bus: redis?.bus,
   });
   console.error(`shoal signaling server on ${server.url}`);
   await new Promise((resolve) =>
     controller.signal.addEventListener("abort", resolve, { once: true })
   );
   await server.close();
+  await redis?.close();
   Deno.removeSignalListener("SIGINT", stop);
   Deno.removeSignalListener("SIGTERM", stop);
 }
@@ -76,6 +83,10 @@ if (import.meta.main) {
     if (error instanceof UsageError) {
       console.error(`shoal signal: ${error.message}`);
       Deno.exit(2);
+    }
+    if (error instanceof StoreUnavailableError) {
+      console.error(`shoal signal: ${error.message}`);
+      Deno.exit(1);
     }
     if (error instanceof Deno.errors.AddrInUse) {
       console.error(`shoal signal: the address is already in use (${error.message})`);

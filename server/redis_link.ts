@@ -76,9 +76,8 @@ export class RedisLink {
     } catch (error) {
       link.disconnect();
       const where = new URL(options.url).host;
-      throw new StoreUnavailableError(`cannot reach redis at ${where}: ${_message(error)}`, {
-        cause: error,
-      });
+      const why = link.#lastError || _message(error);
+      throw new StoreUnavailableError(`cannot reach redis at ${where}: ${why}`, { cause: error });
     }
     return link;
   }
@@ -141,7 +140,7 @@ export class RedisLink {
 
   #trouble(error: Error): void {
     const message = _message(error);
-    if (message !== this.#lastError) this.#log.warn("redis: {message}", { message });
+    if (message !== this.#lastError) this.#log.warn("redis: {error}", { error: message });
     this.#lastError = message;
   }
 }
