@@ -287,13 +287,13 @@ export class Negotiator {
       held = undefined;
       this.#o.counters?.offers?.inc();
       this.#lap("offer", "answer", started);
-      this.#log("info", "offer sent");
+      this.#log("info", "offer sent", { ms: this.#timings.offer });
 
       const sdp = await this.#within(this.#answer.promise, this.#t.answerMs);
       this.#o.counters?.answers?.inc();
       await pc.setRemoteDescription({ type: "answer", sdp }, { signal: this.#signal() });
       this.#lap("answer", "connected", started);
-      this.#log("info", "answer received");
+      this.#log("info", "answer received", { ms: this.#timings.answer });
 
       await this.#within(
         this.#until(
@@ -304,7 +304,7 @@ export class Negotiator {
         this.#t.connectedMs,
       );
       this.#lap("connected", "open", started);
-      this.#log("info", "connected");
+      this.#log("info", "connected", { ms: this.#timings.connected });
 
       await this.#within(
         this.#until(() => channel.readyState === "open", channel, "open"),
@@ -312,7 +312,7 @@ export class Negotiator {
       );
       this.#o.onOpen?.();
       this.#lap("open", "ready", started);
-      this.#log("info", "channel open");
+      this.#log("info", "channel open", { ms: this.#timings.open });
 
       await this.#within(readySeen, this.#t.readyMs);
       this.#timings.ready = this.#since(started) - this.#sum();
