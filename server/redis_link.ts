@@ -44,6 +44,8 @@ export class RedisLink {
   readonly cmd: Redis;
   /** Subscriptions only. */
   readonly sub: Redis;
+  /** How often the command connection dropped: writes may have been lost meanwhile. */
+  drops = 0;
   #sha = new Map<ScriptName, string>();
   #lastError = "";
   #log: Logger;
@@ -66,6 +68,7 @@ export class RedisLink {
     for (const client of [this.cmd, this.sub]) {
       client.on("error", (error: Error) => this.#trouble(error));
     }
+    this.cmd.on("close", () => this.drops++);
   }
 
   /** Connects both; rejects with a {@link StoreUnavailableError} when Redis is unreachable. */

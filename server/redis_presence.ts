@@ -43,6 +43,7 @@ export class RedisPresence {
   #tick?: Promise<void>;
   #lastBeat = 0;
   #troubled = false;
+  #drops = 0;
   #stopped = false;
 
   constructor(link: RedisLink, options: RedisPresenceOptions) {
@@ -129,8 +130,11 @@ export class RedisPresence {
       );
       if (ok === null) await this.#fence();
       else this.#lastBeat = Date.now();
-      if (this.#troubled) await this.#reconcile();
+      // After any outage, however short, clean-ups that failed meanwhile are done now.
+      const drops = this.#link.drops;
+      if (this.#troubled || drops !== this.#drops) await this.#reconcile();
       this.#troubled = false;
+      this.#drops = drops;
       await this.#reapDead();
     } catch (error) {
       if (!this.#troubled) this.#o.log.warn("redis: heartbeat failed: {error}", { error });
