@@ -58,7 +58,7 @@ class Proc implements AsyncDisposable {
 
 Deno.test("commands: a host reading stdin streams to two view processes and hears them back", async () => {
   await using server = testServer();
-  await using host = new Proc("cli/host.ts", ["--server", server.url]);
+  await using host = new Proc("cli/host.ts", ["--server", server.url, "--metrics-port", "0"]);
   await eventually(() => host.err.some((l) => l.includes("join code:")), 15_000, "host announces");
   const sessionId = host.err.find((l) => l.startsWith("shoal: hosting session"))!.split(" ").at(
     -1,
@@ -75,6 +75,11 @@ Deno.test("commands: a host reading stdin streams to two view processes and hear
   await eventually(() => a.out.length === 2 && b.out.length === 2, 10_000, "both viewers print");
   assert.deepEqual(a.out, ["first line", "second line"]);
   assert.deepEqual(b.out, ["first line", "second line"]);
+  const metricsUrl = host.err.find((l) => l.startsWith("metrics: "))!.slice("metrics: ".length);
+  const metrics = await (await fetch(metricsUrl)).text();
+  assert.match(metrics, /shoal_host_peers\{state="ready"\} 2/);
+  assert.match(metrics, /shoal_host_handshakes_total\{outcome="ready",phase="ready"\} 2/);
+  assert.match(metrics, /shoal_host_peer_rtt_ms|shoal_host_peer_queued_bytes/);
   await a.write("hello from alice");
   await eventually(() => host.err.some((l) => l.endsWith("alice] hello from alice")), 10_000);
   const hostStatus = await host.end();
