@@ -1,5 +1,6 @@
 /**
- * `deno task signal [--port 8787] [--hostname 127.0.0.1]`: runs the signaling server until
+ * `deno task signal [--port 8787] [--hostname 127.0.0.1]`: runs the signaling server, with
+ * the host page at `/` and the viewer page at `/view/:sessionId` (bundled at start), until
  * SIGINT or SIGTERM, then closes every socket with 1001 and exits.
  *
  * @module
@@ -9,6 +10,7 @@ import { type LogFormat, setupLogging } from "../cli/logging.ts";
 import { REDIS_FLAGS, redisFromFlags } from "./redis_flags.ts";
 import { startSignalingServer } from "./server.ts";
 import { StoreUnavailableError } from "./store.ts";
+import { webRoutes } from "./web.ts";
 
 /** Flags of the `signal` command. */
 export const SIGNAL_FLAGS: FlagSpec[] = [
@@ -57,7 +59,13 @@ export async function signalCommand(args: string[]): Promise<void> {
   const stop = () => controller.abort();
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
+  // The host and viewer pages; without them (no `deno` to bundle with) the API still runs.
+  const routes = await webRoutes({ signal: controller.signal }).catch((error) => {
+    console.error(`shoal signal: no web pages (${error.message}); serving the API only`);
+    return undefined;
+  });
   const server = startSignalingServer({
+    routes,
     hostname: (flags.hostname as string | undefined) ?? "127.0.0.1",
     port: intFlag(flags.port, "port", 8787, 0, 65535),
     defaultMaxViewers: intFlag(flags["max-viewers"], "max-viewers", 256, 1, 10_000),
