@@ -41,13 +41,17 @@ export type * from "../core/rtc.ts";
 /**
  * An {@linkcode RtcAdapter} backed by `globalThis.RTCPeerConnection`.
  *
- * @example
- * ```ts ignore
- * import { browser } from "./browser.ts";
+ * @example In a page (elsewhere, such as in Deno, only the adapter is made)
+ * ```ts
+ * import { browser } from "@shoal/shoal/browser";
  *
- * const pc = browser().createPeerConnection({ iceServers: [] });
- * const channel = pc.createDataChannel("shoal");
- * channel.on("open", () => channel.send(new Uint8Array([0, 1, 2])));
+ * const rtc = browser();
+ * if ("RTCPeerConnection" in globalThis) {
+ *   await using pc = rtc.createPeerConnection({ iceServers: [] });
+ *   const channel = pc.createDataChannel("shoal");
+ *   channel.on("open", () => channel.send(new Uint8Array([0, 1, 2])));
+ * }
+ * console.assert(rtc.name === "browser");
  * ```
  */
 export function browser(): RtcAdapter {

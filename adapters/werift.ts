@@ -47,7 +47,21 @@ import type {
 
 export type * from "../core/rtc.ts";
 
-/** Options of {@linkcode werift}. */
+/**
+ * Options of {@linkcode werift}: which local addresses ICE binds to and offers, and which
+ * UDP ports it may use.
+ *
+ * @example ICE on loopback only, within a port range
+ * ```ts
+ * import { werift, type WeriftOptions } from "@shoal/shoal/werift";
+ *
+ * const options: WeriftOptions = {
+ *   interfaceAddresses: { udp4: "127.0.0.1" },
+ *   portRange: [40000, 40100],
+ * };
+ * console.assert(werift(options).name === "werift");
+ * ```
+ */
 export interface WeriftOptions {
   /**
    * Bind ICE sockets to these local addresses and offer host candidates on them only, at

@@ -13,6 +13,13 @@ import type { RtcDataChannel, RtcPeerConnection } from "./rtc.ts";
  * Defaults of {@link LinkLimits}. `maxLagMs` is what catches a slow viewer; the byte bound
  * is a guard that must exceed the largest message (broadcast frames are shared between
  * viewers, so a backlog costs references, not copies).
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_LINK_LIMITS } from "@shoal/shoal";
+ *
+ * console.assert(DEFAULT_LINK_LIMITS.maxLagMs === 5_000);
+ * ```
  */
 export const DEFAULT_LINK_LIMITS: LinkLimits = {
   highWaterMark: 64 * 1024,
@@ -22,7 +29,19 @@ export const DEFAULT_LINK_LIMITS: LinkLimits = {
   maxMessageBytes: 16 * 1024 * 1024,
 };
 
-/** Options of {@link Fanout}. */
+/**
+ * Options of the fan-out, which a host takes among its own ({@link HostOptions}): the
+ * viewer cap and what to do when full, send-path limits per viewer, heartbeats, and how
+ * long small messages may wait to be batched.
+ *
+ * @example
+ * ```ts
+ * import type { FanoutOptions } from "@shoal/shoal";
+ *
+ * const fanout: FanoutOptions = { maxPeers: 500, coalesceMs: 0, limits: { maxLagMs: 2_000 } };
+ * console.assert(fanout.limits?.maxLagMs === 2_000);
+ * ```
+ */
 export interface FanoutOptions {
   /** Send-path limits per viewer. */
   limits?: Partial<LinkLimits>;

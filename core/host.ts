@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { getLogger, type Logger } from "@logtape/logtape";
+import { getLogger } from "@logtape/logtape";
+import type { Logger } from "./logger.ts";
 import { Emitter } from "./emitter.ts";
 import { Fanout, type FanoutOptions } from "./fanout.ts";
 import {
@@ -22,7 +23,27 @@ import { type IncomingSignal, SignalingClient } from "./signaling.ts";
 import { type NegotiationJob, type PeerState, Supervisor } from "./supervisor.ts";
 import { createSession, type SessionInfo, sessionWsUrl } from "./session.ts";
 
-/** Options of {@link Host.start}. */
+/**
+ * Options of {@link Host.start}: the WebRTC adapter and the signaling server are required;
+ * the rest tune the session (a new one, or `sessionId` with `token` to take one over), the
+ * handshakes (concurrency cap, attempts, per-phase timeouts) and the fan-out (viewer cap,
+ * what to do when full, send-path limits, heartbeats, coalescing).
+ *
+ * @example
+ * ```ts
+ * import type { HostOptions } from "@shoal/shoal";
+ * import { werift } from "@shoal/shoal/werift";
+ *
+ * const options: HostOptions = {
+ *   rtc: werift(),
+ *   server: "http://127.0.0.1:8787",
+ *   maxPeers: 64,
+ *   whenFull: "dropOldest",
+ *   timeouts: { answerMs: 5_000 },
+ * };
+ * console.assert(options.whenFull === "dropOldest");
+ * ```
+ */
 export interface HostOptions extends Omit<FanoutOptions, "onMessage" | "onClosed" | "now"> {
   /** The WebRTC stack (`werift()` in Deno, `browser()` in a page). */
   rtc: RtcAdapter;
@@ -63,7 +84,18 @@ export interface HostOptions extends Omit<FanoutOptions, "onMessage" | "onClosed
   WebSocket?: typeof WebSocket;
 }
 
-/** A message from a viewer. */
+/**
+ * A message a viewer sent to the host, as {@link Host.messages} yields it: who sent it and
+ * its bytes.
+ *
+ * @example
+ * ```ts
+ * import type { ViewerMessage } from "@shoal/shoal";
+ *
+ * const m: ViewerMessage = { peerId: "p1", data: new TextEncoder().encode("hi") };
+ * console.assert(new TextDecoder().decode(m.data) === "hi");
+ * ```
+ */
 export interface ViewerMessage {
   /** Who sent it. */
   peerId: string;
@@ -71,7 +103,18 @@ export interface ViewerMessage {
   data: Uint8Array;
 }
 
-/** Events of a {@link Host}. */
+/**
+ * Events of a {@link Host}, for {@link Host.on}: `peer` whenever a viewer changes state
+ * (`queued`, `negotiating`, `open`, `ready`, `closed`), with the reason when there is one.
+ *
+ * @example
+ * ```ts
+ * import type { HostEvents } from "@shoal/shoal";
+ *
+ * const onPeer = (e: HostEvents["peer"]) => console.log(e.peerId, e.label, e.state, e.reason);
+ * onPeer({ peerId: "p1", label: "alice", state: "ready" });
+ * ```
+ */
 export interface HostEvents extends Record<string, unknown> {
   /** A viewer changed state. */
   peer: { peerId: string; label: string; state: PeerState; reason?: string };
@@ -82,17 +125,33 @@ const _bytes = (data: Uint8Array | string) =>
   typeof data === "string" ? encoder.encode(data) : data;
 
 /**
- * One host streaming to many viewers.
+ * One host streaming to many viewers. {@link Host.start} creates a session on a signaling
+ * server (or takes one over) and admits viewers as they join: each is negotiated in
+ * parallel under a concurrency cap, with its own handshake id, timeouts and retries, and
+ * joins the fan-out once it says `ready`. {@link Host.broadcast} queues a message for
+ * every ready viewer (a slow viewer is dropped, never waited for); {@link Host.messages}
+ * yields what viewers send back; {@link Host.metrics} shows every viewer's state.
  *
- * @example
- * ```ts ignore
- * import { Host } from "@shoal/shoal";
+ * @example A host, one viewer, one message (a signaling server on a free port)
+ * ```ts
+ * import { Host, Viewer } from "@shoal/shoal";
  * import { werift } from "@shoal/shoal/werift";
+ * import { startSignalingServer } from "@shoal/shoal/server";
  *
- * await using host = await Host.start({ rtc: werift(), server: "http://127.0.0.1:8787" });
- * console.log("join code:", host.joinCode);
- * setInterval(() => host.broadcast(new Date().toISOString()), 1000);
- * for await (const m of host.messages()) console.log(m.peerId, new TextDecoder().decode(m.data));
+ * const rtc = werift({ interfaceAddresses: { udp4: "127.0.0.1" } });
+ * await using server = startSignalingServer({ hostname: "127.0.0.1", port: 0 });
+ * await using host = await Host.start({ rtc, server: server.url });
+ * const ready = new Promise((resolve) => host.on("peer", (p) => p.state === "ready" && resolve(p)));
+ * await using viewer = await Viewer.join({
+ *   rtc,
+ *   server: server.url,
+ *   sessionId: host.session.sessionId,
+ *   joinCode: host.joinCode!,
+ * });
+ * await ready;
+ * host.broadcast("hello, viewers");
+ * const { value } = await viewer.messages().next();
+ * console.assert(new TextDecoder().decode(value) === "hello, viewers");
  * ```
  */
 export class Host implements AsyncDisposable {
@@ -276,6 +335,7 @@ export class Host implements AsyncDisposable {
     return this.#closed;
   }
 
+  /** Closes the host (see {@link Host.close}), for `await using`. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }

@@ -7,7 +7,28 @@ import { type Counter, type Histogram, Registry } from "./metrics.ts";
 import type { HandshakeCounters } from "./negotiator.ts";
 import type { PeerState } from "./supervisor.ts";
 
-/** One viewer in a metrics snapshot. */
+/**
+ * One viewer in a {@link HostMetricsSnapshot}: its state, round-trip time, what is queued
+ * for it and what went each way.
+ *
+ * @example
+ * ```ts
+ * import type { PeerSnapshot } from "@shoal/shoal";
+ *
+ * const lagging = (p: PeerSnapshot) => p.queuedBytes + p.bufferedAmount > 1 << 20;
+ * console.assert(!lagging({
+ *   peerId: "p1",
+ *   label: "alice",
+ *   state: "ready",
+ *   queuedBytes: 0,
+ *   bufferedAmount: 0,
+ *   bytesSent: 0,
+ *   framesSent: 0,
+ *   messagesReceived: 0,
+ *   bytesReceived: 0,
+ * }));
+ * ```
+ */
 export interface PeerSnapshot {
   /** The viewer. */
   peerId: string;
@@ -31,7 +52,23 @@ export interface PeerSnapshot {
   bytesReceived: number;
 }
 
-/** What `host.metrics()` returns. */
+/**
+ * What `host.metrics()` returns: viewers by state and one by one, handshakes in flight and
+ * their outcomes, drops by reason, broadcast totals and time to ready.
+ *
+ * @example
+ * ```ts
+ * import { Host, type HostMetricsSnapshot } from "@shoal/shoal";
+ * import { werift } from "@shoal/shoal/werift";
+ * import { startSignalingServer } from "@shoal/shoal/server";
+ *
+ * await using server = startSignalingServer({ hostname: "127.0.0.1", port: 0 });
+ * await using host = await Host.start({ rtc: werift(), server: server.url });
+ * const m: HostMetricsSnapshot = host.metrics();
+ * console.log(`${m.states.ready} ready, ${m.states.negotiating} negotiating`);
+ * console.assert(m.sessionId === host.session.sessionId && m.peers.length === 0);
+ * ```
+ */
 export interface HostMetricsSnapshot {
   /** The session. */
   sessionId: string;

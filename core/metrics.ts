@@ -5,7 +5,19 @@
  * @module
  */
 
-/** Label values of one series. */
+/**
+ * Label values of one series: a metric holds one value per distinct set of labels.
+ *
+ * @example
+ * ```ts
+ * import { type Labels, Registry } from "@shoal/shoal";
+ *
+ * const labels: Labels = { reason: "slow" };
+ * const drops = new Registry().counter("shoal_drops_total", "Drops.");
+ * drops.inc(labels);
+ * console.assert(drops.get(labels) === 1);
+ * ```
+ */
 export type Labels = Readonly<Record<string, string | number>>;
 
 function _key(labels: Labels | undefined): string {
@@ -23,7 +35,18 @@ function _series(name: string, key: string, extra = ""): string {
   return all === "" ? name : `${name}{${all}}`;
 }
 
-/** A metric that can render itself in the Prometheus text format. */
+/**
+ * A metric that can render itself in the Prometheus text format: what a {@link Registry}
+ * holds.
+ *
+ * @example
+ * ```ts
+ * import type { Metric } from "@shoal/shoal";
+ *
+ * const up: Metric = { name: "up", render: () => "# TYPE up gauge\nup 1" };
+ * console.assert(up.render().endsWith("up 1"));
+ * ```
+ */
 export interface Metric {
   /** The metric's name. */
   readonly name: string;
@@ -31,9 +54,24 @@ export interface Metric {
   render(): string;
 }
 
-abstract class _Scalar implements Metric {
+/**
+ * What {@link Counter} and {@link Gauge} share: one number per label set, read with
+ * {@link Scalar.get} and {@link Scalar.total}, rendered as Prometheus text.
+ *
+ * @example
+ * ```ts
+ * import { type Scalar, Registry } from "@shoal/shoal";
+ *
+ * const metric: Scalar = new Registry().counter("shoal_example_total", "Examples.");
+ * console.assert(metric.total() === 0);
+ * ```
+ */
+export abstract class Scalar implements Metric {
+  /** Each series' value, by its rendered label set. */
   protected values: Map<string, number> = new Map();
+  /** Each series' labels, by its rendered label set. */
   protected labelsOf: Map<string, Labels> = new Map();
+  /** Names the metric, its `# HELP` text and its `# TYPE` (`counter`, `gauge`). */
   constructor(readonly name: string, readonly help: string, readonly type: string) {}
   /** Returns the value of the series with `labels` (0 when never touched). */
   get(labels?: Labels): number {
@@ -54,11 +92,13 @@ abstract class _Scalar implements Metric {
   series(): Array<{ labels: Labels; value: number }> {
     return [...this.values].map(([k, value]) => ({ labels: this.labelsOf.get(k) ?? {}, value }));
   }
+  /** Sets the series with `labels` to `value`. */
   protected put(labels: Labels | undefined, value: number): void {
     const key = _key(labels);
     if (!this.labelsOf.has(key)) this.labelsOf.set(key, { ...labels });
     this.values.set(key, value);
   }
+  /** Renders `# HELP`, `# TYPE` and every series. */
   render(): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.type}`];
     for (const [key, value] of this.values) lines.push(`${_series(this.name, key)} ${value}`);
@@ -77,7 +117,8 @@ abstract class _Scalar implements Metric {
  * console.assert(c.get({ kind: "a" }) === 1);
  * ```
  */
-export class Counter extends _Scalar {
+export class Counter extends Scalar {
+  /** A counter named `name` (Prometheus style: `…_total`), described by `help`. */
   constructor(name: string, help: string) {
     super(name, help, "counter");
   }
@@ -99,7 +140,8 @@ export class Counter extends _Scalar {
  * console.assert(g.get() === 2);
  * ```
  */
-export class Gauge extends _Scalar {
+export class Gauge extends Scalar {
+  /** A gauge named `name`, described by `help`. */
   constructor(name: string, help: string) {
     super(name, help, "gauge");
   }
@@ -117,7 +159,20 @@ export class Gauge extends _Scalar {
   }
 }
 
-/** A read-out of one histogram series. */
+/**
+ * A read-out of one histogram series: how many observations, their sum, and the
+ * cumulative count under each bound.
+ *
+ * @example
+ * ```ts
+ * import { type HistogramSnapshot, Registry } from "@shoal/shoal";
+ *
+ * const h = new Registry().histogram("shoal_ready_ms", "Time to ready.", [100, 1000]);
+ * h.observe(250);
+ * const s: HistogramSnapshot = h.snapshot();
+ * console.assert(s.count === 1 && s.buckets[0] === 0 && s.buckets[1] === 1);
+ * ```
+ */
 export interface HistogramSnapshot {
   /** Observations so far. */
   count: number;
@@ -141,6 +196,7 @@ export interface HistogramSnapshot {
  */
 export class Histogram implements Metric {
   #series: Map<string, HistogramSnapshot> = new Map();
+  /** A histogram named `name`, described by `help`, with increasing upper `bounds`. */
   constructor(
     readonly name: string,
     readonly help: string,
@@ -177,6 +233,7 @@ export class Histogram implements Metric {
     const i = s.buckets.findIndex((c) => c >= rank);
     return i === -1 ? Infinity : this.bounds[i];
   }
+  /** Renders `# HELP`, `# TYPE` and every series' buckets, sum and count. */
   render(): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
     for (const [key, s] of this.#series) {

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Logger } from "@logtape/logtape";
+import type { Logger } from "./logger.ts";
 import type { Counter } from "./metrics.ts";
 import { parseControlFrame, type SignalData } from "./protocol.ts";
 import type {
@@ -18,10 +18,33 @@ import type {
 } from "./rtc.ts";
 import type { IncomingSignal } from "./signaling.ts";
 
-/** The phases of a handshake, in order. */
+/**
+ * The phases of a handshake, in order: `offer` (made and sent), `answer` (awaited),
+ * `connected` (ICE and DTLS), `open` (the data channel), `ready` (the viewer's word).
+ *
+ * @example
+ * ```ts
+ * import { HandshakeError, type HandshakePhase } from "@shoal/shoal";
+ *
+ * const phaseOf = (e: unknown): HandshakePhase | undefined =>
+ *   e instanceof HandshakeError ? e.phase : undefined;
+ * console.assert(phaseOf(new Error("other")) === undefined);
+ * ```
+ */
 export type HandshakePhase = "offer" | "answer" | "connected" | "open" | "ready";
 
-/** Time allowed for each phase, ms. */
+/**
+ * Time allowed for each phase of a handshake, ms; a phase that overruns fails the attempt
+ * with a {@link HandshakeTimeoutError}. A host takes any of them in `timeouts`.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_HANDSHAKE_TIMEOUTS, type HandshakeTimeouts } from "@shoal/shoal";
+ *
+ * const patient: HandshakeTimeouts = { ...DEFAULT_HANDSHAKE_TIMEOUTS, answerMs: 30_000 };
+ * console.assert(patient.openMs === DEFAULT_HANDSHAKE_TIMEOUTS.openMs);
+ * ```
+ */
 export interface HandshakeTimeouts {
   /** From the offer sent to the answer received (default 10 000). */
   answerMs: number;
@@ -33,7 +56,17 @@ export interface HandshakeTimeouts {
   readyMs: number;
 }
 
-/** The defaults of {@link HandshakeTimeouts}. */
+/**
+ * The defaults of {@link HandshakeTimeouts}: 10 s for the answer, 10 s to connect, 5 s for
+ * the channel to open and 5 s for the viewer's `ready`.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_HANDSHAKE_TIMEOUTS } from "@shoal/shoal";
+ *
+ * console.assert(DEFAULT_HANDSHAKE_TIMEOUTS.answerMs === 10_000);
+ * ```
+ */
 export const DEFAULT_HANDSHAKE_TIMEOUTS: HandshakeTimeouts = {
   answerMs: 10_000,
   connectedMs: 10_000,
@@ -68,6 +101,7 @@ export interface PhaseTimings {
  * ```
  */
 export class HandshakeError extends Error {
+  /** `"HandshakeError"`, or the subclass's name. */
   override name = "HandshakeError";
   /** The viewer. */
   readonly peerId: string;
@@ -75,6 +109,7 @@ export class HandshakeError extends Error {
   readonly handshakeId: string;
   /** Which attempt it was. */
   readonly attempt: number;
+  /** Makes the error from the phase, the reason, the viewer's ids and an optional `cause`. */
   constructor(
     /** The phase that failed. */
     readonly phase: HandshakePhase,
@@ -93,8 +128,23 @@ export class HandshakeError extends Error {
   }
 }
 
-/** A handshake that timed out. */
+/**
+ * A handshake that timed out: its `phase` overran its {@link HandshakeTimeouts} entry.
+ *
+ * @example
+ * ```ts
+ * import { HandshakeError, HandshakeTimeoutError } from "@shoal/shoal";
+ *
+ * const e = new HandshakeTimeoutError("answer", "timeout", {
+ *   peerId: "p1",
+ *   handshakeId: "h1",
+ *   attempt: 2,
+ * });
+ * console.assert(e instanceof HandshakeError && e.phase === "answer");
+ * ```
+ */
 export class HandshakeTimeoutError extends HandshakeError {
+  /** Always `"HandshakeTimeoutError"`. */
   override name = "HandshakeTimeoutError";
 }
 

@@ -10,7 +10,20 @@ import { FrameDecoder, FramingError } from "./framing.ts";
 import { type ControlFrame, parseControlFrame } from "./protocol.ts";
 import type { RtcDataChannel, RtcMessage, RtcPeerConnection } from "./rtc.ts";
 
-/** Why the host dropped a viewer. */
+/**
+ * Why the host dropped a viewer: `slow` (backlog over its limits), `heartbeat-timeout`,
+ * `capacity`, `protocol` (a framing violation), `kicked`, `shutdown`, `closed` (the
+ * channel closed) or `left` (the viewer left the session). `host.metrics().drops` counts
+ * them.
+ *
+ * @example
+ * ```ts
+ * import type { DropReason } from "@shoal/shoal";
+ *
+ * const viewersFault = (r: DropReason) => r === "slow" || r === "protocol";
+ * console.assert(viewersFault("slow"));
+ * ```
+ */
 export type DropReason =
   | "slow"
   | "heartbeat-timeout"
@@ -21,7 +34,19 @@ export type DropReason =
   | "closed"
   | "left";
 
-/** Send-path settings of a link. */
+/**
+ * Send-path settings of each viewer's link: water marks on the channel's
+ * `bufferedAmount`, and the backlog (bytes, or age of the oldest unsent frame) at which a
+ * viewer is dropped as slow. A host takes any of them in `limits`.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_LINK_LIMITS, type LinkLimits } from "@shoal/shoal";
+ *
+ * const strict: LinkLimits = { ...DEFAULT_LINK_LIMITS, maxLagMs: 1_000 };
+ * console.assert(strict.highWaterMark === DEFAULT_LINK_LIMITS.highWaterMark);
+ * ```
+ */
 export interface LinkLimits {
   /** Stop handing frames to the channel above this `bufferedAmount` (bytes). */
   highWaterMark: number;

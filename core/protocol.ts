@@ -6,20 +6,114 @@
  * @module
  */
 import { z } from "zod";
+import type {
+  ClientMessage,
+  ControlFrame,
+  ErrorCode,
+  IceServer,
+  PeerLeftReason,
+  Schema,
+  ServerMessage,
+  SignalData,
+  SignalKind,
+} from "./protocol_types.ts";
 
-/** The protocol version this module speaks. */
+export type {
+  ByeReason,
+  ClientMessage,
+  ControlFrame,
+  ErrorCode,
+  HelloMessage,
+  IceServer,
+  PeerLeftReason,
+  Schema,
+  ServerMessage,
+  SignalData,
+  SignalKind,
+  WelcomeMessage,
+} from "./protocol_types.ts";
+
+/**
+ * The protocol version this module speaks: the `protocol` of every `hello`.
+ *
+ * @example
+ * ```ts
+ * import { PROTOCOL_VERSION } from "@shoal/shoal";
+ *
+ * const hello = { type: "hello", role: "viewer", protocol: PROTOCOL_VERSION, joinCode: "ABCD" };
+ * console.assert(hello.protocol === 1);
+ * ```
+ */
 export const PROTOCOL_VERSION = 1;
-/** The largest signaling frame, in bytes of UTF-8, that either side accepts. */
+/**
+ * The largest signaling frame, in bytes of UTF-8, that either side accepts (64 KiB);
+ * a larger one is answered `too-large`.
+ *
+ * @example
+ * ```ts
+ * import { MAX_SIGNAL_FRAME_BYTES, parseClientMessage } from "@shoal/shoal";
+ *
+ * const big = JSON.stringify({ type: "ping", pad: "x".repeat(MAX_SIGNAL_FRAME_BYTES) });
+ * const r = parseClientMessage(big);
+ * console.assert(!r.ok && r.code === "too-large");
+ * ```
+ */
 export const MAX_SIGNAL_FRAME_BYTES = 65_536;
-/** The longest `handshakeId`, in characters. */
+/**
+ * The longest `handshakeId`, in characters.
+ *
+ * @example
+ * ```ts
+ * import { MAX_HANDSHAKE_ID_LENGTH, parseClientMessage } from "@shoal/shoal";
+ *
+ * const handshakeId = "h".repeat(MAX_HANDSHAKE_ID_LENGTH + 1);
+ * const data = { kind: "end-of-candidates" };
+ * console.assert(!parseClientMessage(JSON.stringify({ type: "signal", handshakeId, data })).ok);
+ * ```
+ */
 export const MAX_HANDSHAKE_ID_LENGTH = 64;
-/** The longest viewer `label`, in characters. */
+/**
+ * The longest viewer `label`, in characters.
+ *
+ * @example
+ * ```ts
+ * import { MAX_LABEL_LENGTH } from "@shoal/shoal";
+ *
+ * const label = "a very long name".slice(0, MAX_LABEL_LENGTH);
+ * console.assert(label.length <= 64);
+ * ```
+ */
 export const MAX_LABEL_LENGTH = 64;
 
-const reason = z.string().optional();
+/**
+ * Signal kinds only a host may send (`offer`); from a viewer they are a bad frame.
+ *
+ * @example
+ * ```ts
+ * import { HOST_ONLY_KINDS } from "@shoal/shoal";
+ *
+ * console.assert(HOST_ONLY_KINDS.has("offer") && !HOST_ONLY_KINDS.has("candidate"));
+ * ```
+ */
+export const HOST_ONLY_KINDS: ReadonlySet<SignalKind> = new Set(["offer"]);
+/**
+ * Signal kinds only a viewer may send (`answer`, `request-offer`); from a host they are a
+ * bad frame.
+ *
+ * @example
+ * ```ts
+ * import { VIEWER_ONLY_KINDS } from "@shoal/shoal";
+ *
+ * console.assert(VIEWER_ONLY_KINDS.has("answer") && VIEWER_ONLY_KINDS.has("request-offer"));
+ * ```
+ */
+export const VIEWER_ONLY_KINDS: ReadonlySet<SignalKind> = new Set(["answer", "request-offer"]);
 
-/** Schema of `signal.data`: one of the six handshake payloads. */
-export const SignalDataSchema = z.discriminatedUnion("kind", [
+// The schemas. Each is checked below to accept exactly its type in protocol_types.ts.
+const reason = z.string().optional();
+const handshakeId = z.string().max(MAX_HANDSHAKE_ID_LENGTH);
+
+const _signalData = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("offer"), sdp: z.string() }),
   z.object({ kind: z.literal("answer"), sdp: z.string() }),
   z.object({
@@ -32,20 +126,8 @@ export const SignalDataSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("abort"), reason }),
   z.object({ kind: z.literal("request-offer"), reason }),
 ]);
-/** The payload of a `signal` message. */
-export type SignalData = z.infer<typeof SignalDataSchema>;
-/** The `kind` of a signal payload. */
-export type SignalKind = SignalData["kind"];
 
-/** Signal kinds only a host may send. */
-export const HOST_ONLY_KINDS: ReadonlySet<SignalKind> = new Set(["offer"]);
-/** Signal kinds only a viewer may send. */
-export const VIEWER_ONLY_KINDS: ReadonlySet<SignalKind> = new Set(["answer", "request-offer"]);
-
-const handshakeId = z.string().max(MAX_HANDSHAKE_ID_LENGTH);
-
-/** Schema of every message a client (host or viewer) sends to the server. */
-export const ClientMessageSchema = z.discriminatedUnion("type", [
+const _clientMessage = z.discriminatedUnion("type", [
   z.object({
     type: z.literal("hello"),
     role: z.enum(["host", "viewer"]),
@@ -58,23 +140,15 @@ export const ClientMessageSchema = z.discriminatedUnion("type", [
     type: z.literal("signal"),
     to: z.string().optional(),
     handshakeId,
-    data: SignalDataSchema,
+    data: _signalData,
   }),
   z.object({ type: z.literal("ping"), ts: z.number().optional() }),
   z.object({ type: z.literal("leave") }),
 ]);
-/** A message from a client to the signaling server. */
-export type ClientMessage = z.infer<typeof ClientMessageSchema>;
-/** The `hello` message. */
-export type HelloMessage = Extract<ClientMessage, { type: "hello" }>;
 
-/** Reasons a `peer-left` may give. */
-export const PeerLeftReasonSchema = z.enum(["left", "closed", "timeout", "replaced", "shutdown"]);
-/** Why a peer left. */
-export type PeerLeftReason = z.infer<typeof PeerLeftReasonSchema>;
+const _peerLeftReason = z.enum(["left", "closed", "timeout", "replaced", "shutdown"]);
 
-/** Codes the server's `error` message may carry. */
-export const ErrorCodeSchema = z.enum([
+const _errorCode = z.enum([
   "bad-message",
   "too-large",
   "rate-limited",
@@ -87,62 +161,165 @@ export const ErrorCodeSchema = z.enum([
   "unknown-peer",
   "shutdown",
 ]);
-/** A server error code. */
-export type ErrorCode = z.infer<typeof ErrorCodeSchema>;
 
-/** Schema of an ICE server as the server hands it out in `welcome`. */
-export const IceServerSchema = z.object({
+const _iceServer = z.object({
   urls: z.union([z.string(), z.array(z.string())]),
   username: z.string().optional(),
   credential: z.string().optional(),
 });
-/** An ICE server (the plain-object form of `RTCIceServer`). */
-export type IceServer = z.infer<typeof IceServerSchema>;
 
-/** Schema of every message the server sends to a client. */
-export const ServerMessageSchema = z.discriminatedUnion("type", [
+const _serverMessage = z.discriminatedUnion("type", [
   z.object({
     type: z.literal("welcome"),
     peerId: z.string(),
     sessionId: z.string(),
     role: z.enum(["host", "viewer"]),
-    iceServers: z.array(IceServerSchema),
+    iceServers: z.array(_iceServer),
     peers: z.array(z.object({ peerId: z.string(), label: z.string() })).optional(),
   }),
   z.object({ type: z.literal("peer-joined"), peerId: z.string(), label: z.string() }),
-  z.object({ type: z.literal("peer-left"), peerId: z.string(), reason: PeerLeftReasonSchema }),
+  z.object({ type: z.literal("peer-left"), peerId: z.string(), reason: _peerLeftReason }),
   z.object({ type: z.literal("host-status"), online: z.boolean() }),
   z.object({
     type: z.literal("signal"),
     from: z.string(),
     handshakeId,
-    data: SignalDataSchema,
+    data: _signalData,
   }),
   z.object({ type: z.literal("pong"), ts: z.number().optional() }),
-  z.object({ type: z.literal("error"), code: ErrorCodeSchema, message: z.string() }),
+  z.object({ type: z.literal("error"), code: _errorCode, message: z.string() }),
 ]);
-/** A message from the signaling server to a client. */
-export type ServerMessage = z.infer<typeof ServerMessageSchema>;
-/** The `welcome` message. */
-export type WelcomeMessage = Extract<ServerMessage, { type: "welcome" }>;
 
-/** Reasons a `bye` control frame may give (other strings are tolerated on receipt). */
-export type ByeReason = "slow" | "shutdown" | "kicked" | "heartbeat-timeout" | "capacity" | string;
-
-/** Schema of the data channel's text control frames (PROTOCOL.md §2). */
-export const ControlFrameSchema = z.discriminatedUnion("t", [
+const _controlFrame = z.discriminatedUnion("t", [
   z.object({ t: z.literal("ready") }),
   z.object({ t: z.literal("ping"), n: z.number().int(), ts: z.number() }),
   z.object({ t: z.literal("pong"), n: z.number().int(), ts: z.number() }),
   z.object({ t: z.literal("bye"), reason: z.string().optional() }),
 ]);
-/** A control frame on the data channel. */
-export type ControlFrame = z.infer<typeof ControlFrameSchema>;
 
-/** Why a frame failed to parse: the error code a server answers it with. */
+/** True when `A` and `B` are assignable to each other. */
+type _Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+/** Fails to type-check when a schema and its hand-written type drift apart. */
+const _inSync: [
+  _Same<z.infer<typeof _signalData>, SignalData>,
+  _Same<z.infer<typeof _clientMessage>, ClientMessage>,
+  _Same<z.infer<typeof _peerLeftReason>, PeerLeftReason>,
+  _Same<z.infer<typeof _errorCode>, ErrorCode>,
+  _Same<z.infer<typeof _iceServer>, IceServer>,
+  _Same<z.infer<typeof _serverMessage>, ServerMessage>,
+  _Same<z.infer<typeof _controlFrame>, ControlFrame>,
+] = [true, true, true, true, true, true, true];
+void _inSync;
+
+/**
+ * Schema of `signal.data`: one of the six handshake payloads.
+ *
+ * @example
+ * ```ts
+ * import { SignalDataSchema } from "@shoal/shoal";
+ *
+ * console.assert(SignalDataSchema.safeParse({ kind: "offer", sdp: "v=0" }).success);
+ * console.assert(!SignalDataSchema.safeParse({ kind: "offer" }).success);
+ * ```
+ */
+export const SignalDataSchema: Schema<SignalData> = _signalData;
+/**
+ * Schema of every message a client (host or viewer) sends to the server.
+ *
+ * @example
+ * ```ts
+ * import { ClientMessageSchema } from "@shoal/shoal";
+ *
+ * const leave = ClientMessageSchema.parse({ type: "leave" });
+ * console.assert(leave.type === "leave");
+ * ```
+ */
+export const ClientMessageSchema: Schema<ClientMessage> = _clientMessage;
+/**
+ * Schema of the reasons a `peer-left` may give.
+ *
+ * @example
+ * ```ts
+ * import { PeerLeftReasonSchema } from "@shoal/shoal";
+ *
+ * console.assert(PeerLeftReasonSchema.safeParse("timeout").success);
+ * console.assert(!PeerLeftReasonSchema.safeParse("bored").success);
+ * ```
+ */
+export const PeerLeftReasonSchema: Schema<PeerLeftReason> = _peerLeftReason;
+/**
+ * Schema of the codes the server's `error` message may carry.
+ *
+ * @example
+ * ```ts
+ * import { ErrorCodeSchema } from "@shoal/shoal";
+ *
+ * console.assert(ErrorCodeSchema.parse("session-full") === "session-full");
+ * ```
+ */
+export const ErrorCodeSchema: Schema<ErrorCode> = _errorCode;
+/**
+ * Schema of an ICE server as the server hands it out in `welcome`.
+ *
+ * @example
+ * ```ts
+ * import { IceServerSchema } from "@shoal/shoal";
+ *
+ * const turn = { urls: ["turn:turn.example.org"], username: "u", credential: "p" };
+ * console.assert(IceServerSchema.safeParse(turn).success);
+ * ```
+ */
+export const IceServerSchema: Schema<IceServer> = _iceServer;
+/**
+ * Schema of every message the server sends to a client.
+ *
+ * @example
+ * ```ts
+ * import { ServerMessageSchema } from "@shoal/shoal";
+ *
+ * const m = ServerMessageSchema.parse({ type: "host-status", online: true });
+ * console.assert(m.type === "host-status" && m.online);
+ * ```
+ */
+export const ServerMessageSchema: Schema<ServerMessage> = _serverMessage;
+/**
+ * Schema of the data channel's text control frames (PROTOCOL.md §2).
+ *
+ * @example
+ * ```ts
+ * import { ControlFrameSchema } from "@shoal/shoal";
+ *
+ * console.assert(ControlFrameSchema.parse({ t: "bye", reason: "slow" }).t === "bye");
+ * ```
+ */
+export const ControlFrameSchema: Schema<ControlFrame> = _controlFrame;
+
+/**
+ * Why a frame failed to parse: the error code a server answers it with.
+ *
+ * @example
+ * ```ts
+ * import { parseClientMessage, type ParseErrorCode } from "@shoal/shoal";
+ *
+ * const r = parseClientMessage("not json");
+ * const code: ParseErrorCode | undefined = r.ok ? undefined : r.code;
+ * console.assert(code === "bad-message");
+ * ```
+ */
 export type ParseErrorCode = "bad-message" | "too-large" | "protocol-version";
 
-/** The outcome of parsing one frame: a typed value or a typed error. */
+/**
+ * The outcome of parsing one frame: a typed value, or a typed error with a message.
+ *
+ * @example
+ * ```ts
+ * import { type ControlFrame, parseControlFrame, type ParseResult } from "@shoal/shoal";
+ *
+ * const r: ParseResult<ControlFrame> = parseControlFrame('{"t":"ready"}');
+ * if (r.ok) console.log(r.value.t);
+ * else console.log(r.code, r.message);
+ * ```
+ */
 export type ParseResult<T> =
   | { ok: true; value: T }
   | { ok: false; code: ParseErrorCode; message: string };
@@ -244,7 +421,7 @@ export function parseClientMessage(
       } is not supported (want ${PROTOCOL_VERSION})`,
     };
   }
-  return _schemaError(ClientMessageSchema, value, "message", "type");
+  return _schemaError(_clientMessage, value, "message", "type");
 }
 
 /**
@@ -263,7 +440,7 @@ export function parseServerMessage(
 ): ParseResult<ServerMessage> {
   const json = _parseJson(raw, maxBytes);
   if (!json.ok) return json;
-  return _schemaError(ServerMessageSchema, json.value, "message", "type");
+  return _schemaError(_serverMessage, json.value, "message", "type");
 }
 
 /**
@@ -282,7 +459,7 @@ export function parseControlFrame(
 ): ParseResult<ControlFrame> {
   const json = _parseJson(raw, maxBytes);
   if (!json.ok) return json;
-  return _schemaError(ControlFrameSchema, json.value, "control frame", "t");
+  return _schemaError(_controlFrame, json.value, "control frame", "t");
 }
 
 /**

@@ -29,7 +29,17 @@
  * @module
  */
 
-/** One ICE (STUN/TURN) server, the plain shape of the DOM's `RTCIceServer`. */
+/**
+ * One ICE (STUN/TURN) server, the plain shape of the DOM's `RTCIceServer`.
+ *
+ * @example
+ * ```ts
+ * import type { RTCIceServerLike } from "@shoal/shoal";
+ *
+ * const turn: RTCIceServerLike = { urls: "turn:turn.example.org", username: "u", credential: "p" };
+ * console.assert(turn.username === "u");
+ * ```
+ */
 export interface RTCIceServerLike {
   /** One URL or several, e.g. `"stun:stun.example.org:3478"`. */
   urls: string | string[];
@@ -39,7 +49,20 @@ export interface RTCIceServerLike {
   credential?: string;
 }
 
-/** A session description as plain data. */
+/**
+ * A session description (offer or answer) as plain data, as it travels in signaling.
+ *
+ * @example
+ * ```ts
+ * import type { RTCSessionDescriptionLike } from "@shoal/shoal";
+ * import { werift } from "@shoal/shoal/werift";
+ *
+ * await using pc = werift().createPeerConnection({ iceServers: [] });
+ * pc.createDataChannel("shoal");
+ * const offer: RTCSessionDescriptionLike = await pc.createOffer();
+ * console.assert(offer.type === "offer" && offer.sdp.startsWith("v=0"));
+ * ```
+ */
 export interface RTCSessionDescriptionLike {
   /** Which side of the offer/answer exchange this is. */
   type: "offer" | "answer";
@@ -47,7 +70,21 @@ export interface RTCSessionDescriptionLike {
   sdp: string;
 }
 
-/** One trickled ICE candidate as plain data (`null` stands for end-of-candidates). */
+/**
+ * One trickled ICE candidate as plain data (`null` stands for end-of-candidates).
+ *
+ * @example
+ * ```ts
+ * import type { RTCIceCandidateLike } from "@shoal/shoal";
+ *
+ * const candidate: RTCIceCandidateLike = {
+ *   candidate: "candidate:1 1 udp 2130706431 127.0.0.1 50000 typ host",
+ *   sdpMid: "0",
+ *   sdpMLineIndex: 0,
+ * };
+ * console.assert(candidate.candidate.includes("typ host"));
+ * ```
+ */
 export interface RTCIceCandidateLike {
   /** The `candidate:` line without `a=`, never empty. */
   candidate: string;
@@ -57,13 +94,34 @@ export interface RTCIceCandidateLike {
   sdpMLineIndex: number | null;
 }
 
-/** What `createPeerConnection` needs. */
+/**
+ * What `createPeerConnection` needs: the ICE servers (the signaling server's `welcome`
+ * hands them out).
+ *
+ * @example
+ * ```ts
+ * import type { RtcPeerConnectionConfig } from "@shoal/shoal";
+ *
+ * const config: RtcPeerConnectionConfig = { iceServers: [{ urls: "stun:stun.example.org" }] };
+ * console.assert(config.iceServers.length === 1);
+ * ```
+ */
 export interface RtcPeerConnectionConfig {
   /** STUN/TURN servers; `[]` means host candidates only (and no public STUN server). */
   iceServers: RTCIceServerLike[];
 }
 
-/** The aggregate connection state, as in the DOM's `RTCPeerConnection.connectionState`. */
+/**
+ * The aggregate connection state, as in the DOM's `RTCPeerConnection.connectionState`.
+ *
+ * @example
+ * ```ts
+ * import type { RtcPeerConnectionState } from "@shoal/shoal";
+ *
+ * const over = (s: RtcPeerConnectionState) => s === "failed" || s === "closed";
+ * console.assert(over("failed") && !over("connected"));
+ * ```
+ */
 export type RtcPeerConnectionState =
   | "new"
   | "connecting"
@@ -72,7 +130,17 @@ export type RtcPeerConnectionState =
   | "failed"
   | "closed";
 
-/** The ICE connection state, as in the DOM's `RTCPeerConnection.iceConnectionState`. */
+/**
+ * The ICE connection state, as in the DOM's `RTCPeerConnection.iceConnectionState`.
+ *
+ * @example
+ * ```ts
+ * import type { RtcIceConnectionState } from "@shoal/shoal";
+ *
+ * const up = (s: RtcIceConnectionState) => s === "connected" || s === "completed";
+ * console.assert(up("completed") && !up("checking"));
+ * ```
+ */
 export type RtcIceConnectionState =
   | "new"
   | "checking"
@@ -82,19 +150,67 @@ export type RtcIceConnectionState =
   | "failed"
   | "closed";
 
-/** The state of a data channel, as in the DOM's `RTCDataChannel.readyState`. */
+/**
+ * The state of a data channel, as in the DOM's `RTCDataChannel.readyState`.
+ *
+ * @example
+ * ```ts
+ * import type { RtcDataChannelState } from "@shoal/shoal";
+ *
+ * const canSend = (s: RtcDataChannelState) => s === "open";
+ * console.assert(!canSend("connecting"));
+ * ```
+ */
 export type RtcDataChannelState = "connecting" | "open" | "closing" | "closed";
 
-/** One data-channel message: text, or bytes. */
+/**
+ * One data-channel message: text (control frames), or bytes (application data).
+ *
+ * @example
+ * ```ts
+ * import type { RtcMessage } from "@shoal/shoal";
+ *
+ * const size = (m: RtcMessage) => typeof m === "string" ? m.length : m.byteLength;
+ * console.assert(size(new Uint8Array(3)) === 3 && size("ab") === 2);
+ * ```
+ */
 export type RtcMessage = string | Uint8Array;
 
-/** Options of every operation that waits. */
+/**
+ * Options of every operation that waits: an `AbortSignal` that rejects it with
+ * `signal.reason`.
+ *
+ * @example
+ * ```ts
+ * import type { RtcOperationOptions } from "@shoal/shoal";
+ * import { werift } from "@shoal/shoal/werift";
+ *
+ * await using pc = werift().createPeerConnection({ iceServers: [] });
+ * const options: RtcOperationOptions = { signal: AbortSignal.abort(new Error("too late")) };
+ * const error = await pc.createOffer(options).catch((e) => e);
+ * console.assert(error.message === "too late");
+ * ```
+ */
 export interface RtcOperationOptions {
   /** Rejects the operation with `signal.reason` when it aborts first. */
   signal?: AbortSignal;
 }
 
-/** Makes peer connections: the one object the core is given (`new Host({ rtc })`). */
+/**
+ * Makes peer connections: the one object the core is given (`Host.start({ rtc, … })`).
+ * `werift()` from `@shoal/shoal/werift` and `browser()` from `@shoal/shoal/browser` are
+ * the two shipped; another WebRTC stack needs only this interface and the rules above.
+ *
+ * @example
+ * ```ts
+ * import type { RtcAdapter } from "@shoal/shoal";
+ * import { werift } from "@shoal/shoal/werift";
+ *
+ * const rtc: RtcAdapter = werift();
+ * await using pc = rtc.createPeerConnection({ iceServers: [] });
+ * console.assert(rtc.name === "werift" && pc.connectionState === "new");
+ * ```
+ */
 export interface RtcAdapter {
   /** A short name for logs, e.g. `"werift"`, `"browser"`, `"fake"`. */
   readonly name: string;
@@ -102,7 +218,17 @@ export interface RtcAdapter {
   createPeerConnection(config: RtcPeerConnectionConfig): RtcPeerConnection;
 }
 
-/** The events of a peer connection and the value each listener gets. */
+/**
+ * The events of a peer connection and the value each listener gets.
+ *
+ * @example
+ * ```ts
+ * import type { RtcPeerConnectionEvents } from "@shoal/shoal";
+ *
+ * const log = (state: RtcPeerConnectionEvents["connectionstatechange"]) => console.log(state);
+ * log("connected");
+ * ```
+ */
 export type RtcPeerConnectionEvents = {
   /** A local candidate to send to the other side; `null` when gathering is complete. */
   icecandidate: RTCIceCandidateLike | null;
@@ -114,7 +240,33 @@ export type RtcPeerConnectionEvents = {
   datachannel: RtcDataChannel;
 };
 
-/** One peer connection: offer/answer, trickle ICE, data channels. */
+/**
+ * One peer connection: offer/answer, trickle ICE, data channels.
+ *
+ * @example Two peer connections in one process, connected over loopback
+ * ```ts
+ * import type { RtcDataChannel } from "@shoal/shoal";
+ * import { werift } from "@shoal/shoal/werift";
+ *
+ * const rtc = werift({ interfaceAddresses: { udp4: "127.0.0.1" } });
+ * await using a = rtc.createPeerConnection({ iceServers: [] });
+ * await using b = rtc.createPeerConnection({ iceServers: [] });
+ * a.on("icecandidate", (candidate) => void b.addIceCandidate(candidate));
+ * b.on("icecandidate", (candidate) => void a.addIceCandidate(candidate));
+ * const arrived = new Promise<RtcDataChannel>((resolve) => b.on("datachannel", resolve));
+ * const channel = a.createDataChannel("shoal");
+ * channel.on("open", () => channel.send("hello"));
+ * const offer = await a.createOffer();
+ * await a.setLocalDescription(offer);
+ * await b.setRemoteDescription(offer);
+ * const answer = await b.createAnswer();
+ * await b.setLocalDescription(answer);
+ * await a.setRemoteDescription(answer);
+ * const remote = await arrived;
+ * const message = await new Promise((resolve) => remote.on("message", resolve));
+ * console.assert(message === "hello" && remote.label === "shoal");
+ * ```
+ */
 export interface RtcPeerConnection {
   /** The aggregate connection state; `"closed"` from the moment `close()` is called. */
   readonly connectionState: RtcPeerConnectionState;
@@ -152,7 +304,18 @@ export interface RtcPeerConnection {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-/** The events of a data channel and the value each listener gets. */
+/**
+ * The events of a data channel and the value each listener gets.
+ *
+ * @example
+ * ```ts
+ * import type { RtcDataChannelEvents } from "@shoal/shoal";
+ *
+ * const onMessage = (m: RtcDataChannelEvents["message"]) =>
+ *   console.log(typeof m === "string" ? m : `${m.byteLength} bytes`);
+ * onMessage(new Uint8Array(4));
+ * ```
+ */
 export type RtcDataChannelEvents = {
   /** The channel opened: `send` may be called. */
   open: void;
@@ -164,7 +327,29 @@ export type RtcDataChannelEvents = {
   bufferedamountlow: void;
 };
 
-/** One ordered, reliable data channel. */
+/**
+ * One ordered, reliable data channel: `send` queues, `bufferedAmount` says how much is
+ * still queued, and `bufferedamountlow` says when to send more.
+ *
+ * @example
+ * ```ts
+ * import type { RtcDataChannel } from "@shoal/shoal";
+ *
+ * // Sends `chunks` without queueing more than 64 KiB at a time.
+ * async function sendAll(channel: RtcDataChannel, chunks: Uint8Array[]): Promise<void> {
+ *   channel.bufferedAmountLowThreshold = 16 * 1024;
+ *   for (const chunk of chunks) {
+ *     if (channel.bufferedAmount > 64 * 1024) {
+ *       await new Promise<void>((resolve) => {
+ *         const off = channel.on("bufferedamountlow", () => (off(), resolve()));
+ *       });
+ *     }
+ *     channel.send(chunk);
+ *   }
+ * }
+ * console.assert(typeof sendAll === "function");
+ * ```
+ */
 export interface RtcDataChannel {
   /** The label given to `createDataChannel`. */
   readonly label: string;

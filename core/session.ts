@@ -4,7 +4,20 @@
  * @module
  */
 
-/** A session as a host knows it. */
+/**
+ * A session as a host knows it: what `POST /v1/sessions` answered (`joinCode` only when
+ * this client created it).
+ *
+ * @example
+ * ```ts
+ * import { createSession, type SessionInfo } from "@shoal/shoal";
+ * import { startSignalingServer } from "@shoal/shoal/server";
+ *
+ * await using server = startSignalingServer({ hostname: "127.0.0.1", port: 0 });
+ * const session: SessionInfo = await createSession(server.url);
+ * console.assert(session.wsUrl.startsWith("ws://"));
+ * ```
+ */
 export interface SessionInfo {
   /** The session's id. */
   sessionId: string;
@@ -16,7 +29,21 @@ export interface SessionInfo {
   joinCode?: string;
 }
 
-/** What `GET /v1/sessions/:id` says. */
+/**
+ * What `GET /v1/sessions/:id` says: whether a host is on line, how many viewers are
+ * connected and how many the session admits.
+ *
+ * @example
+ * ```ts
+ * import { createSession, getSession, type SessionStatus } from "@shoal/shoal";
+ * import { startSignalingServer } from "@shoal/shoal/server";
+ *
+ * await using server = startSignalingServer({ hostname: "127.0.0.1", port: 0 });
+ * const { sessionId } = await createSession(server.url, { maxViewers: 10 });
+ * const status: SessionStatus = await getSession(server.url, sessionId);
+ * console.assert(!status.hostOnline && status.viewers === 0 && status.maxViewers === 10);
+ * ```
+ */
 export interface SessionStatus {
   /** The session's id. */
   sessionId: string;
@@ -39,7 +66,9 @@ export interface SessionStatus {
  * ```
  */
 export class SessionError extends Error {
+  /** Always `"SessionError"`. */
   override name = "SessionError";
+  /** Makes the error from the server's code, a message, the HTTP status and a `cause`. */
   constructor(
     /** The server's error code, or `unreachable`. */
     readonly code: string,
@@ -82,10 +111,13 @@ async function _fail(res: Response): Promise<never> {
  * Creates a session on the signaling server at `server` (its base URL).
  *
  * @example
- * ```ts ignore
- * import { createSession } from "./session.ts";
- * const s = await createSession("http://127.0.0.1:8787");
- * console.log(s.joinCode);
+ * ```ts
+ * import { createSession } from "@shoal/shoal";
+ * import { startSignalingServer } from "@shoal/shoal/server";
+ *
+ * await using server = startSignalingServer({ hostname: "127.0.0.1", port: 0 });
+ * const s = await createSession(server.url, { maxViewers: 50 });
+ * console.log(`session ${s.sessionId}, join code ${s.joinCode}`);
  * ```
  */
 export async function createSession(
@@ -106,9 +138,13 @@ export async function createSession(
  * is none.
  *
  * @example
- * ```ts ignore
- * import { getSession } from "./session.ts";
- * const { hostOnline } = await getSession("http://127.0.0.1:8787", "SESSION_ID");
+ * ```ts
+ * import { getSession, SessionError } from "@shoal/shoal";
+ * import { startSignalingServer } from "@shoal/shoal/server";
+ *
+ * await using server = startSignalingServer({ hostname: "127.0.0.1", port: 0 });
+ * const error = await getSession(server.url, "no-such-session").catch((e) => e);
+ * console.assert(error instanceof SessionError && error.code === "unknown-session");
  * ```
  */
 export async function getSession(
@@ -122,7 +158,18 @@ export async function getSession(
   return await res.json();
 }
 
-/** The WebSocket URL of `sessionId` on the server at `server`. */
+/**
+ * The WebSocket URL of `sessionId` on the server at `server` (its base URL): `ws:` for
+ * `http:`, `wss:` for `https:`.
+ *
+ * @example
+ * ```ts
+ * import { sessionWsUrl } from "@shoal/shoal";
+ *
+ * const url = sessionWsUrl("https://signal.example.org", "abc");
+ * console.assert(url === "wss://signal.example.org/v1/sessions/abc/ws");
+ * ```
+ */
 export function sessionWsUrl(server: string, sessionId: string): string {
   const url = new URL(`/v1/sessions/${encodeURIComponent(sessionId)}/ws`, server);
   url.protocol = url.protocol === "https:" ? "wss:" : "ws:";

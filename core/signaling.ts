@@ -6,7 +6,8 @@
  *
  * @module
  */
-import { getLogger, type Logger } from "@logtape/logtape";
+import { getLogger } from "@logtape/logtape";
+import type { Logger } from "./logger.ts";
 import { abortable, backoff, delay } from "./async.ts";
 import { Emitter } from "./emitter.ts";
 import {
@@ -19,7 +20,18 @@ import {
   type WelcomeMessage,
 } from "./protocol.ts";
 
-/** A signal as a client receives it. */
+/**
+ * A signal as a client receives it: the sender, the handshake it belongs to, and its
+ * payload (offer, answer, candidate, …).
+ *
+ * @example
+ * ```ts
+ * import type { IncomingSignal } from "@shoal/shoal";
+ *
+ * const describe = (s: IncomingSignal) => `${s.data.kind} from ${s.from} (${s.handshakeId})`;
+ * console.log(describe({ from: "p1", handshakeId: "h1", data: { kind: "end-of-candidates" } }));
+ * ```
+ */
 export interface IncomingSignal {
   /** The sender's peer id. */
   from: string;
@@ -29,7 +41,19 @@ export interface IncomingSignal {
   data: SignalData;
 }
 
-/** Events of a {@link SignalingClient}. */
+/**
+ * Events of a {@link SignalingClient}, for {@link SignalingClient.on}: the server's
+ * messages (`welcome`, `peer-joined`, `peer-left`, `host-status`, `signal`, `error`) and
+ * the connection's life (`disconnected`, `closed`).
+ *
+ * @example
+ * ```ts
+ * import type { SignalingEvents } from "@shoal/shoal";
+ *
+ * const onLeft = (e: SignalingEvents["peer-left"]) => console.log(`${e.peerId}: ${e.reason}`);
+ * onLeft({ peerId: "p1", reason: "timeout" });
+ * ```
+ */
 export interface SignalingEvents extends Record<string, unknown> {
   /** Every successful hello, the first and each after a reconnect. */
   welcome: WelcomeMessage;
@@ -49,7 +73,18 @@ export interface SignalingEvents extends Record<string, unknown> {
   closed: { code: number; reason: string; error?: SignalingError };
 }
 
-/** How the client reconnects after the socket drops. */
+/**
+ * How a {@link SignalingClient} reconnects after its socket drops: capped exponential
+ * backoff with jitter, for a bounded number of attempts.
+ *
+ * @example
+ * ```ts
+ * import type { ReconnectOptions } from "@shoal/shoal";
+ *
+ * const reconnect: ReconnectOptions = { initialDelayMs: 100, maxDelayMs: 2_000, maxAttempts: 5 };
+ * console.assert(reconnect.maxAttempts === 5);
+ * ```
+ */
 export interface ReconnectOptions {
   /** First delay, ms (default 250). */
   initialDelayMs?: number;
@@ -59,7 +94,24 @@ export interface ReconnectOptions {
   maxAttempts?: number;
 }
 
-/** Options of {@link SignalingClient}. */
+/**
+ * Options of {@link SignalingClient}: the session's WebSocket URL, the role and its
+ * credential (a host's token or a viewer's join code) are required; the rest set the
+ * label, reconnects, pings and the hello timeout.
+ *
+ * @example
+ * ```ts
+ * import type { SignalingClientOptions } from "@shoal/shoal";
+ *
+ * const options: SignalingClientOptions = {
+ *   url: "ws://127.0.0.1:8787/v1/sessions/SESSION_ID/ws",
+ *   role: "viewer",
+ *   joinCode: "ABCD-EFGH-JKMN",
+ *   reconnect: { maxAttempts: 3 },
+ * };
+ * console.assert(options.role === "viewer");
+ * ```
+ */
 export interface SignalingClientOptions {
   /** The session's WebSocket URL (`wsUrl` from `POST /v1/sessions`). */
   url: string;
@@ -98,7 +150,9 @@ const FATAL_CLOSE_CODES = new Set([4400, 4401, 4409, 4429]);
  * ```
  */
 export class SignalingError extends Error {
+  /** Always `"SignalingError"`. */
   override name = "SignalingError";
+  /** Makes the error from its code, a message, the close code and a `cause`. */
   constructor(
     /** The server's error code, or `connect-failed` / `closed` / `hello-timeout`. */
     readonly code: ErrorCode | "connect-failed" | "closed",
@@ -112,14 +166,34 @@ export class SignalingError extends Error {
 }
 
 /**
- * A connection to the signaling server.
+ * A connection to the signaling server, for a host or a viewer: {@link SignalingClient.connect}
+ * says `hello` and resolves with the `welcome`; events arrive through
+ * {@link SignalingClient.on}, signals for one peer through {@link SignalingClient.route};
+ * it pings, and reconnects with backoff when the socket drops. {@link Host} and
+ * {@link Viewer} use it; use it directly to speak the signaling protocol yourself.
  *
- * @example
- * ```ts ignore
- * import { SignalingClient } from "./signaling.ts";
- * await using client = new SignalingClient({ url: wsUrl, role: "viewer", joinCode: "ABCD-EFGH-JKMN" });
- * client.on("signal", (s) => console.log(s.from, s.data.kind));
- * const welcome = await client.connect();
+ * @example A host and a viewer meet on a server
+ * ```ts
+ * import { createSession, SignalingClient } from "@shoal/shoal";
+ * import { startSignalingServer } from "@shoal/shoal/server";
+ *
+ * await using server = startSignalingServer({ hostname: "127.0.0.1", port: 0 });
+ * const session = await createSession(server.url);
+ * await using host = new SignalingClient({
+ *   url: session.wsUrl,
+ *   role: "host",
+ *   token: session.hostToken,
+ * });
+ * const joined = new Promise<{ label: string }>((resolve) => host.on("peer-joined", resolve));
+ * await host.connect();
+ * await using viewer = new SignalingClient({
+ *   url: session.wsUrl,
+ *   role: "viewer",
+ *   joinCode: session.joinCode,
+ *   label: "alice",
+ * });
+ * const welcome = await viewer.connect();
+ * console.assert(welcome.role === "viewer" && (await joined).label === "alice");
  * ```
  */
 export class SignalingClient implements AsyncDisposable {
@@ -135,6 +209,7 @@ export class SignalingClient implements AsyncDisposable {
   #reconnecting?: Promise<void>;
   #log: Logger;
 
+  /** A client with `options`; it connects on {@link SignalingClient.connect}. */
   constructor(options: SignalingClientOptions) {
     if (options.role === "host" && !options.token) throw new TypeError("a host needs a token");
     if (options.role === "viewer" && !options.joinCode) {
@@ -220,6 +295,7 @@ export class SignalingClient implements AsyncDisposable {
     return this.#closed;
   }
 
+  /** Closes the client (see {@link SignalingClient.close}), for `await using`. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }

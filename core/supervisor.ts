@@ -10,7 +10,19 @@ import { backoff } from "./async.ts";
 import { Emitter } from "./emitter.ts";
 import { AsyncQueue } from "./queue.ts";
 
-/** Where a viewer stands, as the host sees it. */
+/**
+ * Where a viewer stands, as the host sees it: `queued` (waiting for a handshake slot),
+ * `negotiating`, `open` (channel open, `ready` awaited), `ready` (in the fan-out) or
+ * `closed`.
+ *
+ * @example
+ * ```ts
+ * import type { PeerState } from "@shoal/shoal";
+ *
+ * const order: PeerState[] = ["queued", "negotiating", "open", "ready", "closed"];
+ * console.assert(order.indexOf("ready") === 3);
+ * ```
+ */
 export type PeerState = "queued" | "negotiating" | "open" | "ready" | "closed";
 
 /** One handshake the supervisor asks for. */

@@ -6,7 +6,8 @@
  *
  * @module
  */
-import { getLogger, type Logger } from "@logtape/logtape";
+import { getLogger } from "@logtape/logtape";
+import type { Logger } from "./logger.ts";
 import { backoff } from "./async.ts";
 import { Emitter } from "./emitter.ts";
 import { encodeMessage, FrameDecoder, MessageIdAllocator } from "./framing.ts";
@@ -16,10 +17,41 @@ import { getSession, sessionWsUrl } from "./session.ts";
 import { type IncomingSignal, SignalingClient } from "./signaling.ts";
 import { ViewerConnection } from "./viewer_connection.ts";
 
-/** Where a viewer stands. */
+/**
+ * Where a viewer stands: `waiting` for the host's offer, `connecting` (answered, ICE and
+ * the channel under way), `ready` (receiving), or `closed`.
+ *
+ * @example
+ * ```ts
+ * import type { ViewerState } from "@shoal/shoal";
+ *
+ * const streaming = (state: ViewerState) => state === "ready";
+ * console.assert(!streaming("waiting"));
+ * ```
+ */
 export type ViewerState = "waiting" | "connecting" | "ready" | "closed";
 
-/** Options of {@link Viewer.join}. */
+/**
+ * Options of {@link Viewer.join}: the WebRTC adapter, the signaling server, the session
+ * and its join code are required; the rest bound how long and how often the viewer asks
+ * for a new offer, and set its heartbeats and inbound limits.
+ *
+ * @example
+ * ```ts
+ * import type { ViewerOptions } from "@shoal/shoal";
+ * import { werift } from "@shoal/shoal/werift";
+ *
+ * const options: ViewerOptions = {
+ *   rtc: werift(),
+ *   server: "http://127.0.0.1:8787",
+ *   sessionId: "SESSION_ID",
+ *   joinCode: "ABCD-EFGH-JKMN",
+ *   label: "alice",
+ *   maxOfferRequests: 4,
+ * };
+ * console.assert(options.label === "alice");
+ * ```
+ */
 export interface ViewerOptions {
   /** The WebRTC stack. */
   rtc: RtcAdapter;
@@ -64,7 +96,9 @@ export interface ViewerOptions {
  * ```
  */
 export class ViewerError extends Error {
+  /** Always `"ViewerError"`. */
   override name = "ViewerError";
+  /** Makes an error with its `code`, a message, and optionally a `cause`. */
   constructor(
     /** Why. */
     readonly code: "kicked" | "capacity" | "gave-up" | "refused" | "closed",
@@ -75,7 +109,18 @@ export class ViewerError extends Error {
   }
 }
 
-/** Events of a {@link Viewer}. */
+/**
+ * Events of a {@link Viewer}, for {@link Viewer.on}: `state` on every change of
+ * {@link ViewerState}, with the reason (e.g. `bye:shutdown` when the host ended).
+ *
+ * @example
+ * ```ts
+ * import type { ViewerEvents } from "@shoal/shoal";
+ *
+ * const onState = (e: ViewerEvents["state"]) => console.log(e.state, e.reason ?? "");
+ * onState({ state: "waiting", reason: "bye:shutdown" });
+ * ```
+ */
 export interface ViewerEvents extends Record<string, unknown> {
   /** The state changed. */
   state: { state: ViewerState; reason?: string };
@@ -84,20 +129,37 @@ export interface ViewerEvents extends Record<string, unknown> {
 const encoder = new TextEncoder();
 
 /**
- * One viewer of a host.
+ * One viewer of a host. {@link Viewer.join} checks that the session exists and connects to
+ * the signaling server; the viewer then answers the host's offer, says `ready` once its
+ * handlers are attached, and asks for a new offer (with backoff, a bounded number of
+ * times) when its channel fails or the host comes back. {@link Viewer.messages} yields
+ * what the host broadcasts, in order; {@link Viewer.send} talks back.
  *
- * @example
- * ```ts ignore
- * import { Viewer } from "@shoal/shoal";
+ * @example Join a host's session, receive a message and answer it
+ * ```ts
+ * import { Host, Viewer } from "@shoal/shoal";
  * import { werift } from "@shoal/shoal/werift";
+ * import { startSignalingServer } from "@shoal/shoal/server";
  *
- * await using viewer = await Viewer.join({
- *   rtc: werift(),
- *   server: "http://127.0.0.1:8787",
- *   sessionId: "SESSION_ID",
- *   joinCode: "ABCD-EFGH-JKMN",
+ * const rtc = werift({ interfaceAddresses: { udp4: "127.0.0.1" } });
+ * await using server = startSignalingServer({ hostname: "127.0.0.1", port: 0 });
+ * await using host = await Host.start({
+ *   rtc,
+ *   server: server.url,
+ *   onPeerReady: (peer) => peer.send(`welcome, ${peer.label}`),
  * });
- * for await (const m of viewer.messages()) console.log(new TextDecoder().decode(m));
+ * await using viewer = await Viewer.join({
+ *   rtc,
+ *   server: server.url,
+ *   sessionId: host.session.sessionId,
+ *   joinCode: host.joinCode!,
+ *   label: "alice",
+ * });
+ * const { value } = await viewer.messages().next();
+ * console.assert(new TextDecoder().decode(value) === "welcome, alice");
+ * viewer.send("thanks");
+ * const { value: reply } = await host.messages().next();
+ * console.assert(new TextDecoder().decode(reply!.data) === "thanks");
  * ```
  */
 export class Viewer implements AsyncDisposable {
@@ -240,6 +302,7 @@ export class Viewer implements AsyncDisposable {
     return this.#closed;
   }
 
+  /** Closes the viewer (see {@link Viewer.close}), for `await using`. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }

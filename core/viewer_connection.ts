@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Logger } from "@logtape/logtape";
+import type { Logger } from "./logger.ts";
 import { type FrameDecoder, FramingError } from "./framing.ts";
 import { type ControlFrame, parseControlFrame, type SignalData } from "./protocol.ts";
 import type { RtcAdapter, RtcDataChannel, RTCIceServerLike, RtcPeerConnection } from "./rtc.ts";
