@@ -33,6 +33,14 @@ export interface RedisOptions {
 /**
  * Redis connections with the store and bus over them. `close()` stops the heartbeat,
  * retires this server and quits Redis; close the signaling server first.
+ *
+ * @example
+ * ```ts ignore
+ * import { connectRedis } from "./redis.ts";
+ * const redis = await connectRedis({ url: "redis://127.0.0.1:6379", prefix: "app:" });
+ * console.log(redis.store.serverId, (await redis.store.health()).ok);
+ * await redis.close();
+ * ```
  */
 export class RedisState implements AsyncDisposable {
   /** Sessions and presence. */

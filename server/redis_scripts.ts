@@ -6,7 +6,17 @@
  * @module
  */
 
-/** Where everything lives under one prefix (default `shoal:`). */
+/**
+ * Where everything lives under one prefix (default `shoal:`).
+ *
+ * @example
+ * ```ts
+ * import { RedisKeys } from "./redis_scripts.ts";
+ * const keys = new RedisKeys("shoal:");
+ * console.assert(keys.session("S1") === "shoal:s:S1");
+ * console.assert(keys.channel("S1", "v_x") === "shoal:to:S1:v_x");
+ * ```
+ */
 export class RedisKeys {
   constructor(readonly prefix: string) {}
   /** HASH: the session record, plus `host` (peer id) and `seq` (join counter). */
