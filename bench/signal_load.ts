@@ -21,6 +21,7 @@
  */
 import { type FlagSpec, intFlag, parseFlags } from "../cli/flags.ts";
 import { readLines } from "../cli/lines.ts";
+import { Redis } from "ioredis";
 import { connectRedis, startSignalingServer } from "../server/mod.ts";
 
 const FLAGS: FlagSpec[] = [
@@ -159,8 +160,44 @@ async function _closeAll(sockets: WebSocket[]): Promise<void> {
   ));
 }
 
-/** Runs one mode; returns relayed signals per second. */
-async function _run(mode: string, redis: string, load: _Load): Promise<number> {
+/** CPU time (user + system) a process has used so far, ms; Linux only, else 0. */
+function _cpuMs(pid: number): number {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 10; // clock ticks of 10 ms
+  } catch {
+    return 0;
+  }
+}
+
+/** The pid of the Redis at `url` (when it runs on this machine). */
+async function _redisPid(url: string): Promise<number | undefined> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0 });
+  try {
+    await redis.connect();
+    const info = await redis.info("server");
+    await redis.quit();
+    return Number(info.match(/process_id:(\d+)/)?.[1]) || undefined;
+  } catch {
+    return undefined;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** What one mode measured. */
+interface _Result {
+  /** Relayed signals per second (as received by the clients). */
+  rate: number;
+  /** CPU ms the signaling servers spent per 1 000 signals. */
+  serverCpu: number;
+  /** CPU ms Redis spent per 1 000 signals. */
+  redisCpu: number;
+}
+
+/** Runs one mode. */
+async function _run(mode: string, redis: string, load: _Load): Promise<_Result> {
   const prefix = `bench:${crypto.randomUUID().slice(0, 8)}:`;
   const servers = mode === "memory" ? [await _Server.spawn()] : await Promise.all(
     Array.from({ length: mode === "redis-2" ? 2 : 1 }, () => _Server.spawn(redis, prefix)),
@@ -171,14 +208,25 @@ async function _run(mode: string, redis: string, load: _Load): Promise<number> {
     Array.from({ length: load.sessions }, () => _session(a.url, b.url, load, counter)),
   )).flat();
   await new Promise((r) => setTimeout(r, 1_000)); // warm-up
+  const redisPid = mode === "memory" ? undefined : await _redisPid(redis);
+  const cpu = () => ({
+    server: servers.reduce((sum, s) => sum + _cpuMs(s.child.pid), 0),
+    redis: redisPid ? _cpuMs(redisPid) : 0,
+  });
+  const before = cpu();
   counter.on = true;
   const started = performance.now();
   await new Promise((r) => setTimeout(r, load.seconds * 1_000));
   counter.on = false;
-  const rate = counter.n / ((performance.now() - started) / 1_000);
+  const after = cpu();
+  const n = counter.n;
   await _closeAll(sockets);
   await Promise.all(servers.map((s) => s.stop()));
-  return rate;
+  return {
+    rate: n / ((performance.now() - started) / 1_000),
+    serverCpu: (after.server - before.server) / (n / 1_000),
+    redisCpu: (after.redis - before.redis) / (n / 1_000),
+  };
 }
 
 async function _serve(redisUrl: string | undefined, prefix: string): Promise<void> {
@@ -212,9 +260,13 @@ if (import.meta.main) {
       `${load.sessions} sessions × (1 host + ${load.viewers} viewers), ${load.window} in flight ` +
         `per viewer, ${load.seconds} s, ${navigator.hardwareConcurrency} CPUs`,
     );
+    console.log("mode      signals/s  server CPU ms/1k  redis CPU ms/1k");
     for (const mode of modes) {
-      const rate = await _run(mode, redis, load);
-      console.log(`${mode.padEnd(8)} ${Math.round(rate).toString().padStart(8)} signals/s relayed`);
+      const r = await _run(mode, redis, load);
+      console.log(
+        `${mode.padEnd(8)} ${Math.round(r.rate).toString().padStart(10)} ` +
+          `${r.serverCpu.toFixed(1).padStart(17)} ${r.redisCpu.toFixed(1).padStart(16)}`,
+      );
     }
   }
 }
