@@ -15,7 +15,18 @@ import {
 } from "../core/protocol.ts";
 import type { ServerMetrics } from "./metrics.ts";
 
-/** Close codes the server uses. */
+/**
+ * WebSocket close codes the server uses: 1000 after `leave`, 1001 on shutdown, 1012 when
+ * its state was fenced, 1013 when the store is away, and the 44xx codes of PROTOCOL.md §1.
+ *
+ * @example
+ * ```ts
+ * import { CloseCode } from "@shoal/shoal/server";
+ *
+ * const why = (code: number) => code === CloseCode.replaced ? "another host took over" : "";
+ * console.assert(CloseCode.replaced === 4409 && why(4409) !== "");
+ * ```
+ */
 export const CloseCode = {
   normal: 1000,
   goingAway: 1001,
@@ -28,7 +39,19 @@ export const CloseCode = {
   full: 4429,
 } as const;
 
-/** Limits of one connection. */
+/**
+ * Limits of one WebSocket connection: the hello deadline, the silence timeout, message
+ * rates, bad frames tolerated and the largest frame. A server takes any of them in
+ * `limits`.
+ *
+ * @example
+ * ```ts
+ * import { type ConnectionLimits, DEFAULT_LIMITS } from "@shoal/shoal/server";
+ *
+ * const strict: ConnectionLimits = { ...DEFAULT_LIMITS, viewerRate: 20, maxBadFrames: 3 };
+ * console.assert(strict.helloTimeoutMs === 10_000);
+ * ```
+ */
 export interface ConnectionLimits {
   /** Time allowed for `hello` after the upgrade, ms (10 000). */
   helloTimeoutMs: number;
@@ -46,7 +69,16 @@ export interface ConnectionLimits {
   maxFrameBytes: number;
 }
 
-/** The defaults of PROTOCOL.md §1. */
+/**
+ * The defaults of {@link ConnectionLimits}, as PROTOCOL.md §1 sets them.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_LIMITS } from "@shoal/shoal/server";
+ *
+ * console.assert(DEFAULT_LIMITS.maxFrameBytes === 65_536 && DEFAULT_LIMITS.maxBadFrames === 10);
+ * ```
+ */
 export const DEFAULT_LIMITS: ConnectionLimits = {
   helloTimeoutMs: 10_000,
   silenceTimeoutMs: 45_000,

@@ -23,7 +23,19 @@ interface _Session {
   expiry?: ReturnType<typeof setTimeout>;
 }
 
-/** Options of {@link MemoryStore}. */
+/**
+ * Options of {@link MemoryStore}: how long an unused session lives, and a callback when
+ * one expires.
+ *
+ * @example
+ * ```ts
+ * import { MemoryStore, type MemoryStoreOptions } from "@shoal/shoal/server";
+ *
+ * const options: MemoryStoreOptions = { idleTtlMs: 60_000, onExpire: (id) => console.log(id) };
+ * const store = new MemoryStore(options);
+ * await store.close();
+ * ```
+ */
 export interface MemoryStoreOptions {
   /** How long a session lives with no connection, in ms (default 10 minutes). */
   idleTtlMs?: number;
@@ -49,6 +61,7 @@ export class MemoryStore implements SessionStore {
   #ttl: number;
   #onExpire?: (sessionId: string) => void;
 
+  /** An empty store; sessions expire `idleTtlMs` after their last connection. */
   constructor(options: MemoryStoreOptions = {}) {
     this.#ttl = options.idleTtlMs ?? 10 * 60_000;
     this.#onExpire = options.onExpire;

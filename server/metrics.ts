@@ -5,7 +5,19 @@
  */
 import { type Counter, type Gauge, Registry } from "../core/metrics.ts";
 
-/** Every metric the signaling server keeps, registered in one {@link Registry}. */
+/**
+ * Every metric the signaling server keeps, registered in one {@link Registry}: what
+ * `GET /metrics` renders, and what `server.metrics` holds.
+ *
+ * @example
+ * ```ts
+ * import { startSignalingServer } from "@shoal/shoal/server";
+ *
+ * await using server = startSignalingServer({ hostname: "127.0.0.1", port: 0 });
+ * await (await fetch(`${server.url}/v1/sessions`, { method: "POST" })).body?.cancel();
+ * console.assert(server.metrics.sessionsCreated.total() === 1);
+ * ```
+ */
 export interface ServerMetrics {
   /** The registry to render. */
   registry: Registry;

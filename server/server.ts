@@ -12,7 +12,27 @@ import { createServerMetrics, type ServerMetrics } from "./metrics.ts";
 import { Relay } from "./relay.ts";
 import { type Bus, type SessionStore, type StoreEvent, StoreUnavailableError } from "./store.ts";
 
-/** Options of {@link startSignalingServer}. */
+/**
+ * Options of {@link startSignalingServer}: where to listen, the ICE servers handed to
+ * clients, where state lives (in memory by default, or a shared {@link SessionStore} and
+ * {@link Bus}), session limits and expiry, per-connection limits, extra routes.
+ *
+ * @example
+ * ```ts
+ * import { startSignalingServer, type SignalingServerOptions } from "@shoal/shoal/server";
+ *
+ * const options: SignalingServerOptions = {
+ *   hostname: "127.0.0.1",
+ *   port: 0,
+ *   defaultMaxViewers: 500,
+ *   limits: { viewerRate: 50 },
+ *   routes: (request) =>
+ *     new URL(request.url).pathname === "/hello" ? new Response("hello") : undefined,
+ * };
+ * await using server = startSignalingServer(options);
+ * console.assert(await (await fetch(`${server.url}/hello`)).text() === "hello");
+ * ```
+ */
 export interface SignalingServerOptions {
   /** Address to listen on (default `127.0.0.1`). */
   hostname?: string;
@@ -38,10 +58,38 @@ export interface SignalingServerOptions {
   signal?: AbortSignal;
 }
 
-/** The most viewers any session may admit. */
+/**
+ * The most viewers any session may admit (`maxViewers` above it is refused with 400).
+ *
+ * @example
+ * ```ts
+ * import { MAX_VIEWERS_LIMIT, startSignalingServer } from "@shoal/shoal/server";
+ *
+ * await using server = startSignalingServer({ hostname: "127.0.0.1", port: 0 });
+ * const res = await fetch(`${server.url}/v1/sessions`, {
+ *   method: "POST",
+ *   body: JSON.stringify({ maxViewers: MAX_VIEWERS_LIMIT + 1 }),
+ * });
+ * await res.body?.cancel();
+ * console.assert(res.status === 400);
+ * ```
+ */
 export const MAX_VIEWERS_LIMIT = 10_000;
 
-/** The body `POST /v1/sessions` answers with. */
+/**
+ * The body `POST /v1/sessions` answers with: the session's id, the host's secret token,
+ * the join code for viewers and the WebSocket URL.
+ *
+ * @example
+ * ```ts
+ * import { type CreatedSession, startSignalingServer } from "@shoal/shoal/server";
+ *
+ * await using server = startSignalingServer({ hostname: "127.0.0.1", port: 0 });
+ * const res = await fetch(`${server.url}/v1/sessions`, { method: "POST" });
+ * const created: CreatedSession = await res.json();
+ * console.assert(created.wsUrl.endsWith(`/v1/sessions/${created.sessionId}/ws`));
+ * ```
+ */
 export interface CreatedSession {
   /** The new session's id. */
   sessionId: string;
@@ -65,13 +113,19 @@ function _error(status: number, code: string, message: string): Response {
 }
 
 /**
- * A running signaling server.
+ * A running signaling server: the HTTP API (`POST /v1/sessions`, `GET /v1/sessions/:id`,
+ * `/healthz`, `/metrics`) and the WebSocket that routes signals between a session's host
+ * and its viewers (PROTOCOL.md §1). {@link SignalingServer.close} closes every socket with
+ * 1001 and stops; so does `await using`.
  *
  * @example
- * ```ts ignore
- * import { startSignalingServer } from "./server.ts";
- * await using server = startSignalingServer({ port: 0 });
- * console.log(server.url);
+ * ```ts
+ * import { startSignalingServer } from "@shoal/shoal/server";
+ *
+ * await using server = startSignalingServer({ hostname: "127.0.0.1", port: 0 });
+ * const health = await fetch(`${server.url}/healthz`);
+ * console.assert(health.ok && (await health.text()) === "ok");
+ * console.assert(server.metrics.registry.render().includes("shoal_signal_sessions"));
  * ```
  */
 export class SignalingServer implements AsyncDisposable {
@@ -94,6 +148,7 @@ export class SignalingServer implements AsyncDisposable {
   #unwatch: () => void;
   #log = getLogger(["shoal", "server"]);
 
+  /** Starts listening at once (same as {@link startSignalingServer}). */
   constructor(options: SignalingServerOptions = {}) {
     this.#options = options;
     this.metrics = createServerMetrics();
@@ -152,6 +207,7 @@ export class SignalingServer implements AsyncDisposable {
     return this.#closed;
   }
 
+  /** Stops the server (see {@link SignalingServer.close}), for `await using`. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
@@ -278,12 +334,17 @@ export class SignalingServer implements AsyncDisposable {
 }
 
 /**
- * Starts a signaling server.
+ * Starts a signaling server on `options.hostname` and `options.port` (default
+ * 127.0.0.1:8787) with its state in memory unless a store and a bus are given.
  *
- * @example
- * ```ts ignore
- * import { startSignalingServer } from "./server.ts";
- * const server = startSignalingServer({ hostname: "127.0.0.1", port: 8787 });
+ * @example A server on a free port, and a session on it
+ * ```ts
+ * import { startSignalingServer } from "@shoal/shoal/server";
+ *
+ * const server = startSignalingServer({ hostname: "127.0.0.1", port: 0 });
+ * const res = await fetch(`${server.url}/v1/sessions`, { method: "POST" });
+ * const { sessionId, joinCode } = await res.json();
+ * console.log(`session ${sessionId}, join code ${joinCode}`);
  * await server.close();
  * ```
  */

@@ -8,7 +8,26 @@
  */
 import type { ServerMessage } from "../core/protocol.ts";
 
-/** What the server keeps of one session. Secrets are kept only as SHA-256 hashes. */
+/**
+ * What the server keeps of one session. Secrets are kept only as SHA-256 hashes.
+ *
+ * @example
+ * ```ts
+ * import { MemoryStore, type SessionRecord } from "@shoal/shoal/server";
+ *
+ * const record: SessionRecord = {
+ *   sessionId: "s1",
+ *   maxViewers: 10,
+ *   tokenHash: "0".repeat(64),
+ *   joinCodeHash: "1".repeat(64),
+ *   createdAt: Date.now(),
+ * };
+ * const store = new MemoryStore();
+ * await store.create(record);
+ * console.assert((await store.get("s1"))?.maxViewers === 10);
+ * await store.close();
+ * ```
+ */
 export interface SessionRecord {
   /** The session's id. */
   sessionId: string;
@@ -22,7 +41,17 @@ export interface SessionRecord {
   createdAt: number;
 }
 
-/** A viewer as the host sees it. */
+/**
+ * A viewer as the host sees it: its peer id and label (the `peers` of `welcome`).
+ *
+ * @example
+ * ```ts
+ * import type { ViewerInfo } from "@shoal/shoal/server";
+ *
+ * const viewer: ViewerInfo = { peerId: "p1", label: "alice" };
+ * console.assert(viewer.label === "alice");
+ * ```
+ */
 export interface ViewerInfo {
   /** The viewer's peer id. */
   peerId: string;
@@ -30,7 +59,17 @@ export interface ViewerInfo {
   label: string;
 }
 
-/** A peer as its server registers the connection it holds. */
+/**
+ * A peer as its server registers the connection it holds.
+ *
+ * @example
+ * ```ts
+ * import type { PeerRef } from "@shoal/shoal/server";
+ *
+ * const host: PeerRef = { peerId: "p0", role: "host" };
+ * console.assert(host.role === "host");
+ * ```
+ */
 export interface PeerRef {
   /** The peer's id. */
   peerId: string;
@@ -38,7 +77,17 @@ export interface PeerRef {
   role: "host" | "viewer";
 }
 
-/** A peer whose connection lived on a server that is gone (its heartbeat expired). */
+/**
+ * A peer whose connection lived on a server that is gone (its heartbeat expired).
+ *
+ * @example
+ * ```ts
+ * import type { LostPeer } from "@shoal/shoal/server";
+ *
+ * const lost: LostPeer = { sessionId: "s1", peerId: "p2", role: "viewer" };
+ * console.assert(lost.sessionId === "s1");
+ * ```
+ */
 export interface LostPeer extends PeerRef {
   /** The session it was in. */
   sessionId: string;
@@ -49,12 +98,33 @@ export interface LostPeer extends PeerRef {
  * with reason `timeout`, exactly as if its socket had closed here), or `fenced` (this
  * server was presumed dead and its registrations were dropped: close every connection so
  * that its clients reconnect and register afresh).
+ *
+ * @example
+ * ```ts
+ * import type { StoreEvent } from "@shoal/shoal/server";
+ *
+ * const describe = (e: StoreEvent) =>
+ *   e.type === "lost" ? `${e.peer.peerId} lost` : `fenced: ${e.reason}`;
+ * console.assert(describe({ type: "fenced", reason: "heartbeat expired" }).startsWith("fenced"));
+ * ```
  */
 export type StoreEvent =
   | { type: "lost"; peer: LostPeer }
   | { type: "fenced"; reason: string };
 
-/** Whether a store can serve; `reason` says why not. */
+/**
+ * Whether a store can serve; `reason` says why not (`/healthz` reports it).
+ *
+ * @example
+ * ```ts
+ * import { MemoryStore, type StoreHealth } from "@shoal/shoal/server";
+ *
+ * const store = new MemoryStore();
+ * const health: StoreHealth = await store.health();
+ * console.assert(health.ok);
+ * await store.close();
+ * ```
+ */
 export interface StoreHealth {
   /** True when the store can serve. */
   ok: boolean;
@@ -74,7 +144,9 @@ export interface StoreHealth {
  * ```
  */
 export class StoreUnavailableError extends Error {
+  /** Always `"StoreUnavailableError"`. */
   override name = "StoreUnavailableError";
+  /** Makes the error with a message and optionally its `cause`. */
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
   }
@@ -83,6 +155,19 @@ export class StoreUnavailableError extends Error {
 /**
  * Sessions, presence and handshakes. Every method may be asynchronous, and may reject with
  * a {@link StoreUnavailableError} when the shared state cannot be reached.
+ * {@link MemoryStore} keeps them in one process; `RedisStore` shares them between servers.
+ *
+ * @example A server with its store passed in (and closed by its owner)
+ * ```ts
+ * import { MemoryStore, type SessionStore, startSignalingServer } from "@shoal/shoal/server";
+ *
+ * const store: SessionStore = new MemoryStore({ idleTtlMs: 60_000 });
+ * await using server = startSignalingServer({ hostname: "127.0.0.1", port: 0, store });
+ * await (await fetch(`${server.url}/v1/sessions`, { method: "POST" })).body?.cancel();
+ * console.assert(await store.count() === 1);
+ * await server.close();
+ * await store.close();
+ * ```
  */
 export interface SessionStore {
   /** Stores a new session; it expires after the idle time unless a connection opens. */
@@ -127,7 +212,23 @@ export interface SessionStore {
   close(): Promise<void>;
 }
 
-/** Delivers server messages to peers, wherever they are connected. */
+/**
+ * Delivers server messages to peers, wherever they are connected. {@link MemoryBus}
+ * delivers within one process; `RedisBus` between servers.
+ *
+ * @example
+ * ```ts
+ * import { type Bus, MemoryBus } from "@shoal/shoal/server";
+ *
+ * const bus: Bus = new MemoryBus();
+ * const got: string[] = [];
+ * const unsubscribe = await bus.subscribe("s1", "p1", (m) => got.push(m.type));
+ * await bus.publish("s1", "p1", { type: "host-status", online: true });
+ * unsubscribe();
+ * console.assert(got[0] === "host-status");
+ * await bus.close();
+ * ```
+ */
 export interface Bus {
   /** Delivers `message` to `peerId` of `sessionId`; returns whether anyone took it. */
   publish(sessionId: string, peerId: string, message: ServerMessage): Promise<boolean>;
