@@ -83,6 +83,9 @@ async function _explain(
   if (error instanceof Deno.errors.AddrInUse) {
     return { sentence: `the address is already in use (${error.message})`, code: 1 };
   }
+  if (error instanceof Error && error.name === "StoreUnavailableError") {
+    return { sentence: error.message, code: 1 }; // `signal --redis` cannot reach Redis
+  }
   const sentence = (await import("./common.ts")).explain(error);
   return sentence === undefined ? undefined : { sentence, code: 1 };
 }

@@ -92,6 +92,17 @@ Deno.test("shoal: unknown commands and flags and missing values are one sentence
   }
 });
 
+Deno.test("shoal signal with an unreachable Redis: one sentence and exit 1, no stack trace", async () => {
+  const perms = ["--allow-net", "--allow-env", "--allow-read", "--allow-run"];
+  const args = ["signal", "--port", "0", "--redis", "redis://127.0.0.1:1"];
+  const { code, err } = await run(MAIN, args, { perms });
+  assert.equal(code, 1, err);
+  const said = err.split("\n").filter((l) => l.startsWith("shoal signal:"));
+  assert.equal(said.length, 1, err);
+  assert.match(said[0], /redis/i);
+  assert.doesNotMatch(err, /Stack backtrace|\n\s+at /);
+});
+
 Deno.test("swarmCommandLine runs swarm.ts with deno, or the compiled binary's own swarm command", () => {
   const args = ["--count", "2"];
   const fromSource = swarmCommandLine(args, false);
