@@ -54,9 +54,12 @@ export class Chromium implements AsyncDisposable {
     this.#dir = dir;
   }
 
-  /** Launches Chromium headless with {@linkcode CHROMIUM_FLAGS} and a new user-data-dir. */
+  /**
+   * Launches Chromium headless with {@linkcode CHROMIUM_FLAGS} (and `args`) and a new
+   * user-data-dir.
+   */
   static async launch(
-    options: { viewport?: { width: number; height: number } } = {},
+    options: { viewport?: { width: number; height: number }; args?: string[] } = {},
   ): Promise<Chromium> {
     const missing = chromiumMissing();
     if (missing) throw new Error(`cannot launch chromium: ${missing}`);
@@ -65,7 +68,7 @@ export class Chromium implements AsyncDisposable {
       const context = await chromium.launchPersistentContext(dir, {
         executablePath: CHROMIUM_PATH,
         headless: true,
-        args: [...CHROMIUM_FLAGS],
+        args: [...CHROMIUM_FLAGS, ...options.args ?? []],
         viewport: options.viewport ?? { width: 1280, height: 900 },
         timeout: 30_000,
       });
