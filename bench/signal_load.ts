@@ -186,6 +186,23 @@ async function _redisPid(url: string): Promise<number | undefined> {
   }
 }
 
+/** Deletes the keys a run left under `prefix`. */
+async function _flush(url: string, prefix: string): Promise<void> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0 });
+  try {
+    await redis.connect();
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 500);
+      if (keys.length) await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== "0");
+    await redis.quit();
+  } finally {
+    redis.disconnect();
+  }
+}
+
 /** What one mode measured. */
 interface _Result {
   /** Relayed signals per second (as received by the clients). */
@@ -222,6 +239,7 @@ async function _run(mode: string, redis: string, load: _Load): Promise<_Result> 
   const n = counter.n;
   await _closeAll(sockets);
   await Promise.all(servers.map((s) => s.stop()));
+  if (mode !== "memory") await _flush(redis, prefix);
   return {
     rate: n / ((performance.now() - started) / 1_000),
     serverCpu: (after.server - before.server) / (n / 1_000),
