@@ -278,7 +278,7 @@ export interface RtcPeerConnection {
   createOffer(options?: RtcOperationOptions): Promise<RTCSessionDescriptionLike>;
   /** Creates an answer to the remote offer; pass it to `setLocalDescription`. */
   createAnswer(options?: RtcOperationOptions): Promise<RTCSessionDescriptionLike>;
-  /** Applies a local description; gathering starts and `icecandidate` events follow. */
+  /** Applies a local description and gathers; `icecandidate` may fire before it resolves. */
   setLocalDescription(
     description: RTCSessionDescriptionLike,
     options?: RtcOperationOptions,

@@ -207,11 +207,15 @@ test("werift: with no STUN server configured none is looked up or contacted", as
   assert.deepEqual(ours.filter((h) => h !== "127.0.0.1"), []);
 });
 
-test("werift: with interfaceAddresses every host candidate is on 127.0.0.1", async () => {
-  await using pc = loopback().createPeerConnection({ iceServers: [] });
+test("werift: host candidates are on the interface address, within the port range", async () => {
+  const rtc = werift({ interfaceAddresses: { udp4: "127.0.0.1" }, portRange: [41000, 41100] });
+  await using pc = rtc.createPeerConnection({ iceServers: [] });
   const candidates = await gatherAll(pc);
   assert.ok(candidates.length > 0);
-  for (const c of candidates) assert.match(c.candidate, / 127\.0\.0\.1 \d+ typ host/);
+  for (const c of candidates) {
+    const [, port] = / 127\.0\.0\.1 (\d+) typ host/.exec(c.candidate) ?? assert.fail(c.candidate);
+    assert.ok(Number(port) >= 41000 && Number(port) <= 41100, c.candidate);
+  }
 });
 
 test("werift: a peer known only by mDNS candidates is reached through its checks", async () => {
