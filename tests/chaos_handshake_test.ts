@@ -141,7 +141,7 @@ Deno.test("chaos: the host process is killed mid-stream and restarts with its to
     return { child, err, reading, stdin: child.stdin.getWriter() };
   };
   const first = spawnHost([]);
-  await eventually(() => first.err.some((l) => l.includes("--token")), 15_000, "first host up");
+  await eventually(() => first.err.some((l) => l.includes("--token")), 30_000, "first host up");
   const line = first.err.find((l) => l.includes("--token"))!;
   const [, sessionId, token] = line.match(/--session (\S+) --token (\S+)/)!;
   const code = first.err.find((l) => l.includes("join code:"))!.split(" ").at(-1)!;

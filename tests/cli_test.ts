@@ -59,7 +59,7 @@ class Proc implements AsyncDisposable {
 Deno.test("commands: a host reading stdin streams to two view processes and hears them back", async () => {
   await using server = testServer();
   await using host = new Proc("cli/host.ts", ["--server", server.url, "--metrics-port", "0"]);
-  await eventually(() => host.err.some((l) => l.includes("join code:")), 15_000, "host announces");
+  await eventually(() => host.err.some((l) => l.includes("join code:")), 30_000, "host announces");
   const sessionId = host.err.find((l) => l.startsWith("shoal: hosting session"))!.split(" ").at(
     -1,
   )!;
