@@ -209,6 +209,14 @@ export function collect(
   }).then(() => got);
 }
 
+/** Resolves once `check()` holds (polled every 10 ms); rejects when `signal` aborts first. */
+async function _until(check: () => boolean, signal: AbortSignal): Promise<void> {
+  while (!check()) {
+    if (signal.aborted) throw signal.reason;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 function _ok(value: unknown, message: string): asserts value {
   if (!value) throw new Error(`assertion failed: ${message}`);
 }
@@ -286,6 +294,8 @@ export function rtcContract(
     await using pair = await pairOf(s, signal);
     const { trickled } = pair;
     _ok(trickled.host > 0 && trickled.viewer > 0, "both sides trickled candidates");
+    // Gathering may end after the channel is open (Chromium registering its mDNS names).
+    await _until(() => trickled.hostEnded && trickled.viewerEnded, signal);
     _ok(trickled.hostEnded && trickled.viewerEnded, "both sides ended their candidates");
     _equal(pair.viewerChannel.label, "shoal", "label");
     _equal(pair.hostChannel.readyState, "open", "host channel");
