@@ -11,7 +11,19 @@ import { RedisBus } from "./redis_bus.ts";
 import { RedisLink } from "./redis_link.ts";
 import { RedisStore } from "./redis_store.ts";
 
-/** Options of {@link connectRedis}. */
+/**
+ * Options of {@link connectRedis}: the Redis URL and key prefix (servers sharing state use
+ * the same), session expiry, the heartbeat that tells live servers from dead ones, and the
+ * time allowed per command.
+ *
+ * @example
+ * ```ts
+ * import type { RedisOptions } from "@shoal/shoal/server";
+ *
+ * const options: RedisOptions = { url: "redis://127.0.0.1:6379", heartbeatTtlMs: 3_000 };
+ * console.assert(options.prefix === undefined); // "shoal:" by default
+ * ```
+ */
 export interface RedisOptions {
   /** `redis://[user:password@]host:port[/db]`. */
   url: string;
@@ -50,6 +62,7 @@ export class RedisState implements AsyncDisposable {
   #link: RedisLink;
   #closed?: Promise<void>;
 
+  /** Wraps an open link with its store and bus (see {@link connectRedis}). */
   constructor(link: RedisLink, store: RedisStore, bus: RedisBus) {
     this.#link = link;
     this.store = store;
@@ -66,6 +79,7 @@ export class RedisState implements AsyncDisposable {
     return this.#closed;
   }
 
+  /** Same as {@link RedisState.close}, for `await using`. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }

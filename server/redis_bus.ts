@@ -31,6 +31,7 @@ export class RedisBus implements Bus {
   #local = new Map<string, (message: ServerMessage) => void>();
   #onMessage = (channel: string, text: string) => this.#received(channel, text);
 
+  /** A bus over `link`'s subscriber connection (see {@link connectRedis}). */
   constructor(link: RedisLink) {
     this.#link = link;
     link.sub.on("message", this.#onMessage);

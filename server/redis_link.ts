@@ -5,12 +5,23 @@
  *
  * @module
  */
-import type { Logger } from "@logtape/logtape";
+import type { Logger } from "../core/logger.ts";
 import { Redis, type RedisOptions as IoRedisOptions } from "ioredis";
 import { RedisKeys, type ScriptName, SCRIPTS } from "./redis_scripts.ts";
 import { StoreUnavailableError } from "./store.ts";
 
-/** Connection settings of a {@link RedisLink}. */
+/**
+ * Connection settings of a {@link RedisLink}: the Redis URL, the key prefix, the time
+ * allowed per command, and where to log connection trouble.
+ *
+ * @example
+ * ```ts
+ * import type { RedisLinkOptions } from "@shoal/shoal/server";
+ *
+ * const options: RedisLinkOptions = { url: "redis://127.0.0.1:6379", prefix: "app:", log: console };
+ * console.assert(new URL(options.url).port === "6379");
+ * ```
+ */
 export interface RedisLinkOptions {
   /** `redis://[user:password@]host:port[/db]`. */
   url: string;
@@ -40,9 +51,17 @@ function _isReplyError(error: unknown): boolean {
 export class RedisLink {
   /** The key layout. */
   readonly keys: RedisKeys;
-  /** Commands and publishing. */
+  /**
+   * Commands and publishing: the `npm:ioredis` client itself.
+   *
+   * @ignore
+   */
   readonly cmd: Redis;
-  /** Subscriptions only. */
+  /**
+   * Subscriptions only: the `npm:ioredis` client itself.
+   *
+   * @ignore
+   */
   readonly sub: Redis;
   /** How often the command connection dropped: writes may have been lost meanwhile. */
   drops = 0;
@@ -106,7 +125,11 @@ export class RedisLink {
     }
   }
 
-  /** Runs one of {@link SCRIPTS} with `keys` and `args`. */
+  /**
+   * Runs one of {@link SCRIPTS} with `keys` and `args`.
+   *
+   * @ignore
+   */
   run(name: ScriptName, keys: string[], args: Array<string | number>): Promise<unknown> {
     return this.call(async () => {
       let sha = this.#sha.get(name);

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Logger } from "@logtape/logtape";
+import type { Logger } from "../core/logger.ts";
 import { newSessionId } from "./ids.ts";
 import type { RedisLink } from "./redis_link.ts";
 import { ownedEntry, parseOwnedEntry } from "./redis_scripts.ts";

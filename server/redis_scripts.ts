@@ -18,6 +18,7 @@
  * ```
  */
 export class RedisKeys {
+  /** The layout of keys that start with `prefix` (e.g. `shoal:`). */
   constructor(readonly prefix: string) {}
   /** HASH: the session record, plus `host` (peer id) and `seq` (join counter). */
   session(sessionId: string): string {

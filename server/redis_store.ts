@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Logger } from "@logtape/logtape";
+import type { Logger } from "../core/logger.ts";
 import type { RedisLink } from "./redis_link.ts";
 import { RedisPresence } from "./redis_presence.ts";
 import {
@@ -17,7 +17,18 @@ import {
   type ViewerInfo,
 } from "./store.ts";
 
-/** Settings of a {@link RedisStore}. */
+/**
+ * Settings of a {@link RedisStore}: session expiry, this server's heartbeat, and where to
+ * log Redis trouble. {@link connectRedis} fills them from its own options.
+ *
+ * @example
+ * ```ts
+ * import type { RedisStoreOptions } from "@shoal/shoal/server";
+ *
+ * const options: RedisStoreOptions = { heartbeatTtlMs: 3_000, log: console };
+ * console.assert(options.heartbeatTtlMs === 3_000);
+ * ```
+ */
 export interface RedisStoreOptions {
   /** How long a session outlives its last connection, ms (default 10 minutes). */
   idleTtlMs?: number;
@@ -86,6 +97,7 @@ export class RedisStore implements SessionStore {
   #watchers = new Set<(event: StoreEvent) => void | Promise<void>>();
   #mirror = new _Mirror();
 
+  /** A store over `link` (see {@link connectRedis}, which makes both). */
   constructor(link: RedisLink, options: RedisStoreOptions) {
     this.#link = link;
     this.#ttl = options.idleTtlMs ?? 10 * 60_000;
