@@ -2,7 +2,8 @@
 /**
  * The page's script: a shoal `Host` running in the browser tab (the browser's own
  * `RTCPeerConnection` through the `browser()` adapter) that broadcasts the time every
- * second. The signaling server is the page's own origin (see `serve.ts`).
+ * second. The signaling server is the page's own origin (see `serve.ts`). The DOM library
+ * it references is why `deno task check` checks `examples/` on its own.
  *
  * @module
  */
