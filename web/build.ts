@@ -27,7 +27,9 @@ const CONFIG = new URL("../deno.json", import.meta.url);
 
 /** `deno bundle` failed: `stderr` says why. */
 export class BundleError extends Error {
+  /** Always `"BundleError"`. */
   override name = "BundleError";
+  /** Makes the error for `entry` from what `deno bundle` printed. */
   constructor(
     /** The entry module that failed. */
     readonly entry: string,
