@@ -4,6 +4,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
+import { abortable } from "../core/async.ts";
 import type { IceServer } from "../core/protocol.ts";
 import { CloseCode, Connection, type ConnectionLimits, DEFAULT_LIMITS } from "./connection.ts";
 import { hashSecret, newHostToken, newJoinCode, newSessionId, normalizeJoinCode } from "./ids.ts";
@@ -194,10 +195,9 @@ export class SignalingServer implements AsyncDisposable {
       for (const c of all) {
         c.fail("shutdown", "the server is shutting down", CloseCode.goingAway, "shutdown");
       }
-      await Promise.race([
-        Promise.all(all.map((c) => c.done)),
-        new Promise((r) => setTimeout(r, 2_000)).then(() => {}),
-      ]);
+      // Bounded: a client that never completes the close handshake does not hold us up.
+      await abortable(Promise.all(all.map((c) => c.done)), AbortSignal.timeout(2_000))
+        .catch(() => {});
       await this.#http.shutdown();
       this.#unwatch();
       if (!this.#options.store) await this.store.close();

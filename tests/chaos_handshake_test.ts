@@ -155,6 +155,7 @@ Deno.test("chaos: the host process is killed mid-stream and restarts with its to
   for (let i = 0; i < 20; i++) await send(first);
   first.child.kill("SIGKILL");
   await first.child.status;
+  await first.stdin.close().catch(() => {});
   await first.reading;
   const second = spawnHost(["--session", sessionId, "--token", token]);
   try {
