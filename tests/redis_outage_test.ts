@@ -7,6 +7,13 @@ import { connectRedis, type RedisState, startSignalingServer } from "../server/m
 import { REDIS_SERVER_INSTALLED, RedisProcess } from "./_redis_process.ts";
 import { createSession, eventually, RawClient } from "./_signal_helpers.ts";
 
+/** The status of a request, its body consumed. */
+async function statusOf(url: string, init?: RequestInit): Promise<number> {
+  const res = await fetch(url, init);
+  await res.body?.cancel();
+  return res.status;
+}
+
 function outageTest(name: string, fn: () => Promise<void>): void {
   const required = Deno.env.get("CI") === "true";
   if (!REDIS_SERVER_INSTALLED && !required) {
@@ -38,7 +45,7 @@ outageTest(
     await host.next("peer-joined");
 
     await redis.kill();
-    await eventually(async () => (await fetch(`${server.url}/healthz`)).status === 503, 5_000);
+    await eventually(async () => (await statusOf(`${server.url}/healthz`)) === 503, 5_000);
     const [status, code, why] = await errorOf(await fetch(`${server.url}/healthz`));
     assert.deepEqual([status, code], [503, "store-unavailable"]);
     assert.match(why, /redis/);
@@ -65,12 +72,12 @@ outageTest(
     await v2.close(); // cannot be announced now: Redis holds the membership
 
     await redis.restart();
-    await eventually(async () => (await fetch(`${server.url}/healthz`)).status === 200, 8_000);
+    await eventually(async () => (await statusOf(`${server.url}/healthz`)) === 200, 8_000);
     const left = await host.next("peer-left", 5_000);
     assert.equal(left.reason, "timeout", "the viewer that left meanwhile is announced after");
     const info = await (await fetch(`${server.url}/v1/sessions/${s.sessionId}`)).json();
     assert.equal(info.viewers, 1);
-    assert.equal((await fetch(`${server.url}/v1/sessions`, { method: "POST" })).status, 201);
+    assert.equal(await statusOf(`${server.url}/v1/sessions`, { method: "POST" }), 201);
   },
 );
 
