@@ -22,6 +22,28 @@ import { StoreUnavailableError } from "./store.ts";
  * console.assert(new URL(options.url).port === "6379");
  * ```
  */
+/**
+ * Quits an ioredis client politely and waits (at most 2 s) until its socket is gone.
+ * `disconnect()` alone leaves a timer behind until the socket closes, which outlives a test.
+ *
+ * @example
+ * ```ts ignore
+ * await quitRedis(client);
+ * ```
+ */
+export async function quitRedis(client: Redis): Promise<void> {
+  if (client.status === "end") return;
+  const ended = new Promise<void>((resolve) => client.once("end", () => resolve()));
+  try {
+    if (client.status === "ready") await client.quit();
+    else client.disconnect();
+  } catch {
+    client.disconnect();
+  }
+  const bound = AbortSignal.timeout(2_000);
+  await Promise.race([ended, new Promise((r) => bound.addEventListener("abort", r))]);
+}
+
 export interface RedisLinkOptions {
   /** `redis://[user:password@]host:port[/db]`. */
   url: string;
@@ -147,14 +169,7 @@ export class RedisLink {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await Promise.all([this.cmd, this.sub].map(async (client) => {
-      try {
-        if (client.status === "ready") await client.quit();
-      } catch {
-        // Gone already.
-      }
-      client.disconnect();
-    }));
+    await Promise.all([this.cmd, this.sub].map(quitRedis));
   }
 
   /** Drops both connections at once. */

@@ -2,6 +2,7 @@
 // .ci/run starts it on), whether it answers, and fixtures that give each test its own key
 // prefix and leave nothing behind (no keys, no sockets, no timers).
 import { Redis } from "ioredis";
+import { quitRedis } from "../server/redis_link.ts";
 import {
   connectRedis,
   type RedisOptions,
@@ -62,9 +63,8 @@ export async function flushPrefix(prefix: string): Promise<void> {
       if (keys.length) await redis.del(...keys);
       cursor = next;
     } while (cursor !== "0");
-    await redis.quit();
   } finally {
-    redis.disconnect();
+    await quitRedis(redis);
   }
 }
 
