@@ -257,16 +257,15 @@ export class Supervisor<T> implements AsyncDisposable {
         }
       },
     };
-    let run: Promise<void>;
-    const settle = (outcome: { peer: T } | { error: unknown }) => {
-      this.#inFlight.delete(run);
-      if ("peer" in outcome) this.#succeeded(slot, controller, outcome.peer);
-      else this.#failed(slot, controller, outcome.error);
-      this.#pump();
-    };
-    run = Promise.resolve()
+    const run: Promise<void> = Promise.resolve()
       .then(() => this.#o.negotiate(job))
-      .then((peer) => settle({ peer }), (error) => settle({ error }));
+      .then((peer) => ({ peer }), (error: unknown) => ({ error }))
+      .then((outcome) => {
+        this.#inFlight.delete(run);
+        if ("peer" in outcome) this.#succeeded(slot, controller, outcome.peer);
+        else this.#failed(slot, controller, outcome.error);
+        this.#pump();
+      });
     this.#inFlight.add(run);
   }
 

@@ -5,8 +5,9 @@ import { werift } from "../adapters/werift.ts";
 import type { SwarmViewerSummary } from "../cli/swarm.ts";
 import { Host, type HostOptions } from "../core/host.ts";
 import type { HostMetricsSnapshot } from "../core/host_metrics.ts";
+import type { RtcAdapter } from "../core/rtc.ts";
 
-export const loopback = () => werift({ interfaceAddresses: { udp4: "127.0.0.1" } });
+export const loopback = (): RtcAdapter => werift({ interfaceAddresses: { udp4: "127.0.0.1" } });
 
 /** A host that broadcasts `SEQ TS payload` messages and notes the seq at each ready. */
 export class ChaosHost implements AsyncDisposable {

@@ -8,7 +8,7 @@ import { Swarm } from "./_swarm.ts";
 Deno.test("signaling per viewer is bounded to ready, and after ready only pings travel", async () => {
   await using server = testServer();
   await using host = await Host.start({ rtc: loopback(), server: server.url, pingIntervalMs: 500 });
-  await using swarm = new Swarm({
+  await using _swarm = new Swarm({
     server: server.url,
     session: host.session.sessionId,
     code: host.joinCode!,
