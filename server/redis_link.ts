@@ -11,18 +11,6 @@ import { RedisKeys, type ScriptName, SCRIPTS } from "./redis_scripts.ts";
 import { StoreUnavailableError } from "./store.ts";
 
 /**
- * Connection settings of a {@link RedisLink}: the Redis URL, the key prefix, the time
- * allowed per command, and where to log connection trouble.
- *
- * @example
- * ```ts
- * import type { RedisLinkOptions } from "@shoal/shoal/server";
- *
- * const options: RedisLinkOptions = { url: "redis://127.0.0.1:6379", prefix: "app:", log: console };
- * console.assert(new URL(options.url).port === "6379");
- * ```
- */
-/**
  * Quits an ioredis client politely and waits (at most 2 s) until its socket is gone.
  * `disconnect()` alone leaves a timer behind until the socket closes, which outlives a test.
  *
@@ -44,6 +32,18 @@ export async function quitRedis(client: Redis): Promise<void> {
   await Promise.race([ended, new Promise((r) => bound.addEventListener("abort", r))]);
 }
 
+/**
+ * Connection settings of a {@link RedisLink}: the Redis URL, the key prefix, the time
+ * allowed per command, and where to log connection trouble.
+ *
+ * @example
+ * ```ts
+ * import type { RedisLinkOptions } from "@shoal/shoal/server";
+ *
+ * const options: RedisLinkOptions = { url: "redis://127.0.0.1:6379", prefix: "app:", log: console };
+ * console.assert(new URL(options.url).port === "6379");
+ * ```
+ */
 export interface RedisLinkOptions {
   /** `redis://[user:password@]host:port[/db]`. */
   url: string;
