@@ -160,13 +160,3 @@ export async function benchCommand(args: string[]): Promise<number> {
   }
   return 0;
 }
-
-if (import.meta.main) {
-  try {
-    Deno.exit(await benchCommand(Deno.args));
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    console.error(`shoal bench: ${error.message}`);
-    Deno.exit(2);
-  }
-}

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { type FlagSpec, helpText, intFlag, parseFlags, UsageError } from "./flags.ts";
+import { type FlagSpec, helpText, intFlag, parseFlags } from "./flags.ts";
 import { setupLogging } from "./logging.ts";
 import { type BroadcastResult, LoadRun } from "./loadrun.ts";
 import type { HostMetricsSnapshot } from "../core/host_metrics.ts";
@@ -165,14 +165,4 @@ function _table(r: DemoResult): string {
   ];
   const w = Math.max(...rows.map(([k]) => k.length));
   return "\n" + rows.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`).join("\n") + "\n\n";
-}
-
-if (import.meta.main) {
-  try {
-    Deno.exit(await demoCommand(Deno.args));
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    console.error(`shoal demo: ${error.message}`);
-    Deno.exit(2);
-  }
 }

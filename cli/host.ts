@@ -6,7 +6,7 @@
  */
 import { Host } from "../core/host.ts";
 import type { PeerState } from "../core/supervisor.ts";
-import { explain, serverUrl, weriftFor } from "./common.ts";
+import { serverUrl, weriftFor } from "./common.ts";
 import { type FlagSpec, helpText, intFlag, parseFlags, UsageError } from "./flags.ts";
 import { readLines } from "./lines.ts";
 import { type LogFormat, setupLogging } from "./logging.ts";
@@ -208,15 +208,4 @@ function _statusLine(host: Host): { stop(): void } {
       if (tty) Deno.stderr.writeSync(new TextEncoder().encode("\n"));
     },
   };
-}
-
-if (import.meta.main) {
-  try {
-    Deno.exit(await hostCommand(Deno.args));
-  } catch (error) {
-    const sentence = explain(error);
-    if (!sentence) throw error;
-    console.error(`shoal host: ${sentence}`);
-    Deno.exit(error instanceof UsageError ? 2 : 1);
-  }
 }

@@ -5,7 +5,7 @@
  * @module
  */
 import { Viewer } from "../core/viewer.ts";
-import { explain, serverUrl, weriftFor } from "./common.ts";
+import { serverUrl, weriftFor } from "./common.ts";
 import { type FlagSpec, helpText, parseFlags, UsageError } from "./flags.ts";
 import { readLines } from "./lines.ts";
 import { setupLogging } from "./logging.ts";
@@ -90,16 +90,5 @@ export async function viewCommand(args: string[]): Promise<number> {
   } finally {
     Deno.removeSignalListener("SIGINT", stop);
     Deno.removeSignalListener("SIGTERM", stop);
-  }
-}
-
-if (import.meta.main) {
-  try {
-    Deno.exit(await viewCommand(Deno.args));
-  } catch (error) {
-    const sentence = explain(error);
-    if (!sentence) throw error;
-    console.error(`shoal view: ${sentence}`);
-    Deno.exit(error instanceof UsageError ? 2 : 1);
   }
 }

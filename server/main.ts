@@ -9,7 +9,6 @@ import { type FlagSpec, helpText, intFlag, parseFlags, UsageError } from "../cli
 import { type LogFormat, setupLogging } from "../cli/logging.ts";
 import { REDIS_FLAGS, redisFromFlags } from "./redis_flags.ts";
 import { startSignalingServer } from "./server.ts";
-import { StoreUnavailableError } from "./store.ts";
 import { webRoutes } from "./web.ts";
 
 /** Flags of the `signal` command. */
@@ -82,24 +81,4 @@ export async function signalCommand(args: string[]): Promise<void> {
   await redis?.close();
   Deno.removeSignalListener("SIGINT", stop);
   Deno.removeSignalListener("SIGTERM", stop);
-}
-
-if (import.meta.main) {
-  try {
-    await signalCommand(Deno.args);
-  } catch (error) {
-    if (error instanceof UsageError) {
-      console.error(`shoal signal: ${error.message}`);
-      Deno.exit(2);
-    }
-    if (error instanceof StoreUnavailableError) {
-      console.error(`shoal signal: ${error.message}`);
-      Deno.exit(1);
-    }
-    if (error instanceof Deno.errors.AddrInUse) {
-      console.error(`shoal signal: the address is already in use (${error.message})`);
-      Deno.exit(1);
-    }
-    throw error;
-  }
 }

@@ -126,10 +126,10 @@ Deno.test("chaos: lost candidates on one side connect anyway; on both sides the 
 
 Deno.test("chaos: the host process is killed mid-stream and restarts with its token", async () => {
   await using server = testServer();
-  const hostCli = new URL("../cli/host.ts", import.meta.url).pathname;
+  const hostCli = new URL("../cli/main.ts", import.meta.url).pathname;
   const spawnHost = (args: string[]) => {
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", hostCli, "--server", server.url, ...args],
+      args: ["run", "-A", hostCli, "host", "--server", server.url, ...args],
       stdin: "piped",
       stdout: "null",
       stderr: "piped",

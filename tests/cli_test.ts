@@ -58,7 +58,13 @@ class Proc implements AsyncDisposable {
 
 Deno.test("commands: a host reading stdin streams to two view processes and hears them back", async () => {
   await using server = testServer();
-  await using host = new Proc("cli/host.ts", ["--server", server.url, "--metrics-port", "0"]);
+  await using host = new Proc("cli/main.ts", [
+    "host",
+    "--server",
+    server.url,
+    "--metrics-port",
+    "0",
+  ]);
   await eventually(() => host.err.some((l) => l.includes("join code:")), 30_000, "host announces");
   const sessionId = host.err.find((l) => l.startsWith("shoal: hosting session"))!.split(" ").at(
     -1,
@@ -67,8 +73,8 @@ Deno.test("commands: a host reading stdin streams to two view processes and hear
   const viewArgs = (
     label: string,
   ) => ["--server", server.url, "--session", sessionId, "--code", code, "--label", label];
-  await using a = new Proc("cli/view.ts", viewArgs("alice"));
-  await using b = new Proc("cli/view.ts", viewArgs("bob"));
+  await using a = new Proc("cli/main.ts", ["view", ...viewArgs("alice")]);
+  await using b = new Proc("cli/main.ts", ["view", ...viewArgs("bob")]);
   await eventually(() => host.err.some((l) => / 2 ready/.test(l)), 20_000, "two viewers ready");
   await host.write("first line");
   await host.write("second line");
@@ -106,7 +112,7 @@ Deno.test("commands: view fails with one clear sentence on a wrong code, an unkn
     [["--bogus"], 2, /unknown flag --bogus/],
   ];
   for (const [args, code, sentence] of cases) {
-    await using p = new Proc("cli/view.ts", args);
+    await using p = new Proc("cli/main.ts", ["view", ...args]);
     const status = await p.end();
     assert.equal(status.code, code, args.join(" "));
     const said = p.err.filter((l) => l.startsWith("shoal view:"));
@@ -125,7 +131,7 @@ Deno.test("commands: host fails with one clear sentence when the server is unrea
     [["--server", server.url, "--session", sessionId], 2, /go together/],
   ];
   for (const [args, code, sentence] of cases) {
-    await using p = new Proc("cli/host.ts", args);
+    await using p = new Proc("cli/main.ts", ["host", ...args]);
     const status = await p.end();
     assert.equal(status.code, code, args.join(" "));
     const said = p.err.filter((l) => l.startsWith("shoal host:"));
