@@ -19,14 +19,21 @@ export function randomBytes(n: number): Uint8Array {
   return crypto.getRandomValues(new Uint8Array(n));
 }
 
-/** A host token: 256 random bits, base64url. */
-export function newHostToken(): string {
-  return _base64url(randomBytes(32));
+/** `_base64url(randomBytes(n))` that does not start with `-`, so it never reads as a flag. */
+function _randomId(n: number): string {
+  let id: string;
+  do id = _base64url(randomBytes(n)); while (id.startsWith("-"));
+  return id;
 }
 
-/** A session id: 96 random bits, base64url (16 characters). */
+/** A host token: 256 random bits (less one in 64 values), base64url. */
+export function newHostToken(): string {
+  return _randomId(32);
+}
+
+/** A session id: 96 random bits (less one in 64 values), base64url (16 characters). */
 export function newSessionId(): string {
-  return _base64url(randomBytes(12));
+  return _randomId(12);
 }
 
 /** A peer id: 64 random bits, base64url, prefixed with the role's initial. */
