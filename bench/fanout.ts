@@ -23,6 +23,12 @@ const { flags } = parseFlags(Deno.args, [
   { name: "seconds", type: "string", description: "seconds per rate", default: "10" },
   { name: "size", type: "string", description: "bytes per message", default: "1024" },
   { name: "coalesce-ms", type: "string", description: "host coalescing window, ms", default: "2" },
+  {
+    name: "high-water",
+    type: "string",
+    description: "bufferedAmount high-water mark, bytes",
+    default: "65536",
+  },
   { name: "json", type: "string", description: "write results here" },
 ]);
 const viewers = Number(flags.viewers ?? 100);
@@ -33,7 +39,13 @@ await setupLogging("json", "error");
 await using run = new LoadRun({
   viewers,
   processes: Number(flags.processes ?? 4),
-  host: { coalesceMs: Number(flags["coalesce-ms"] ?? 2) },
+  host: {
+    coalesceMs: Number(flags["coalesce-ms"] ?? 2),
+    limits: {
+      highWaterMark: Number(flags["high-water"] ?? 65536),
+      lowWaterMark: Number(flags["high-water"] ?? 65536) / 4,
+    },
+  },
 });
 await run.start();
 run.join();
