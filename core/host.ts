@@ -118,6 +118,12 @@ export interface ViewerMessage {
 export interface HostEvents extends Record<string, unknown> {
   /** A viewer changed state. */
   peer: { peerId: string; label: string; state: PeerState; reason?: string };
+  /**
+   * The host's link to the signaling server changed: `connected` (every welcome),
+   * `reconnecting` (the socket dropped; ready viewers keep streaming), or `closed` for good,
+   * with the server's reason (`replaced` when another connection took the session over).
+   */
+  signaling: { state: "connected" | "reconnecting" | "closed"; reason?: string };
 }
 
 const encoder = new TextEncoder();
@@ -344,7 +350,18 @@ export class Host implements AsyncDisposable {
     const s = this.#signaling;
     const sup = this.#supervisor;
     this.#offs.push(
-      s.on("welcome", (w) => this.#welcome(w.iceServers, w.peers ?? [])),
+      s.on("welcome", (w) => {
+        this.#welcome(w.iceServers, w.peers ?? []);
+        this.#events.emit("signaling", { state: "connected" });
+      }),
+      s.on("disconnected", (d) => {
+        if (d.reconnecting) {
+          this.#events.emit("signaling", { state: "reconnecting", reason: d.reason });
+        }
+      }),
+      s.on("closed", (c) => {
+        if (c.error) this.#events.emit("signaling", { state: "closed", reason: c.error.code });
+      }),
       s.on("peer-joined", (p) => this.#join(p.peerId, p.label)),
       s.on("peer-left", (p) => this.#forget(p.peerId, p.reason)),
       s.on("signal", (sig) => this.#signal(sig)),

@@ -337,7 +337,8 @@ export class SignalingClient implements AsyncDisposable {
         this.#welcome = m;
         settle?.resolve(m);
         settle = undefined;
-      } else if (m.type === "error" && !this.#welcome) {
+      } else if (m.type === "error") {
+        // The server names the reason before every close it decides on.
         refusal = new SignalingError(m.code, m.message);
       }
       this.#dispatch(m);
@@ -435,7 +436,9 @@ export class SignalingClient implements AsyncDisposable {
     this.#events.emit("disconnected", { code, reason, reconnecting });
     if (!reconnecting) {
       clearInterval(this.#pingTimer);
-      const error = refusal ?? new SignalingError("closed", `closed by the server (${code})`, code);
+      const error = refusal
+        ? new SignalingError(refusal.code, refusal.message, code)
+        : new SignalingError("closed", `closed by the server (${code})`, code);
       this.#events.emit("closed", { code, reason, error });
       return;
     }

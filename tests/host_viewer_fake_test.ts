@@ -134,3 +134,18 @@ Deno.test("Viewer.join with a wrong join code fails with a clear refusal", async
   );
   assert.ok(ViewerError);
 });
+
+Deno.test("a host taken over by another with its token hears signaling closed: replaced", async () => {
+  await using server = testServer();
+  const net = new FakeRtcNetwork();
+  await using first = await Host.start({ rtc: net.adapter(), server: server.url });
+  const heard: string[] = [];
+  first.on("signaling", (e) => heard.push(`${e.state}${e.reason ? `:${e.reason}` : ""}`));
+  await using _second = await Host.start({
+    rtc: net.adapter(),
+    server: server.url,
+    sessionId: first.session.sessionId,
+    token: first.session.hostToken,
+  });
+  await eventually(() => heard.includes("closed:replaced"), 5_000, "the first host hears it");
+});
