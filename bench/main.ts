@@ -5,12 +5,15 @@
  *   deno task bench --pattern stampede --viewers 100 --runs 3
  *   deno task bench --pattern ramp --ramp 20
  *   deno task bench --pattern churn --churn 5 --duration 10
+ *   deno task bench --compare-raw --raw-cap 16   # and a raw-werift baseline, side by side
  *
  * @module
  */
 import { type FlagSpec, helpText, intFlag, parseFlags, UsageError } from "../cli/flags.ts";
 import { setupLogging } from "../cli/logging.ts";
 import { type BroadcastResult, LoadRun } from "../cli/loadrun.ts";
+import { compareRows } from "./compare.ts";
+import { rawRunInProcess, type RawRunResult } from "./raw_run.ts";
 
 /** Flags of `shoal bench`. */
 export const BENCH_FLAGS: FlagSpec[] = [
@@ -37,6 +40,16 @@ export const BENCH_FLAGS: FlagSpec[] = [
   { name: "ceiling", type: "string", description: "most handshakes in flight", default: "64" },
   { name: "answer-timeout", type: "string", description: "answer timeout, ms", default: "10000" },
   { name: "json", type: "string", description: "write every run's results to this file" },
+  {
+    name: "compare-raw",
+    type: "boolean",
+    description: "also run a raw-werift baseline (stampede) and compare",
+  },
+  {
+    name: "raw-cap",
+    type: "string",
+    description: "the raw baseline's handshakes in flight (default: no cap)",
+  },
   { name: "help", type: "boolean", description: "show this help" },
 ];
 
@@ -60,6 +73,10 @@ export interface BenchRun {
   broadcast: BroadcastResult;
   /** Leaves and joins during churn. */
   churn?: { left: number; joined: number };
+  /** Host RSS before any viewer joined, bytes. */
+  idleRss: number;
+  /** The raw-werift baseline (`--compare-raw`, stampede only). */
+  raw?: RawRunResult;
 }
 
 const pct = (xs: number[], p: number) => {
@@ -116,7 +133,18 @@ async function _one(
     failed: viewers - joined.states.ready,
     broadcast,
     churn,
+    idleRss: run.idleRss,
   };
+}
+
+/** The raw baseline with the same viewers, processes and broadcast as `flags` asks for. */
+function _raw(flags: Record<string, string | boolean | undefined>): Promise<RawRunResult> {
+  const args = ["viewers", "processes", "rate", "duration", "size"]
+    .flatMap((name) => typeof flags[name] === "string" ? [`--${name}`, String(flags[name])] : []);
+  if (typeof flags["raw-cap"] === "string") {
+    args.push("--cap", String(intFlag(flags["raw-cap"], "raw-cap", 16, 1, 10_000)));
+  }
+  return rawRunInProcess(args);
 }
 
 /** Runs `shoal bench`; resolves with the exit code. */
@@ -134,11 +162,15 @@ export async function benchCommand(args: string[]): Promise<number> {
   if (!["stampede", "ramp", "churn"].includes(String(flags.pattern ?? "stampede"))) {
     throw new UsageError("--pattern must be stampede, ramp or churn");
   }
+  if (flags["compare-raw"] && Deno.build.standalone) {
+    throw new UsageError("--compare-raw runs from the sources only (deno task bench)");
+  }
   await setupLogging("json", "error");
   const runs: BenchRun[] = [];
   const n = intFlag(flags.runs, "runs", 1, 1, 100);
   for (let i = 0; i < n; i++) {
     const r = await _one(flags, 42 + i);
+    if (flags["compare-raw"] && r.pattern === "stampede") r.raw = await _raw(flags);
     runs.push(r);
     console.error(JSON.stringify(r));
   }
@@ -155,6 +187,13 @@ export async function benchCommand(args: string[]): Promise<number> {
     "host cpu": `${r.broadcast.hostCpuPercent}%`,
     "rss MiB": Math.round(r.broadcast.hostRss / 1048576),
   })));
+  if (flags["compare-raw"]) {
+    runs.forEach((r, i) => {
+      const cap = r.raw?.cap === undefined ? "no cap" : `cap ${r.raw.cap}`;
+      console.log(`run ${i + 1}: shoal vs raw werift (${r.pattern}, ${r.viewers} viewers, ${cap})`);
+      console.table(compareRows(r, r.raw));
+    });
+  }
   if (typeof flags.json === "string") {
     await Deno.writeTextFile(flags.json, JSON.stringify(runs, null, 2) + "\n");
   }

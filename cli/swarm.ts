@@ -62,14 +62,20 @@ export interface SwarmViewerSummary {
   large?: Array<{ bytes: number; fnv: number }>;
 }
 
-interface _Slot extends SwarmViewerSummary {
-  viewer?: Viewer;
+/** A viewer's running figures: its summary so far and every latency. */
+export interface SwarmStats extends SwarmViewerSummary {
+  /** One-way latencies since the latest `reset`, ms. */
   lat: number[];
+}
+
+interface _Slot extends SwarmStats {
+  viewer?: Viewer;
 }
 
 const decoder = new TextDecoder();
 
-function _emit(event: Record<string, unknown>): void {
+/** Writes one JSON line on stdout. */
+export function emitEvent(event: Record<string, unknown>): void {
   Deno.stdout.writeSync(new TextEncoder().encode(JSON.stringify(event) + "\n"));
 }
 
@@ -78,11 +84,17 @@ function _pct(sorted: number[], p: number): number {
 }
 
 function _summary(s: _Slot): SwarmViewerSummary {
+  const { viewer, ...stats } = s;
+  return summarizeStats(stats, viewer?.state ?? s.state);
+}
+
+/** `s` as reported: its fields without the latencies but with their percentiles. */
+export function summarizeStats(s: SwarmStats, state: string): SwarmViewerSummary {
   const sorted = [...s.lat].sort((a, b) => a - b);
-  const { viewer: _v, lat: _l, ...rest } = s;
+  const { lat: _l, ...rest } = s;
   return {
     ...rest,
-    state: s.viewer?.state ?? s.state,
+    state,
     latency: sorted.length
       ? { p50: _pct(sorted, 0.5), p99: _pct(sorted, 0.99), max: sorted.at(-1)! }
       : undefined,
@@ -123,7 +135,7 @@ export async function swarmCommand(args: string[]): Promise<number> {
     const [cmd, arg, ...rest] = line.trim().split(" ");
     if (cmd === "report") {
       const full = arg === "full";
-      _emit({
+      emitEvent({
         ev: "summary",
         viewers: slots.map((s) => full ? { ..._summary(s), lat: s.lat } : _summary(s)),
       });
@@ -137,7 +149,7 @@ export async function swarmCommand(args: string[]): Promise<number> {
     else if (cmd === "quit") break;
   }
   await Promise.all(slots.map((s) => s.viewer?.close()));
-  _emit({ ev: "summary", final: true, viewers: slots.map(_summary) });
+  emitEvent({ ev: "summary", final: true, viewers: slots.map(_summary) });
   return 0;
 }
 
@@ -164,7 +176,7 @@ async function _run(
     slot.peerId = viewer.peerId;
     viewer.on("state", (s) => {
       slot.state = s.state;
-      _emit({ ev: "state", i: slot.i, state: s.state, reason: s.reason });
+      emitEvent({ ev: "state", i: slot.i, state: s.state, reason: s.reason });
       if (s.state !== "ready") return;
       // Each ready starts a new segment: what must arrive complete and in order.
       slot.readies = (slot.readies ?? 0) + 1;
@@ -172,14 +184,14 @@ async function _run(
       slot.firstSeq = slot.lastSeq = undefined;
       if (slot.readyMs === undefined) {
         slot.readyMs = Math.round(performance.now() - started);
-        _emit({ ev: "ready", i: slot.i, peerId: viewer.peerId, ms: slot.readyMs });
+        emitEvent({ ev: "ready", i: slot.i, peerId: viewer.peerId, ms: slot.readyMs });
       }
     });
-    for await (const m of viewer.messages()) _received(slot, m);
+    for await (const m of viewer.messages()) recordMessage(slot, m);
   } catch (error) {
     slot.state = "failed";
     slot.error = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    _emit({ ev: "failed", i: slot.i, error: slot.error });
+    emitEvent({ ev: "failed", i: slot.i, error: slot.error });
   }
 }
 
@@ -190,7 +202,11 @@ export function fnv1a(bytes: Uint8Array): number {
   return h >>> 0;
 }
 
-function _received(slot: _Slot, m: Uint8Array): void {
+/**
+ * Counts a message: a `SEQ TS ` prefix is checked for order and timed, one over 64 KiB is
+ * hashed.
+ */
+export function recordMessage(slot: SwarmStats, m: Uint8Array): void {
   slot.received++;
   if (m.byteLength > 65_536) {
     (slot.large ??= []).push({ bytes: m.byteLength, fnv: fnv1a(m) });

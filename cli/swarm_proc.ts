@@ -1,0 +1,175 @@
+/**
+ * A swarm child process driven over JSON lines (see `cli/swarm.ts`), and the broadcast
+ * measurement over a set of them: shared by {@link LoadRun} and the raw-werift baseline of
+ * `shoal bench --compare-raw`.
+ *
+ * @module
+ */
+import process from "node:process";
+import { readLines } from "./lines.ts";
+import type { SwarmViewerSummary } from "./swarm.ts";
+import type { CommandLine } from "./swarm_spawn.ts";
+
+/** A swarm child process: its `ready`/`failed` events, and its commands. */
+export class SwarmProc {
+  /** The child process. */
+  readonly child: Deno.ChildProcess;
+  /** Each viewer's ms from join to ready, as reported. */
+  readonly ready: number[] = [];
+  /** Viewers reported failed. */
+  failed = 0;
+  #stdin: WritableStreamDefaultWriter<Uint8Array>;
+  #summary?: PromiseWithResolvers<SwarmViewerSummary[]>;
+  /** Ends when its stdout does. */
+  readonly reading: Promise<void>;
+
+  /** Indices of viewers that joined and were not told to leave. */
+  readonly alive: Set<number> = new Set();
+  /** Index the next joining viewer gets. */
+  next: number;
+
+  /** Spawns `command`, which starts `count` viewers. */
+  constructor(command: CommandLine, count: number) {
+    this.next = count;
+    for (let i = 0; i < count; i++) this.alive.add(i);
+    const child = new Deno.Command(command.program, {
+      args: command.args,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    this.child = child;
+    this.#stdin = child.stdin.getWriter();
+    this.reading = (async () => {
+      for await (const line of readLines(child.stdout)) {
+        const ev = JSON.parse(line);
+        if (ev.ev === "ready") this.ready.push(ev.ms);
+        else if (ev.ev === "failed") this.failed++;
+        else if (ev.ev === "summary") this.#summary?.resolve(ev.viewers);
+      }
+    })();
+  }
+
+  /** Writes one command line. */
+  async command(line: string): Promise<void> {
+    await this.#stdin.write(new TextEncoder().encode(line + "\n"));
+  }
+
+  /** Asks for every viewer's summary (`full`: with every latency). */
+  async report(full: boolean): Promise<SwarmViewerSummary[]> {
+    this.#summary = Promise.withResolvers();
+    await this.command(full ? "report full" : "report");
+    return await this.#summary.promise;
+  }
+
+  /** Says `quit` and waits for the process (killed after 10 s). */
+  async quit(): Promise<void> {
+    try {
+      await this.command("quit");
+      await this.#stdin.close();
+    } catch {
+      // Gone already.
+    }
+    const timer = setTimeout(() => this.child.kill("SIGKILL"), 10_000);
+    await this.child.status;
+    clearTimeout(timer);
+    await this.reading.catch(() => {});
+  }
+}
+
+/** What a broadcast phase measured. */
+export interface BroadcastResult {
+  /** Messages broadcast. */
+  sent: number;
+  /** Messages per second asked for. */
+  rate: number;
+  /** Payload bytes per message. */
+  size: number;
+  /** Viewers that received all of them, in order. */
+  complete: number;
+  /** Viewers ready at the end that got every message since their latest ready, in order. */
+  survivorsComplete: number;
+  /** Viewers ready at the end. */
+  survivors: number;
+  /** Received / (sent × viewers). */
+  deliveryRatio: number;
+  /** One-way latency over every delivery, ms. */
+  latencyMs: { p50: number; p99: number; max: number };
+  /** Host CPU over the phase, percent of one core. */
+  hostCpuPercent: number;
+  /** Host RSS at the end of the phase, bytes. */
+  hostRss: number;
+}
+
+async function _reports(swarms: SwarmProc[], full: boolean): Promise<SwarmViewerSummary[]> {
+  return (await Promise.all(swarms.map((s) => s.report(full)))).flat();
+}
+
+/**
+ * Sends `SEQ TS ` stamped messages of `size` bytes through `send` at `rate` per second for
+ * `seconds`, waits (at most 10 s) for them to land, then measures over `swarms`.
+ */
+export async function measureBroadcast(
+  swarms: SwarmProc[],
+  send: (payload: string) => void,
+  rate: number,
+  seconds: number,
+  size: number,
+): Promise<BroadcastResult> {
+  await Promise.all(swarms.map((s) => s.command("reset")));
+  const before = await _reports(swarms, false);
+  const base = new Map(before.map((v) => [`${v.peerId}`, v.received]));
+  const pad = "x".repeat(Math.max(0, size - 40));
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const total = Math.round(rate * seconds);
+  let sent = 0;
+  while (sent < total) {
+    const due = Math.min(total, Math.floor(((performance.now() - t0) / 1000) * rate) + 1);
+    for (; sent < due; sent++) {
+      const stamp = `${sent} ${(performance.timeOrigin + performance.now()).toFixed(3)} `;
+      send(stamp + pad.slice(0, Math.max(0, size - stamp.length)));
+    }
+    await new Promise((r) => setTimeout(r, Math.max(1, Math.min(10, 1000 / rate))));
+  }
+  const elapsed = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  const hostCpuPercent = ((cpu.user + cpu.system) / 1000 / elapsed) * 100;
+  // Let the last messages land (bounded).
+  let after = await _reports(swarms, true);
+  const deadline = performance.now() + 10_000;
+  while (
+    after.some((v) => v.received - (base.get(`${v.peerId}`) ?? 0) < sent) &&
+    performance.now() < deadline
+  ) {
+    await new Promise((r) => setTimeout(r, 200));
+    after = await _reports(swarms, true);
+  }
+  const survivors = after.filter((v) => v.state === "ready");
+  const survivorsComplete =
+    survivors.filter((v) => v.outOfOrder === 0 && v.lastSeq === sent - 1).length;
+  let received = 0;
+  let complete = 0;
+  const lat: number[] = [];
+  for (const v of after) {
+    const got = v.received - (base.get(`${v.peerId}`) ?? 0);
+    received += Math.min(got, sent);
+    if (got >= sent && v.outOfOrder === 0) complete++;
+    for (const l of (v as { lat?: number[] }).lat ?? []) lat.push(l);
+  }
+  lat.sort((a, b) => a - b);
+  const pct = (p: number) =>
+    lat.length ? lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] : NaN;
+  return {
+    sent,
+    rate,
+    size,
+    complete,
+    survivors: survivors.length,
+    survivorsComplete,
+    deliveryRatio: after.length ? received / (sent * after.length) : 0,
+    latencyMs: { p50: pct(0.5), p99: pct(0.99), max: lat.at(-1) ?? NaN },
+    hostCpuPercent: Math.round(hostCpuPercent * 10) / 10,
+    hostRss: Deno.memoryUsage().rss,
+  };
+}
