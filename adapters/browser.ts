@@ -35,6 +35,7 @@ import type {
   RtcPeerConnectionState,
   RTCSessionDescriptionLike,
 } from "../core/rtc.ts";
+import { assertSendable } from "../core/rtc.ts";
 
 export type * from "../core/rtc.ts";
 
@@ -253,10 +254,7 @@ class _BrowserDataChannel implements RtcDataChannel {
   }
 
   send(data: RtcMessage): void {
-    if (this.readyState !== "open") {
-      throw new DOMException(`The data channel is ${this.readyState}`, "InvalidStateError");
-    }
-    if (data.length === 0) throw new TypeError("Empty messages are not supported");
+    assertSendable(this.readyState, data);
     this.#dc.send(data);
   }
 

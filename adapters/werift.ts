@@ -44,6 +44,7 @@ import type {
   RtcPeerConnectionState,
   RTCSessionDescriptionLike,
 } from "../core/rtc.ts";
+import { assertSendable } from "../core/rtc.ts";
 
 export type * from "../core/rtc.ts";
 
@@ -450,12 +451,9 @@ class _WeriftDataChannel implements RtcDataChannel {
   }
 
   send(data: RtcMessage): void {
-    if (this.readyState !== "open") {
-      throw new DOMException(`The data channel is ${this.readyState}`, "InvalidStateError");
-    }
     // An empty message takes a stream sequence number but sends no chunk (sctp.ts send), so
     // the receiver waits for it forever and every later message on the channel is stuck.
-    if (data.length === 0) throw new TypeError("Empty messages are not supported");
+    assertSendable(this.readyState, data);
     this.#dc.send(typeof data === "string" ? data : Buffer.from(data)); // copies, like the DOM
   }
 

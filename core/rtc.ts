@@ -369,3 +369,26 @@ export interface RtcDataChannel {
   /** Starts closing the channel on both sides; `close` fires when done. */
   close(): void;
 }
+
+/**
+ * Checks what every adapter's `send` must refuse: a channel that is not open
+ * (`InvalidStateError`) and an empty message (`TypeError`: werift would take a stream
+ * sequence number for it and send nothing, stalling the channel for good).
+ *
+ * @example
+ * ```ts
+ * import { assertSendable } from "./rtc.ts";
+ * assertSendable("open", "hello");
+ * try {
+ *   assertSendable("open", "");
+ * } catch (e) {
+ *   console.assert(e instanceof TypeError);
+ * }
+ * ```
+ */
+export function assertSendable(state: RtcDataChannelState, data: RtcMessage): void {
+  if (state !== "open") {
+    throw new DOMException(`The data channel is ${state}`, "InvalidStateError");
+  }
+  if (data.length === 0) throw new TypeError("Empty messages are not supported");
+}

@@ -37,6 +37,7 @@ import type {
   RtcPeerConnectionState,
   RTCSessionDescriptionLike,
 } from "../core/rtc.ts";
+import { assertSendable } from "../core/rtc.ts";
 
 /** Options of a {@linkcode FakeRtcNetwork}. */
 export interface FakeRtcNetworkOptions {
@@ -426,10 +427,7 @@ export class FakeDataChannel implements RtcDataChannel {
   }
 
   send(data: RtcMessage): void {
-    if (this.#state !== "open") {
-      throw new DOMException(`The data channel is ${this.#state}`, "InvalidStateError");
-    }
-    if (data.length === 0) throw new TypeError("Empty messages are not supported");
+    assertSendable(this.#state, data);
     const size = typeof data === "string" ? _utf8.encode(data).byteLength : data.byteLength;
     this.#queue.push({ data: typeof data === "string" ? data : data.slice(), size });
     this.#buffered += size;
