@@ -50,6 +50,22 @@ export class Swarm implements AsyncDisposable {
     this.child.status.then(() => this.#exited = true);
   }
 
+  /** A swarm of `count` viewers joining `host`'s session through the server at `server`. */
+  static of(
+    host: { session: { sessionId: string }; joinCode?: string },
+    server: string,
+    count: number,
+    prefix?: string,
+  ): Swarm {
+    return new Swarm({
+      server,
+      session: host.session.sessionId,
+      code: host.joinCode!,
+      count,
+      prefix,
+    });
+  }
+
   count(ev: string): number {
     return this.events.filter((e) => e.ev === ev).length;
   }

@@ -64,12 +64,7 @@ Deno.test("a 5 MiB message arrives intact at 20 viewers", async () => {
     server: server.url,
     limits: { maxLagMs: 60_000 },
   });
-  await using swarm = new Swarm({
-    server: server.url,
-    session: host.session.sessionId,
-    code: host.joinCode!,
-    count: 20,
-  });
+  await using swarm = Swarm.of(host, server.url, 20);
   await swarm.waitFor("ready", 20, 30_000);
   await eventually(() => host.readyCount === 20, 5_000);
   const big = new Uint8Array(5 * 1024 * 1024);
@@ -87,12 +82,7 @@ Deno.test("a 5 MiB message arrives intact at 20 viewers", async () => {
 Deno.test("a viewer that breaks the chunk framing is closed with a protocol drop, and nobody else is hurt", async () => {
   await using server = testServer();
   await using host = await Host.start({ rtc: loopback(), server: server.url });
-  await using swarm = new Swarm({
-    server: server.url,
-    session: host.session.sessionId,
-    code: host.joinCode!,
-    count: 3,
-  });
+  await using swarm = Swarm.of(host, server.url, 3);
   await swarm.waitFor("ready", 3, 20_000);
   await using evil = await ManualViewer.join(loopback(), host.session.wsUrl, host.joinCode!);
   await eventually(() => host.readyCount === 4, 5_000);

@@ -13,12 +13,7 @@ const stamp = (seq: number) => `${seq} ${performance.timeOrigin + performance.no
 Deno.test("30 werift viewers in a second process join at once: all ready, every broadcast after ready arrives in order", async () => {
   await using server = testServer();
   await using host = await Host.start({ rtc: loopback(), server: server.url });
-  await using swarm = new Swarm({
-    server: server.url,
-    session: host.session.sessionId,
-    code: host.joinCode!,
-    count: 30,
-  });
+  await using swarm = Swarm.of(host, server.url, 30);
   await swarm.waitFor("ready", 30, 30_000);
   await eventually(() => host.readyCount === 30, 5_000, "host sees 30 ready");
   for (let seq = 0; seq < 200; seq++) {

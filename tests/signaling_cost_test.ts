@@ -8,12 +8,7 @@ import { Swarm } from "./_swarm.ts";
 Deno.test("signaling per viewer is bounded to ready, and after ready only pings travel", async () => {
   await using server = testServer();
   await using host = await Host.start({ rtc: loopback(), server: server.url, pingIntervalMs: 500 });
-  await using _swarm = new Swarm({
-    server: server.url,
-    session: host.session.sessionId,
-    code: host.joinCode!,
-    count: 20,
-  });
+  await using _swarm = Swarm.of(host, server.url, 20);
   await eventually(() => host.readyCount === 20, 30_000, "20 ready");
   const m = server.metrics;
   const relayedToReady = m.relayed.total();
