@@ -69,6 +69,8 @@ export interface ViewerOptions {
   requestOfferDelayMs?: { initial: number; max: number };
   /** How long to wait for the host's own retry after an abort before asking, ms (default 3 000). */
   abortGraceMs?: number;
+  /** How long to wait for a first offer from an online host before asking, ms (default 10 000). */
+  offerGraceMs?: number;
   /** Heartbeat interval, ms (default 5 000; 0 disables). */
   heartbeatIntervalMs?: number;
   /** Unanswered pings before the channel is given up (default 3). */
@@ -327,6 +329,7 @@ export class Viewer implements AsyncDisposable {
     const previous = this.#conn;
     this.#lastHandshake = handshakeId;
     clearTimeout(this.#requestTimer);
+    this.#requestTimer = undefined; // an offer came: a later loss may ask again
     const conn = new ViewerConnection({
       rtc: this.#o.rtc,
       iceServers: this.#signaling.welcome?.iceServers ?? [],
@@ -386,9 +389,13 @@ export class Viewer implements AsyncDisposable {
     const first = this.#statusWelcome !== this.#signaling.welcome;
     this.#statusWelcome = this.#signaling.welcome;
     this.#hostOnline = online;
-    // The status right after welcome is news only if the host was offline before: a host
-    // that is online offers to every viewer that joins, unasked.
-    if (first && (online || this.#state !== "ready")) return;
+    // A host that is online offers to every viewer that joins, unasked; only if no offer
+    // comes within the grace time (a long queue, a lost signal) does the viewer ask.
+    if (first && online && this.#state === "waiting") {
+      this.#scheduleRequest("no-offer", this.#o.offerGraceMs ?? 10_000);
+      return;
+    }
+    if (first) return;
     if (online && !was && this.#state === "waiting") {
       // The host's own welcome lists us; ask only if no offer comes by itself.
       this.#scheduleRequest("host-online", this.#o.abortGraceMs ?? 3_000);
@@ -397,11 +404,6 @@ export class Viewer implements AsyncDisposable {
 
   #scheduleRequest(reason: string, minDelayMs: number): void {
     if (this.#closed || this.#requestTimer !== undefined) return;
-    const max = this.#o.maxOfferRequests ?? 8;
-    if (this.#requests >= max) {
-      this.#fatal(new ViewerError("gave-up", `no working connection after ${max} offer requests`));
-      return;
-    }
     const delays = this.#o.requestOfferDelayMs ?? { initial: 500, max: 8_000 };
     const wait = Math.max(
       minDelayMs,
@@ -410,6 +412,12 @@ export class Viewer implements AsyncDisposable {
     this.#requestTimer = setTimeout(() => {
       this.#requestTimer = undefined;
       if (this.#closed || this.#state !== "waiting" || !this.#hostOnline) return;
+      // Each request had its backoff to bear fruit; after the last one, give up.
+      const max = this.#o.maxOfferRequests ?? 8;
+      if (this.#requests >= max) {
+        const message = `no working connection after ${max} offer requests`;
+        return this.#fatal(new ViewerError("gave-up", message));
+      }
       this.#requests++;
       this.#log.info("asking for an offer", this.#fields({ reason, request: this.#requests }));
       this.#signaling.send("", this.#lastHandshake, { kind: "request-offer", reason });

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { Host } from "../core/host.ts";
 import { Viewer, ViewerError } from "../core/viewer.ts";
-import { eventually, testServer } from "./_signal_helpers.ts";
+import { createSession, eventually, RawClient, testServer } from "./_signal_helpers.ts";
 import { FakeRtcNetwork } from "./fake_rtc.ts";
 
 const text = new TextDecoder();
@@ -148,4 +148,27 @@ Deno.test("a host taken over by another with its token hears signaling closed: r
     token: first.session.hostToken,
   });
   await eventually(() => heard.includes("closed:replaced"), 5_000, "the first host hears it");
+});
+
+Deno.test("a viewer that never gets an offer asks a bounded number of times, then gives up", async () => {
+  await using server = testServer();
+  const session = await createSession(server);
+  await using mute = await RawClient.host(session); // online, but never offers
+  const net = new FakeRtcNetwork();
+  await using viewer = await Viewer.join({
+    rtc: net.adapter(),
+    server: server.url,
+    sessionId: session.sessionId,
+    joinCode: session.joinCode,
+    offerGraceMs: 50,
+    requestOfferDelayMs: { initial: 50, max: 100 },
+    maxOfferRequests: 3,
+  });
+  await assert.rejects(() => viewer.ready({ signal: AbortSignal.timeout(5_000) }), (e) => {
+    assert.ok(e instanceof ViewerError);
+    assert.equal(e.code, "gave-up");
+    return true;
+  });
+  const asked = mute.messages.filter((m) => m.type === "signal" && m.data.kind === "request-offer");
+  assert.equal(asked.length, 3, "exactly maxOfferRequests requests, no polling");
 });
