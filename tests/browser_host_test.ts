@@ -2,7 +2,9 @@
 // viewers in a second Deno process.
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
+import { Host } from "../core/host.ts";
 import { browserTest } from "./_chromium.ts";
+import { FakeRtcNetwork } from "./fake_rtc.ts";
 import { eventually } from "./_signal_helpers.ts";
 import { Swarm } from "./_swarm.ts";
 import { webServer } from "./_web.ts";
@@ -63,5 +65,28 @@ browserTest(
 
     await swarm.quit();
     await page.locator("#no-viewers").waitFor({ state: "visible", timeout: 15_000 });
+  },
+);
+
+browserTest(
+  "the host page says in one sentence that another program took its session over",
+  async (browser) => {
+    await using server = await webServer();
+    const page = await browser.page();
+    await page.goto(`${server.url}/`);
+    await session(page);
+    const stored = await page.evaluate(() => sessionStorage.getItem("shoal.host"));
+    const { sessionId, hostToken } = JSON.parse(stored ?? "{}");
+    assert.ok(sessionId && hostToken, "the page keeps its session to reclaim it");
+    // The same token from Deno takes the session over; the page is told and says so.
+    await using _other = await Host.start({
+      rtc: new FakeRtcNetwork().adapter(),
+      server: server.url,
+      sessionId,
+      token: hostToken,
+    });
+    const error = page.locator("#error", { hasText: "took this session over" });
+    await error.waitFor({ state: "visible", timeout: 10_000 });
+    assert.equal(await page.locator("#status").textContent(), "Not hosting.");
   },
 );

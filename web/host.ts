@@ -140,7 +140,23 @@ async function main(): Promise<void> {
     return showError(explainError(error));
   }
   const { host, joinCode } = started;
-  status.textContent = "Hosting: viewers can join with the code or the link below.";
+  const hosting = "Hosting: viewers can join with the code or the link below.";
+  status.textContent = hosting;
+  host.on("signaling", (e) => {
+    if (e.state === "connected") {
+      status.textContent = hosting;
+      showError(undefined);
+    } else if (e.state === "reconnecting") {
+      status.textContent = "Reconnecting to the signaling server; viewers keep receiving.";
+    } else {
+      status.textContent = "Not hosting.";
+      showError(
+        e.reason === "replaced"
+          ? "Another tab or program took this session over."
+          : "The signaling server closed this session.",
+      );
+    }
+  });
   _showSession(host, joinCode);
   _wireBroadcast(host);
   const labels = new Map<string, string>();
