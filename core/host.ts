@@ -12,7 +12,10 @@ import {
   createHostMetrics,
   type HostMetrics,
   type HostMetricsSnapshot,
+  outcomeTotals,
   type PeerSnapshot,
+  readyPercentiles,
+  renderHostMetrics,
 } from "./host_metrics.ts";
 import { type HandshakeTimeouts, type NegotiatedPeer, Negotiator } from "./negotiator.ts";
 import type { DropReason } from "./peer_link.ts";
@@ -276,15 +279,6 @@ export class Host implements AsyncDisposable {
   /** The state of every known viewer and the host's totals. */
   metrics(): HostMetricsSnapshot {
     const m = this.#metrics;
-    const outcomes: Record<string, number> = {};
-    const byPhase: Record<string, number> = {};
-    for (const { labels, value } of m.outcomes.series()) {
-      outcomes[labels.outcome] = (outcomes[labels.outcome] ?? 0) + value;
-      byPhase[`${labels.outcome}/${labels.phase}`] = value;
-    }
-    const sorted = [...this.#ready].sort((a, b) => a - b);
-    const q = (p: number) =>
-      sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] : NaN;
     return {
       sessionId: this.session.sessionId,
       states: this.#supervisor.counts(),
@@ -294,37 +288,20 @@ export class Host implements AsyncDisposable {
         concurrency: this.#supervisor.concurrency,
       },
       signaling: { offers: m.offers.total(), answers: m.answers.total(), stale: m.stale.total() },
-      outcomes,
-      outcomesByPhase: byPhase,
+      ...outcomeTotals(m.outcomes),
       drops: { ...this.#fanout.drops },
       broadcast: { ...this.#fanout.totals, bytesOutPerSecond: this.#rate.perSecond },
-      timeToReadyMs: { p50: q(0.5), p95: q(0.95), max: sorted.at(-1) ?? NaN, count: sorted.length },
+      timeToReadyMs: readyPercentiles(this.#ready),
     };
   }
 
   /** The host's metrics in the Prometheus text format. */
   metricsText(): string {
-    const states = this.#supervisor.counts();
-    const peers = this.#metrics.registry.gauge("shoal_host_peers", "Viewers by state.");
-    for (const [state, n] of Object.entries(states)) peers.set(n, { state });
-    const out = this.#metrics.registry.gauge(
-      "shoal_host_bytes_out_per_second",
-      "Broadcast bytes per second.",
-    );
-    out.set(this.#rate.perSecond);
-    const rtt = this.#metrics.registry.gauge(
-      "shoal_host_peer_rtt_ms",
-      "Round-trip time per viewer, ms.",
-    );
-    const queued = this.#metrics.registry.gauge(
-      "shoal_host_peer_queued_bytes",
-      "Bytes queued per viewer.",
-    );
-    for (const p of this.#peerSnapshots()) {
-      if (p.rttMs !== undefined) rtt.set(p.rttMs, { peer: p.peerId });
-      queued.set(p.queuedBytes + p.bufferedAmount, { peer: p.peerId });
-    }
-    return this.#metrics.registry.render();
+    return renderHostMetrics(this.#metrics, {
+      states: this.#supervisor.counts(),
+      peers: this.#peerSnapshots(),
+      bytesOutPerSecond: this.#rate.perSecond,
+    });
   }
 
   /** Tells every viewer `bye`, aborts handshakes, leaves the session. Idempotent. */

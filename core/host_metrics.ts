@@ -130,3 +130,51 @@ export function createHostMetrics(): HostMetrics {
     ),
   };
 }
+
+/** Handshake outcomes by `outcome` and by `outcome/phase`, from the outcomes counter. */
+export function outcomeTotals(
+  outcomes: Counter,
+): { outcomes: Record<string, number>; outcomesByPhase: Record<string, number> } {
+  const totals: Record<string, number> = {};
+  const byPhase: Record<string, number> = {};
+  for (const { labels, value } of outcomes.series()) {
+    totals[labels.outcome] = (totals[labels.outcome] ?? 0) + value;
+    byPhase[`${labels.outcome}/${labels.phase}`] = value;
+  }
+  return { outcomes: totals, outcomesByPhase: byPhase };
+}
+
+/** p50, p95 and max of `samples` (ms), and how many there are. */
+export function readyPercentiles(
+  samples: readonly number[],
+): { p50: number; p95: number; max: number; count: number } {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const q = (p: number) =>
+    sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] : NaN;
+  return { p50: q(0.5), p95: q(0.95), max: sorted.at(-1) ?? NaN, count: sorted.length };
+}
+
+/**
+ * Renders the host's metrics in the Prometheus text format, with the gauges of this moment:
+ * viewers by state, bytes out per second, and RTT and queue depth of each present viewer
+ * (series of departed viewers are dropped).
+ */
+export function renderHostMetrics(
+  metrics: HostMetrics,
+  now: { states: Record<PeerState, number>; peers: PeerSnapshot[]; bytesOutPerSecond: number },
+): string {
+  const r = metrics.registry;
+  const peers = r.gauge("shoal_host_peers", "Viewers by state.");
+  for (const [state, n] of Object.entries(now.states)) peers.set(n, { state });
+  r.gauge("shoal_host_bytes_out_per_second", "Broadcast bytes per second.")
+    .set(now.bytesOutPerSecond);
+  const rtt = r.gauge("shoal_host_peer_rtt_ms", "Round-trip time per viewer, ms.");
+  const queued = r.gauge("shoal_host_peer_queued_bytes", "Bytes queued per viewer.");
+  rtt.clear();
+  queued.clear();
+  for (const p of now.peers) {
+    if (p.rttMs !== undefined) rtt.set(p.rttMs, { peer: p.peerId });
+    queued.set(p.queuedBytes + p.bufferedAmount, { peer: p.peerId });
+  }
+  return r.render();
+}

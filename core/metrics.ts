@@ -88,6 +88,11 @@ export abstract class Scalar implements Metric {
     this.values.delete(_key(labels));
     this.labelsOf.delete(_key(labels));
   }
+  /** Forgets every series (before setting those that still exist). */
+  clear(): void {
+    this.values.clear();
+    this.labelsOf.clear();
+  }
   /** Every series: its labels and value. */
   series(): Array<{ labels: Labels; value: number }> {
     return [...this.values].map(([k, value]) => ({ labels: this.labelsOf.get(k) ?? {}, value }));

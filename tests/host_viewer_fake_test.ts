@@ -172,3 +172,29 @@ Deno.test("a viewer that never gets an offer asks a bounded number of times, the
   const asked = mute.messages.filter((m) => m.type === "signal" && m.data.kind === "request-offer");
   assert.equal(asked.length, 3, "exactly maxOfferRequests requests, no polling");
 });
+
+Deno.test("Host's Prometheus text lists only the viewers present now", async () => {
+  await using server = testServer();
+  const net = new FakeRtcNetwork();
+  await using host = await Host.start({ rtc: net.adapter(), server: server.url });
+  const join = () =>
+    Viewer.join({
+      rtc: net.adapter(),
+      server: server.url,
+      sessionId: host.session.sessionId,
+      joinCode: host.joinCode!,
+    });
+  await using stays = await join();
+  const leaves = await join();
+  await Promise.all([stays.ready(), leaves.ready()]);
+  await eventually(() => host.readyCount === 2);
+  const before = host.metricsText();
+  assert.ok(before.includes(`peer="${leaves.peerId}"`));
+  const gone = leaves.peerId!;
+  await leaves.close();
+  await eventually(() => host.readyCount === 1);
+  const after = host.metricsText();
+  assert.ok(!after.includes(`peer="${gone}"`), "the departed viewer's series are gone");
+  assert.ok(after.includes(`peer="${stays.peerId}"`));
+  assert.match(after, /shoal_host_peers\{state="ready"\} 1/);
+});
