@@ -73,4 +73,5 @@ export {
   Scalar,
 } from "./core/metrics.ts";
 export * from "./core/framing.ts";
+export * from "./core/frame_decoder.ts";
 export type * from "./core/rtc.ts";

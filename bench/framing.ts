@@ -7,7 +7,8 @@
  *
  * @module
  */
-import { encodeMessage, FrameDecoder, MessageIdAllocator, packMessages } from "../core/framing.ts";
+import { FrameDecoder } from "../core/frame_decoder.ts";
+import { encodeMessage, MessageIdAllocator, packMessages } from "../core/framing.ts";
 
 const TARGET_MS = 1000;
 let sink = 0;

@@ -6,7 +6,8 @@
  * @module
  */
 import { delay } from "./async.ts";
-import { FrameDecoder, FramingError } from "./framing.ts";
+import { FrameDecoder } from "./frame_decoder.ts";
+import { FramingError } from "./framing.ts";
 import { type ControlFrame, parseControlFrame } from "./protocol.ts";
 import type { RtcDataChannel, RtcMessage, RtcPeerConnection } from "./rtc.ts";
 

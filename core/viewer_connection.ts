@@ -6,7 +6,8 @@
  * @module
  */
 import type { Logger } from "./logger.ts";
-import { type FrameDecoder, FramingError } from "./framing.ts";
+import type { FrameDecoder } from "./frame_decoder.ts";
+import { FramingError } from "./framing.ts";
 import { type ControlFrame, parseControlFrame, type SignalData } from "./protocol.ts";
 import type { RtcAdapter, RtcDataChannel, RTCIceServerLike, RtcPeerConnection } from "./rtc.ts";
 

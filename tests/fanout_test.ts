@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import FakeTimers from "@sinonjs/fake-timers";
 import { Fanout } from "../core/fanout.ts";
-import { FrameDecoder } from "../core/framing.ts";
+import { FrameDecoder } from "../core/frame_decoder.ts";
 import type { RtcDataChannel } from "../core/rtc.ts";
 import { type FakePeerConnection, FakeRtcNetwork } from "./fake_rtc.ts";
 

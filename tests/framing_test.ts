@@ -8,7 +8,6 @@ import {
   FRAME_BATCH,
   FRAME_CHUNK,
   FRAME_WHOLE,
-  FrameDecoder,
   FramingError,
   type FramingErrorCode,
   MAX_BATCH_ENTRY_BYTES,
@@ -18,6 +17,7 @@ import {
   MessageIdAllocator,
   packMessages,
 } from "../core/framing.ts";
+import { FrameDecoder } from "../core/frame_decoder.ts";
 
 const KiB = 1024;
 const MiB = 1024 * 1024;
