@@ -23,6 +23,7 @@ import { type FlagSpec, intFlag, parseFlags } from "../cli/flags.ts";
 import { readLines } from "../cli/lines.ts";
 import { Redis } from "ioredis";
 import { connectRedis, startSignalingServer } from "../server/mod.ts";
+import { deleteRedisPrefix, quitRedis } from "../server/redis_link.ts";
 
 const FLAGS: FlagSpec[] = [
   { name: "modes", type: "string", description: "modes to run", default: "memory,redis-1,redis-2" },
@@ -177,29 +178,11 @@ async function _redisPid(url: string): Promise<number | undefined> {
   try {
     await redis.connect();
     const info = await redis.info("server");
-    await redis.quit();
     return Number(info.match(/process_id:(\d+)/)?.[1]) || undefined;
   } catch {
     return undefined;
   } finally {
-    redis.disconnect();
-  }
-}
-
-/** Deletes the keys a run left under `prefix`. */
-async function _flush(url: string, prefix: string): Promise<void> {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0 });
-  try {
-    await redis.connect();
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 500);
-      if (keys.length) await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== "0");
-    await redis.quit();
-  } finally {
-    redis.disconnect();
+    await quitRedis(redis);
   }
 }
 
@@ -239,7 +222,7 @@ async function _run(mode: string, redis: string, load: _Load): Promise<_Result> 
   const n = counter.n;
   await _closeAll(sockets);
   await Promise.all(servers.map((s) => s.stop()));
-  if (mode !== "memory") await _flush(redis, prefix);
+  if (mode !== "memory") await deleteRedisPrefix(redis, prefix);
   return {
     rate: n / ((performance.now() - started) / 1_000),
     serverCpu: (after.server - before.server) / (n / 1_000),

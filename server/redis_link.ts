@@ -11,6 +11,30 @@ import { RedisKeys, type ScriptName, SCRIPTS } from "./redis_scripts.ts";
 import { StoreUnavailableError } from "./store.ts";
 
 /**
+ * Deletes every key under `prefix` on the Redis at `url` (a test's or a benchmark's
+ * namespace), then quits.
+ *
+ * @example
+ * ```ts ignore
+ * await deleteRedisPrefix("redis://127.0.0.1:6390", "test-1234:");
+ * ```
+ */
+export async function deleteRedisPrefix(url: string, prefix: string): Promise<void> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0 });
+  try {
+    await redis.connect();
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 500);
+      if (keys.length) await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== "0");
+  } finally {
+    await quitRedis(redis);
+  }
+}
+
+/**
  * Quits an ioredis client politely and waits (at most 2 s) until its socket is gone.
  * `disconnect()` alone leaves a timer behind until the socket closes, which outlives a test.
  *

@@ -1,8 +1,7 @@
 // Redis for tests: where it is (SHOAL_REDIS_URL, else redis://127.0.0.1:6390, the port
 // .ci/run starts it on), whether it answers, and fixtures that give each test its own key
 // prefix and leave nothing behind (no keys, no sockets, no timers).
-import { Redis } from "ioredis";
-import { quitRedis } from "../server/redis_link.ts";
+import { deleteRedisPrefix } from "../server/redis_link.ts";
 import {
   connectRedis,
   type RedisOptions,
@@ -53,19 +52,8 @@ export function redisTest(name: string, fn: () => Promise<void>): void {
 }
 
 /** Deletes every key under `prefix`. */
-export async function flushPrefix(prefix: string): Promise<void> {
-  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0 });
-  try {
-    await redis.connect();
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 500);
-      if (keys.length) await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== "0");
-  } finally {
-    await quitRedis(redis);
-  }
+export function flushPrefix(prefix: string): Promise<void> {
+  return deleteRedisPrefix(REDIS_URL, prefix);
 }
 
 /** Redis settings of one test server (its idle TTL comes from `sessionIdleTtlMs`). */
