@@ -1,7 +1,7 @@
 // Bundled into a page (see browser_contract_test.ts): registers the RTC contract suite for
 // adapters/browser.ts and lets the Deno test run each test by name in the page.
 import { browser } from "../adapters/browser.ts";
-import type { RtcAdapter } from "../core/rtc.ts";
+import { counting } from "./_rtc_wrappers.ts";
 import { rtcContract } from "./rtc_contract.ts";
 
 /** What the page exposes as `globalThis.shoalContract`. */
@@ -13,30 +13,13 @@ export interface ContractPage {
 }
 
 const tests = new Map<string, () => Promise<void>>();
-const base = browser();
-let open = 0;
-
 /** The browser adapter, counting peer connections not yet closed. */
-const counting: RtcAdapter = {
-  name: "browser",
-  createPeerConnection(config) {
-    const pc = base.createPeerConnection(config);
-    open++;
-    const close = pc.close.bind(pc);
-    let closed = false;
-    pc.close = () => {
-      if (!closed) open--;
-      closed = true;
-      return close();
-    };
-    return pc;
-  },
-};
+const pcs = counting(browser());
 
 rtcContract("browser", () => ({
-  host: counting,
+  host: pcs.adapter,
   assertQuiet() {
-    if (open !== 0) throw new Error(`${open} peer connection(s) left open`);
+    if (pcs.open() !== 0) throw new Error(`${pcs.open()} peer connection(s) left open`);
   },
 }), (name, fn) => tests.set(name, fn));
 
@@ -50,7 +33,7 @@ const page: ContractPage = {
       await fn();
       return { ok: true, ms: performance.now() - started };
     } catch (error) {
-      open = 0; // a failed test may leave peers behind; the next one starts counting afresh
+      pcs.reset(); // a failed test may leave peers behind; the next one starts counting afresh
       const text = error instanceof Error ? `${error.message}\n${error.stack}` : String(error);
       return { ok: false, error: text, ms: performance.now() - started };
     }

@@ -6,22 +6,7 @@ import { Viewer } from "../core/viewer.ts";
 import { assertCountersAddUp, assertSurvivorsComplete, ChaosHost, loopback } from "./_chaos.ts";
 import { eventually, testServer } from "./_signal_helpers.ts";
 import { Swarm } from "./_swarm.ts";
-
-/** Wraps `base` so that the n-th peer connection it makes is changed by `tweak(n, pc)`. */
-function tweaked(
-  base: RtcAdapter,
-  tweak: (n: number, pc: ReturnType<RtcAdapter["createPeerConnection"]>) => void,
-): RtcAdapter {
-  let n = 0;
-  return {
-    name: `${base.name}+chaos`,
-    createPeerConnection(config) {
-      const pc = base.createPeerConnection(config);
-      tweak(n++, pc);
-      return pc;
-    },
-  };
-}
+import { tweaked } from "./_rtc_wrappers.ts";
 
 /** The first answer of each viewer is delayed by `ms`. */
 const lateFirstAnswer = (ms: number) =>

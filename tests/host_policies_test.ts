@@ -1,7 +1,7 @@
 // Capacity, snapshots and heartbeats through Host and Viewer (fake RTC, real signaling).
 import assert from "node:assert/strict";
 import { Host, type HostOptions } from "../core/host.ts";
-import type { RtcAdapter } from "../core/rtc.ts";
+import { tweaked } from "./_rtc_wrappers.ts";
 import { Viewer, ViewerError, type ViewerOptions } from "../core/viewer.ts";
 import { eventually, testServer } from "./_signal_helpers.ts";
 import { type FakePeerConnection, FakeRtcNetwork } from "./fake_rtc.ts";
@@ -111,15 +111,7 @@ Deno.test("onPeerReady's snapshot reaches a new viewer before any live message, 
 Deno.test("Host drops a viewer that stops answering pings with heartbeat-timeout", async () => {
   const created: FakePeerConnection[] = [];
   await using s = await setup({ heartbeatIntervalMs: 100, maxMissedPongs: 3 });
-  const base = s.net.adapter();
-  const tracking: RtcAdapter = {
-    name: "tracking",
-    createPeerConnection(config) {
-      const pc = base.createPeerConnection(config);
-      created.push(pc);
-      return pc;
-    },
-  };
+  const tracking = tweaked(s.net.adapter(), (_, pc) => created.push(pc));
   const v = await s.join({ rtc: tracking, heartbeatIntervalMs: 0, maxOfferRequests: 1 });
   await v.ready();
   await eventually(() => s.host.readyCount === 1, 5_000, "the host saw ready");
@@ -130,15 +122,7 @@ Deno.test("Host drops a viewer that stops answering pings with heartbeat-timeout
 Deno.test("a viewer whose host goes silent gives the channel up and asks for a new offer", async () => {
   const hostPcs: FakePeerConnection[] = [];
   const net = new FakeRtcNetwork({ latencyMs: 1 });
-  const base = net.adapter();
-  const tracking: RtcAdapter = {
-    name: "tracking",
-    createPeerConnection(config) {
-      const pc = base.createPeerConnection(config);
-      hostPcs.push(pc);
-      return pc;
-    },
-  };
+  const tracking = tweaked(net.adapter(), (_, pc) => hostPcs.push(pc));
   await using server = testServer();
   await using host = await Host.start({
     rtc: tracking,

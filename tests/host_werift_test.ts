@@ -6,6 +6,7 @@ import { SignalingClient } from "../core/signaling.ts";
 import { Viewer } from "../core/viewer.ts";
 import { eventually, testServer } from "./_signal_helpers.ts";
 import { Swarm } from "./_swarm.ts";
+import { counting } from "./_rtc_wrappers.ts";
 
 const loopback = () => werift({ interfaceAddresses: { udp4: "127.0.0.1" } });
 const stamp = (seq: number) => `${seq} ${performance.timeOrigin + performance.now()} payload`;
@@ -41,24 +42,8 @@ Deno.test("30 werift viewers in a second process join at once: all ready, every 
 
 Deno.test("a viewer that leaves mid-handshake gets its negotiator aborted and its peer connection closed", async () => {
   await using server = testServer();
-  let open = 0;
-  const base = loopback();
-  const counting = {
-    name: "counting",
-    createPeerConnection(config: Parameters<typeof base.createPeerConnection>[0]) {
-      const pc = base.createPeerConnection(config);
-      open++;
-      const close = pc.close.bind(pc);
-      let closed = false;
-      pc.close = () => {
-        if (!closed) open--;
-        closed = true;
-        return close();
-      };
-      return pc;
-    },
-  };
-  await using host = await Host.start({ rtc: counting, server: server.url });
+  const pcs = counting(loopback());
+  await using host = await Host.start({ rtc: pcs.adapter, server: server.url });
   const viewer = new SignalingClient({
     url: host.session.wsUrl.replace(/^ws:\/\/[^/]+/, server.url.replace("http", "ws")),
     role: "viewer",
@@ -69,10 +54,10 @@ Deno.test("a viewer that leaves mid-handshake gets its negotiator aborted and it
   viewer.on("signal", (s) => offered ||= s.data.kind === "offer");
   await viewer.connect();
   await eventually(() => offered, 5_000, "an offer");
-  assert.equal(open, 1);
+  assert.equal(pcs.open(), 1);
   await viewer.close(); // leaves without answering
   await eventually(() => host.metrics().outcomes.aborted === 1, 5_000, "negotiator aborted");
-  await eventually(() => open === 0, 5_000, "peer connection closed");
+  await eventually(() => pcs.open() === 0, 5_000, "peer connection closed");
   assert.equal(host.metrics().peers.length, 0, "nothing kept for the departed viewer");
 });
 
