@@ -45,7 +45,14 @@ import type {
   RTCSessionDescriptionLike,
 } from "../core/rtc.ts";
 import { assertSendable } from "../core/rtc.ts";
-import { keepEarlyClientHello, on, Quiescence, type Unsubscribe } from "./werift_shims.ts";
+import { installFastHandshakeCrypto } from "./werift_crypto.ts";
+import {
+  connectClientAtOnce,
+  keepEarlyClientHello,
+  on,
+  Quiescence,
+  type Unsubscribe,
+} from "./werift_shims.ts";
 
 export type * from "../core/rtc.ts";
 
@@ -78,6 +85,10 @@ export interface WeriftOptions {
 /**
  * An {@linkcode RtcAdapter} backed by npm:werift.
  *
+ * The first call replaces werift's JavaScript X25519 and its PEM-parsing ECDSA signer with
+ * native X25519 and a faster P-256 signer for the whole process (see `./werift_crypto.ts`):
+ * about 2 ms less CPU per DTLS handshake on each side.
+ *
  * @example
  * ```ts
  * import { werift } from "./werift.ts";
@@ -88,6 +99,7 @@ export interface WeriftOptions {
  * ```
  */
 export function werift(options: WeriftOptions = {}): RtcAdapter {
+  installFastHandshakeCrypto();
   return {
     name: "werift",
     createPeerConnection: (config) => new _WeriftPeerConnection(config, options),
@@ -274,6 +286,7 @@ class _WeriftPeerConnection implements RtcPeerConnection {
       // (5 s timeout, plus DNS) before it resolves; an agent without one skips it.
       if (this.#noStun) transport.iceTransport.connection.stunServer = undefined;
       keepEarlyClientHello(transport);
+      connectClientAtOnce(transport);
       this.#quiet.watch(transport);
     }
   }

@@ -68,6 +68,31 @@ export function keepEarlyClientHello(transport: RTCDtlsTransport): void {
 type _DtlsSocketInternals = { dtls: object; connect?: () => Promise<void> };
 
 /**
+ * werift's DTLS client waits 100 ms before it sends its ClientHello (webrtc/src/transport/
+ * dtls.ts start: `await setTimeout(100)`, then `dtls.connect()`), giving a werift server time
+ * to create its DTLS socket. A shoal host keeps an early ClientHello
+ * ({@linkcode keepEarlyClientHello}) and Chromium caches one, so the wait only adds 100 ms
+ * to every handshake while it holds one of the host's handshake slots. This starts the
+ * client's first flight as soon as its socket exists and hands werift's own later connect()
+ * call the same promise, so werift still sees (and reports) its outcome. An upstream fix
+ * would drop the sleep and buffer early datagrams on the server side instead.
+ */
+export function connectClientAtOnce(transport: RTCDtlsTransport): void {
+  const off = on(transport.onStateChange, (state) => {
+    if (state !== "connecting") return;
+    off();
+    // The socket is created synchronously right after this state change.
+    queueMicrotask(() => {
+      const socket = transport.dtls as unknown as _DtlsSocketInternals | undefined;
+      if (!socket?.connect || transport.state !== "connecting") return;
+      const started = socket.connect();
+      started.catch(() => {}); // werift's own call attaches the handler that reports it
+      socket.connect = () => started;
+    });
+  });
+}
+
+/**
  * What werift leaves running after its close() resolves (found with Deno's op sanitizer):
  * - dtls/src/flight/flight.ts Flight.transmit: after each send of a handshake flight it
  *   sleeps 500·n ms (n = sends so far) on an uncancellable timers/promises setTimeout, and
