@@ -4,6 +4,7 @@
  * latency p50/p99, host CPU and RSS, RSS per viewer.
  *
  *   deno task bench:fanout [--viewers 100] [--rates 10,50,200] [--seconds 10] [--size 1024]
+ *     [--server-process]
  *
  * @module
  */
@@ -30,6 +31,7 @@ const { flags } = parseFlags(Deno.args, [
     default: "65536",
   },
   { name: "json", type: "string", description: "write results here" },
+  { name: "server-process", type: "boolean", description: "signaling server in its own process" },
 ]);
 const viewers = Number(flags.viewers ?? 100);
 const rates = String(flags.rates ?? "10,50,200").split(",").map(Number);
@@ -39,6 +41,7 @@ await setupLogging("json", "error");
 await using run = new LoadRun({
   viewers,
   processes: Number(flags.processes ?? 4),
+  serverProcess: !!flags["server-process"],
   host: {
     coalesceMs: Number(flags["coalesce-ms"] ?? 2),
     limits: {

@@ -41,6 +41,11 @@ export const BENCH_FLAGS: FlagSpec[] = [
   { name: "answer-timeout", type: "string", description: "answer timeout, ms", default: "10000" },
   { name: "json", type: "string", description: "write every run's results to this file" },
   {
+    name: "server-process",
+    type: "boolean",
+    description: "run the signaling server in its own process (host figures without it)",
+  },
+  {
     name: "compare-raw",
     type: "boolean",
     description: "also run a raw-werift baseline (stampede) and compare",
@@ -99,6 +104,7 @@ async function _one(
       maxConcurrentHandshakesCeiling: intFlag(flags.ceiling, "ceiling", 64, 1, 10_000),
       timeouts: { answerMs: intFlag(flags["answer-timeout"], "answer-timeout", 10_000, 100) },
     },
+    serverProcess: !!flags["server-process"],
   });
   await run.start();
   if (pattern === "ramp") await run.ramp(intFlag(flags.ramp, "ramp", 20, 1, 10_000));
@@ -144,6 +150,7 @@ function _raw(flags: Record<string, string | boolean | undefined>): Promise<RawR
   if (typeof flags["raw-cap"] === "string") {
     args.push("--cap", String(intFlag(flags["raw-cap"], "raw-cap", 16, 1, 10_000)));
   }
+  if (flags["server-process"]) args.push("--server-process");
   return rawRunInProcess(args);
 }
 

@@ -10,6 +10,8 @@
  * @module
  */
 import { type FlagSpec, intFlag, parseFlags } from "../cli/flags.ts";
+import { HOST_V8_FLAGS } from "../cli/compile.ts";
+import { ServerProc } from "../cli/server_proc.ts";
 import { type BroadcastResult, measureBroadcast, SwarmProc } from "../cli/swarm_proc.ts";
 import { type SignalingServer, startSignalingServer } from "../server/mod.ts";
 import { RawHost } from "./raw_host.ts";
@@ -37,19 +39,28 @@ export interface RawRunResult {
 
 /** A signaling server, a raw host and raw swarms, shaped like {@link LoadRun}. */
 export class RawLoadRun implements AsyncDisposable {
-  server!: SignalingServer;
+  server?: SignalingServer;
+  #serverProc?: ServerProc;
+  #url = "";
   host!: RawHost;
   #swarms: SwarmProc[] = [];
   /** Host RSS before any viewer joined. */
   idleRss = 0;
 
-  constructor(readonly viewers: number, readonly processes: number, readonly cap?: number) {}
+  constructor(
+    readonly viewers: number,
+    readonly processes: number,
+    readonly cap?: number,
+    readonly serverProcess = false,
+  ) {}
 
   /** Starts the server and the host. */
   async start(): Promise<void> {
-    this.server = startSignalingServer({ hostname: "127.0.0.1", port: 0 });
+    if (this.serverProcess) this.#serverProc = await ServerProc.start();
+    else this.server = startSignalingServer({ hostname: "127.0.0.1", port: 0 });
+    this.#url = this.#serverProc?.url ?? this.server!.url;
     this.host = await RawHost.start({
-      server: this.server.url,
+      server: this.#url,
       maxViewers: Math.max(256, this.viewers),
       cap: this.cap,
     });
@@ -61,7 +72,7 @@ export class RawLoadRun implements AsyncDisposable {
     const { viewers, processes } = this;
     for (let p = 0; p < processes; p++) {
       const count = Math.floor(viewers / processes) + (p < viewers % processes ? 1 : 0);
-      const args = ["--server", this.server.url, "--session", this.host.sessionId];
+      const args = ["--server", this.#url, "--session", this.host.sessionId];
       args.push("--code", this.host.joinCode, "--count", String(count), "--prefix", `r${p}`);
       const command = { program: Deno.execPath(), args: ["run", "-A", RAW_SWARM, ...args] };
       this.#swarms.push(new SwarmProc(command, count));
@@ -91,6 +102,7 @@ export class RawLoadRun implements AsyncDisposable {
     await Promise.all(this.#swarms.map((s) => s.quit()));
     await this.host?.close();
     await this.server?.close();
+    await this.#serverProc?.close();
   }
 
   [Symbol.asyncDispose](): Promise<void> {
@@ -100,14 +112,20 @@ export class RawLoadRun implements AsyncDisposable {
 
 /** Flags of `bench/raw_run.ts`. */
 export const RAW_RUN_FLAGS: FlagSpec[] = ["viewers", "processes", "rate", "duration", "size", "cap"]
-  .map((name) => ({ name, type: "string", description: name }));
+  .map((name): FlagSpec => ({ name, type: "string", description: name }))
+  .concat({ name: "server-process", type: "boolean", description: "server in its own process" });
 
 /** One stampede run of the raw baseline with `args` (see {@link RAW_RUN_FLAGS}). */
 export async function rawRun(args: string[]): Promise<RawRunResult> {
   const { flags } = parseFlags(args, RAW_RUN_FLAGS);
   const viewers = intFlag(flags.viewers, "viewers", 100, 1, 10_000);
   const cap = flags.cap === undefined ? undefined : intFlag(flags.cap, "cap", 16, 1, 10_000);
-  await using run = new RawLoadRun(viewers, intFlag(flags.processes, "processes", 4, 1, 64), cap);
+  await using run = new RawLoadRun(
+    viewers,
+    intFlag(flags.processes, "processes", 4, 1, 64),
+    cap,
+    !!flags["server-process"],
+  );
   await run.start();
   run.join();
   await run.waitReady(120_000);
@@ -127,10 +145,11 @@ export async function rawRun(args: string[]): Promise<RawRunResult> {
   };
 }
 
-/** Runs {@link rawRun} in a fresh `deno` process (bounded: killed after `timeoutMs`). */
+/** Runs {@link rawRun} in a fresh `deno` process (bounded: killed after `timeoutMs`), with
+ * the V8 flags the `bench` task gives shoal's host. */
 export async function rawRunInProcess(args: string[], timeoutMs = 300_000): Promise<RawRunResult> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", RAW_RUN, ...args],
+    args: ["run", HOST_V8_FLAGS, "-A", RAW_RUN, ...args],
     stdout: "piped",
     stderr: "inherit",
   }).spawn();

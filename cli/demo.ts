@@ -100,7 +100,7 @@ export async function demoCommand(args: string[]): Promise<number> {
   const allReadyMs = run.hostAllReadyMs;
   if (tty) write("\n");
   const joined = run.host.metrics();
-  const relayedAtReady = run.relayed();
+  const relayedAtReady = await run.relayed();
   write(`broadcasting ${rate} msg/s of ${size} bytes for ${duration} s…\n`);
   const broadcast = await run.broadcast(rate, duration, size);
   const end = run.host.metrics();
@@ -114,7 +114,7 @@ export async function demoCommand(args: string[]): Promise<number> {
     handshakes: end.outcomes,
     signalingPerViewer: {
       toReady: Math.round((relayedAtReady / viewers) * 10) / 10,
-      afterReady: Math.round(((run.relayed() - relayedAtReady) / viewers) * 10) / 10,
+      afterReady: Math.round((((await run.relayed()) - relayedAtReady) / viewers) * 10) / 10,
     },
     broadcast,
     hostRss: {

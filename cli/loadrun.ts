@@ -9,6 +9,7 @@ import { werift } from "../adapters/werift.ts";
 import { Host, type HostOptions } from "../core/host.ts";
 import type { HostMetricsSnapshot } from "../core/host_metrics.ts";
 import { type SignalingServer, startSignalingServer } from "../server/mod.ts";
+import { ServerProc } from "./server_proc.ts";
 import { type BroadcastResult, measureBroadcast, SwarmProc } from "./swarm_proc.ts";
 import { swarmCommandLine } from "./swarm_spawn.ts";
 
@@ -22,11 +23,20 @@ export interface LoadRunOptions {
   processes: number;
   /** Host options beyond the RTC adapter and the server. */
   host?: Partial<HostOptions>;
+  /**
+   * Run the signaling server in a process of its own, so that the host process (its RSS and
+   * CPU) holds the host alone. Default: embedded in this process.
+   */
+  serverProcess?: boolean;
 }
 
 /** A signaling server, a host and swarms of viewers on this machine. */
 export class LoadRun implements AsyncDisposable {
-  server!: SignalingServer;
+  /** The embedded server (absent with `serverProcess`). */
+  server?: SignalingServer;
+  #serverProc?: ServerProc;
+  /** The signaling server's URL. */
+  serverUrl = "";
   host!: Host;
   #swarms: SwarmProc[] = [];
   #o: LoadRunOptions;
@@ -41,10 +51,16 @@ export class LoadRun implements AsyncDisposable {
 
   /** Starts the server and the host. */
   async start(): Promise<void> {
-    this.server = startSignalingServer({ hostname: "127.0.0.1", port: 0 });
+    if (this.#o.serverProcess) {
+      this.#serverProc = await ServerProc.start();
+      this.serverUrl = this.#serverProc.url;
+    } else {
+      this.server = startSignalingServer({ hostname: "127.0.0.1", port: 0 });
+      this.serverUrl = this.server.url;
+    }
     this.host = await Host.start({
       rtc: werift({ interfaceAddresses: { udp4: "127.0.0.1" } }),
-      server: this.server.url,
+      server: this.serverUrl,
       maxViewers: Math.max(256, this.#o.viewers),
       maxPeers: Math.max(128, this.#o.viewers),
       ...this.#o.host,
@@ -127,7 +143,7 @@ export class LoadRun implements AsyncDisposable {
         new SwarmProc(
           swarmCommandLine([
             "--server",
-            this.server.url,
+            this.serverUrl,
             "--session",
             this.host.session.sessionId,
             "--code",
@@ -179,8 +195,9 @@ export class LoadRun implements AsyncDisposable {
   }
 
   /** Signaling messages the server relayed so far. */
-  relayed(): number {
-    return this.server.metrics.relayed.total();
+  relayed(): Promise<number> {
+    return this.#serverProc?.relayed() ??
+      Promise.resolve(this.server?.metrics.relayed.total() ?? 0);
   }
 
   /** Stops the swarms, the host and the server. */
@@ -188,6 +205,7 @@ export class LoadRun implements AsyncDisposable {
     await Promise.all(this.#swarms.map((s) => s.quit()));
     await this.host?.close();
     await this.server?.close();
+    await this.#serverProc?.close();
   }
 
   [Symbol.asyncDispose](): Promise<void> {
