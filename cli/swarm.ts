@@ -74,9 +74,10 @@ interface _Slot extends SwarmStats {
 
 const decoder = new TextDecoder();
 
-/** Writes one JSON line on stdout. */
+/** Writes one JSON line on stdout, whole: a pipe takes at most its free space per write. */
 export function emitEvent(event: Record<string, unknown>): void {
-  Deno.stdout.writeSync(new TextEncoder().encode(JSON.stringify(event) + "\n"));
+  const bytes = new TextEncoder().encode(JSON.stringify(event) + "\n");
+  for (let at = 0; at < bytes.length;) at += Deno.stdout.writeSync(bytes.subarray(at));
 }
 
 function _pct(sorted: number[], p: number): number {
