@@ -14,6 +14,7 @@ import { Host } from "../core/host.ts";
 import { werift } from "../adapters/werift.ts";
 import { eventually, testServer } from "./_signal_helpers.ts";
 import { readLines } from "../cli/lines.ts";
+import { LoadRun } from "../cli/loadrun.ts";
 
 const MAIN = new URL("../cli/main.ts", import.meta.url).pathname;
 const COMPILE = new URL("../cli/compile.ts", import.meta.url).pathname;
@@ -186,4 +187,20 @@ Deno.test("shoal demo with the permissions of deno task demo: 4 viewers, every m
   const { code, err } = await run(MAIN, args, { perms: taskPerms("demo") });
   assert.equal(code, 0, err);
   assert.match(err, /result: PASS/);
+});
+
+Deno.test("a load run's signaling server in its own process relays the viewers' signals and stops", async () => {
+  await using run = new LoadRun({ viewers: 2, processes: 1, serverProcess: true });
+  await run.start();
+  assert.equal(run.server, undefined, "nothing embedded in this process");
+  assert.match(run.serverUrl, /^http:\/\/127\.0\.0\.1:\d+$/);
+  const health = await fetch(`${run.serverUrl}/healthz`);
+  await health.body?.cancel();
+  assert.equal(health.status, 200);
+  run.join();
+  assert.ok(await run.waitReady(30_000), "both viewers ready through the server process");
+  assert.ok(await run.relayed() >= 2 * 4, "offer, answer and candidates were relayed");
+  await run.close();
+  await run.close();
+  await assert.rejects(fetch(`${run.serverUrl}/healthz`), "the server process has stopped");
 });
