@@ -51,6 +51,12 @@ export const BENCH_FLAGS: FlagSpec[] = [
     description: "also run a raw-werift baseline (stampede) and compare",
   },
   {
+    name: "raw-naive",
+    type: "boolean",
+    description:
+      "the raw baseline keeps werift's default STUN fallback (stalls on a closed network)",
+  },
+  {
     name: "raw-cap",
     type: "string",
     description: "the raw baseline's handshakes in flight (default: no cap)",
@@ -151,6 +157,7 @@ function _raw(flags: Record<string, string | boolean | undefined>): Promise<RawR
     args.push("--cap", String(intFlag(flags["raw-cap"], "raw-cap", 16, 1, 10_000)));
   }
   if (flags["server-process"]) args.push("--server-process");
+  if (flags["raw-naive"]) args.push("--naive");
   return rawRunInProcess(args);
 }
 

@@ -37,6 +37,20 @@ export interface RawRunResult {
   broadcast: BroadcastResult;
 }
 
+/** Options of a {@link RawLoadRun}. */
+export interface RawLoadRunOptions {
+  /** Viewers in all. */
+  viewers: number;
+  /** Worker processes they are spread over. */
+  processes: number;
+  /** Handshakes in flight at most (default: no cap). */
+  cap?: number;
+  /** The signaling server in a process of its own. */
+  serverProcess?: boolean;
+  /** Leave werift's STUN fallback on, host and viewers (see `withoutStunFallback`). */
+  naive?: boolean;
+}
+
 /** A signaling server, a raw host and raw swarms, shaped like {@link LoadRun}. */
 export class RawLoadRun implements AsyncDisposable {
   server?: SignalingServer;
@@ -47,33 +61,36 @@ export class RawLoadRun implements AsyncDisposable {
   /** Host RSS before any viewer joined. */
   idleRss = 0;
 
-  constructor(
-    readonly viewers: number,
-    readonly processes: number,
-    readonly cap?: number,
-    readonly serverProcess = false,
-  ) {}
+  readonly viewers: number;
+  #o: RawLoadRunOptions;
+
+  constructor(options: RawLoadRunOptions) {
+    this.#o = options;
+    this.viewers = options.viewers;
+  }
 
   /** Starts the server and the host. */
   async start(): Promise<void> {
-    if (this.serverProcess) this.#serverProc = await ServerProc.start();
+    if (this.#o.serverProcess) this.#serverProc = await ServerProc.start();
     else this.server = startSignalingServer({ hostname: "127.0.0.1", port: 0 });
     this.#url = this.#serverProc?.url ?? this.server!.url;
     this.host = await RawHost.start({
       server: this.#url,
       maxViewers: Math.max(256, this.viewers),
-      cap: this.cap,
+      cap: this.#o.cap,
+      naive: this.#o.naive,
     });
     this.idleRss = Deno.memoryUsage().rss;
   }
 
   /** Starts the swarm processes, all viewers joining at once. */
   join(): void {
-    const { viewers, processes } = this;
+    const { viewers, processes } = this.#o;
     for (let p = 0; p < processes; p++) {
       const count = Math.floor(viewers / processes) + (p < viewers % processes ? 1 : 0);
       const args = ["--server", this.#url, "--session", this.host.sessionId];
       args.push("--code", this.host.joinCode, "--count", String(count), "--prefix", `r${p}`);
+      if (this.#o.naive) args.push("--naive");
       const command = { program: Deno.execPath(), args: ["run", "-A", RAW_SWARM, ...args] };
       this.#swarms.push(new SwarmProc(command, count));
     }
@@ -113,19 +130,23 @@ export class RawLoadRun implements AsyncDisposable {
 /** Flags of `bench/raw_run.ts`. */
 export const RAW_RUN_FLAGS: FlagSpec[] = ["viewers", "processes", "rate", "duration", "size", "cap"]
   .map((name): FlagSpec => ({ name, type: "string", description: name }))
-  .concat({ name: "server-process", type: "boolean", description: "server in its own process" });
+  .concat(
+    { name: "server-process", type: "boolean", description: "server in its own process" },
+    { name: "naive", type: "boolean", description: "leave werift's STUN fallback on" },
+  );
 
 /** One stampede run of the raw baseline with `args` (see {@link RAW_RUN_FLAGS}). */
 export async function rawRun(args: string[]): Promise<RawRunResult> {
   const { flags } = parseFlags(args, RAW_RUN_FLAGS);
   const viewers = intFlag(flags.viewers, "viewers", 100, 1, 10_000);
   const cap = flags.cap === undefined ? undefined : intFlag(flags.cap, "cap", 16, 1, 10_000);
-  await using run = new RawLoadRun(
+  await using run = new RawLoadRun({
     viewers,
-    intFlag(flags.processes, "processes", 4, 1, 64),
+    processes: intFlag(flags.processes, "processes", 4, 1, 64),
     cap,
-    !!flags["server-process"],
-  );
+    serverProcess: !!flags["server-process"],
+    naive: !!flags.naive,
+  });
   await run.start();
   run.join();
   await run.waitReady(120_000);

@@ -17,7 +17,7 @@ import type { SignalData } from "../core/protocol.ts";
 import { type FlagSpec, intFlag, parseFlags, UsageError } from "../cli/flags.ts";
 import { readLines } from "../cli/lines.ts";
 import { emitEvent, recordMessage, summarizeStats, type SwarmStats } from "../cli/swarm.ts";
-import { addRemoteCandidate, RAW_PEER_CONFIG, trickle } from "./raw_host.ts";
+import { addRemoteCandidate, RAW_PEER_CONFIG, trickle, withoutStunFallback } from "./raw_host.ts";
 
 /** Flags of the raw swarm. */
 export const RAW_SWARM_FLAGS: FlagSpec[] = [
@@ -26,6 +26,7 @@ export const RAW_SWARM_FLAGS: FlagSpec[] = [
   { name: "code", type: "string", description: "join code (required)" },
   { name: "count", type: "string", description: "viewers to start at once", default: "10" },
   { name: "prefix", type: "string", description: "label prefix", default: "raw" },
+  { name: "naive", type: "boolean", description: "leave werift's STUN fallback on" },
 ];
 
 interface _Viewer extends SwarmStats {
@@ -48,7 +49,7 @@ export async function rawSwarmCommand(args: string[]): Promise<number> {
   for (let i = 0; i < count; i++) {
     const v: _Viewer = { i, state: "joining", received: 0, outOfOrder: 0, lat: [] };
     viewers.push(v);
-    void _run(v, url, code, `${prefix}-${i}`);
+    void _run(v, url, code, `${prefix}-${i}`, !!flags.naive);
   }
   const summary = (v: _Viewer, full: boolean) => {
     const { signaling: _s, pc: _p, dc: _d, ...stats } = v;
@@ -78,7 +79,13 @@ export async function rawSwarmCommand(args: string[]): Promise<number> {
   return 0;
 }
 
-async function _run(v: _Viewer, url: string, joinCode: string, label: string): Promise<void> {
+async function _run(
+  v: _Viewer,
+  url: string,
+  joinCode: string,
+  label: string,
+  naive: boolean,
+): Promise<void> {
   const started = performance.now();
   const fail = (error: unknown) => {
     if (v.state === "failed") return;
@@ -125,6 +132,7 @@ async function _run(v: _Viewer, url: string, joinCode: string, label: string): P
       for (const data of early.splice(0)) addRemoteCandidate(pc, remoteSet, data).catch(() => {});
       (async () => {
         await remoteSet;
+        if (!naive) withoutStunFallback(pc);
         await pc.setLocalDescription(await pc.createAnswer());
         signaling.send(s.from, s.handshakeId, { kind: "answer", sdp: pc.localDescription!.sdp });
         release();
