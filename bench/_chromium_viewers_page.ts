@@ -8,6 +8,7 @@
  */
 import { browser } from "../adapters/browser.ts";
 import { Viewer } from "../core/viewer.ts";
+import { diagnoseStuck, trackNativePeers } from "../tests/_native_peers.ts";
 
 /** Where the page's viewers stand, and how long they took. */
 export interface BenchPageStatus {
@@ -55,12 +56,6 @@ export interface BenchPage {
   timelines(labels: string[]): Record<string, string>;
 }
 
-type _Native = {
-  connectionState: string;
-  iceConnectionState: string;
-  getStats(): Promise<Map<string, Record<string, unknown>>>;
-};
-
 // Time the session lookups and the WebSocket opens (Chromium throttles WebSockets that are
 // connecting at once in one renderer process).
 const spans = { fetches: [] as Array<[number, number]>, sockets: [] as Array<[number, number]> };
@@ -96,26 +91,8 @@ function _span(xs: Array<[number, number]>): Span {
   };
 }
 
-const natives: _Native[] = [];
-const g = globalThis as unknown as { RTCPeerConnection: new (c: unknown) => _Native };
-const Native = g.RTCPeerConnection;
-g.RTCPeerConnection = function (config: unknown) {
-  const pc = new Native(config);
-  natives.push(pc);
-  return pc;
-} as unknown as typeof Native;
-
-async function _diagnose(pc: _Native, i: number): Promise<string> {
-  const parts = [`pc ${i}: ${pc.connectionState}/${pc.iceConnectionState}`];
-  for (const s of (await pc.getStats()).values()) {
-    if (s.type === "transport") parts.push(`dtls ${s.dtlsState} role ${s.dtlsRole}`);
-    if (s.type === "candidate-pair" && (s.nominated || s.state === "succeeded")) {
-      parts.push(`pair ${s.state} sent ${s.bytesSent} received ${s.bytesReceived}`);
-    }
-    if (s.type === "data-channel") parts.push(`channel ${s.state}`);
-  }
-  return parts.join(", ");
-}
+/** Every native peer connection the page made, for `diagnose()`. */
+const natives = trackNativePeers();
 
 interface _Slot {
   label: string;
@@ -200,10 +177,6 @@ const page: BenchPage = {
   async close() {
     await Promise.all(viewers.map((v) => v.close()));
   },
-  async diagnose() {
-    const stuck = natives.map((pc, i) => [pc, i] as const)
-      .filter(([pc]) => pc.connectionState !== "connected" && pc.connectionState !== "closed");
-    return await Promise.all(stuck.map(([pc, i]) => _diagnose(pc, i)));
-  },
+  diagnose: () => diagnoseStuck(natives),
 };
 Object.assign(globalThis, { shoalBench: page });

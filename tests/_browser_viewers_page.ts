@@ -3,6 +3,7 @@
 import { browser } from "../adapters/browser.ts";
 import type { RtcAdapter } from "../core/rtc.ts";
 import { Viewer } from "../core/viewer.ts";
+import { diagnoseStuck, trackNativePeers } from "./_native_peers.ts";
 
 /** One viewer as the test sees it. */
 export interface PageViewer {
@@ -27,33 +28,8 @@ export interface ViewersPage {
   diagnose(): Promise<string[]>;
 }
 
-type _Native = {
-  connectionState: string;
-  iceConnectionState: string;
-  getStats(): Promise<Map<string, Record<string, unknown>>>;
-};
-
 /** Every native peer connection the page made, for `diagnose()`. */
-const natives: _Native[] = [];
-const g = globalThis as unknown as { RTCPeerConnection: new (c: unknown) => _Native };
-const Native = g.RTCPeerConnection;
-g.RTCPeerConnection = function (config: unknown) {
-  const pc = new Native(config);
-  natives.push(pc);
-  return pc;
-} as unknown as typeof Native;
-
-async function _diagnose(pc: _Native, i: number): Promise<string> {
-  const parts = [`pc ${i}: ${pc.connectionState}/${pc.iceConnectionState}`];
-  for (const s of (await pc.getStats()).values()) {
-    if (s.type === "transport") parts.push(`dtls ${s.dtlsState} role ${s.dtlsRole}`);
-    if (s.type === "candidate-pair" && (s.nominated || s.state === "succeeded")) {
-      parts.push(`pair ${s.state} sent ${s.bytesSent} received ${s.bytesReceived}`);
-    }
-    if (s.type === "data-channel") parts.push(`channel ${s.state}`);
-  }
-  return parts.join(", ");
-}
+const natives = trackNativePeers();
 
 const decoder = new TextDecoder();
 const viewers: Viewer[] = [];
@@ -112,10 +88,6 @@ const page: ViewersPage = {
   async close() {
     await Promise.all(viewers.map((v) => v?.close()));
   },
-  async diagnose() {
-    const stuck = natives.map((pc, i) => [pc, i] as const)
-      .filter(([pc]) => pc.connectionState !== "connected" && pc.connectionState !== "closed");
-    return await Promise.all(stuck.map(([pc, i]) => _diagnose(pc, i)));
-  },
+  diagnose: () => diagnoseStuck(natives),
 };
 Object.assign(globalThis, { shoalViewers: page });
