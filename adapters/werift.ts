@@ -47,7 +47,7 @@ import type {
 import { assertSendable } from "../core/rtc.ts";
 import { installFastHandshakeCrypto } from "./werift_crypto.ts";
 import {
-  connectClientAtOnce,
+  connectClientEarly,
   keepEarlyClientHello,
   on,
   Quiescence,
@@ -286,7 +286,7 @@ class _WeriftPeerConnection implements RtcPeerConnection {
       // (5 s timeout, plus DNS) before it resolves; an agent without one skips it.
       if (this.#noStun) transport.iceTransport.connection.stunServer = undefined;
       keepEarlyClientHello(transport);
-      connectClientAtOnce(transport);
+      connectClientEarly(transport);
       this.#quiet.watch(transport);
     }
   }

@@ -67,28 +67,32 @@ export function keepEarlyClientHello(transport: RTCDtlsTransport): void {
 
 type _DtlsSocketInternals = { dtls: object; connect?: () => Promise<void> };
 
+/** How long after its DTLS transport starts a werift client sends its ClientHello (werift: 100). */
+const EARLY_CONNECT_MS = 30;
+
 /**
  * werift's DTLS client waits 100 ms before it sends its ClientHello (webrtc/src/transport/
  * dtls.ts start: `await setTimeout(100)`, then `dtls.connect()`), giving a werift server time
- * to create its DTLS socket. A shoal host keeps an early ClientHello
- * ({@linkcode keepEarlyClientHello}) and Chromium caches one, so the wait only adds 100 ms
- * to every handshake while it holds one of the host's handshake slots. This starts the
- * client's first flight as soon as its socket exists and hands werift's own later connect()
- * call the same promise, so werift still sees (and reports) its outcome. An upstream fix
- * would drop the sleep and buffer early datagrams on the server side instead.
+ * to create its DTLS socket. That wait holds one of the host's handshake slots for nothing.
+ * This starts the client's first flight after 30 ms instead and hands werift's own later
+ * connect() call the same promise, so werift still sees (and reports) its outcome. Not at
+ * once: a werift server creates its socket when its ICE loop (20 ms polls) reports
+ * "connected", and a ClientHello sent at once reached it early far more often; even with
+ * {@linkcode keepEarlyClientHello} replaying it, 2 of 240 werift handshakes then failed in
+ * DTLS (0 of 480 at 30 ms, 0 of 240 at werift's 100 ms). An upstream fix would drop the sleep
+ * and have the server keep datagrams that arrive before its socket exists.
  */
-export function connectClientAtOnce(transport: RTCDtlsTransport): void {
+export function connectClientEarly(transport: RTCDtlsTransport): void {
   const off = on(transport.onStateChange, (state) => {
     if (state !== "connecting") return;
     off();
-    // The socket is created synchronously right after this state change.
-    queueMicrotask(() => {
+    setTimeout(() => {
       const socket = transport.dtls as unknown as _DtlsSocketInternals | undefined;
       if (!socket?.connect || transport.state !== "connecting") return;
       const started = socket.connect();
       started.catch(() => {}); // werift's own call attaches the handler that reports it
       socket.connect = () => started;
-    });
+    }, EARLY_CONNECT_MS);
   });
 }
 

@@ -89,17 +89,17 @@ test("werift's DTLS handshake runs on the native key agreement and the fast sign
   assert.deepEqual(calls, { keyPair: 2, agree: 2, serverSign: 1, clientSign: 1 });
 });
 
-test("a werift DTLS client sends its ClientHello without werift's 100 ms wait", async () => {
+test("a werift DTLS client sends its ClientHello 30 ms in, before werift's own 100 ms wait ends", async () => {
   let connects = 0;
   const checks: Promise<number>[] = [];
   const restore = [
     spyOn(DtlsClient.prototype, "connect", () => connects++),
     spyOn(RTCDtlsTransport.prototype, "setState" as never, (self) => {
       const transport = self as RTCDtlsTransport;
-      // setState("connecting") runs before the socket exists; the next macrotask is long
-      // before werift's 100 ms timer, so connect() must have run by then.
+      // Runs just before setState("connecting"): the shim's 30 ms timer and werift's 100 ms
+      // sleep are set after this 60 ms one, so timer order alone decides what it sees.
       if (transport.state === "new" && transport.role === "client") {
-        checks.push(new Promise((resolve) => setTimeout(() => resolve(connects), 0)));
+        checks.push(new Promise((resolve) => setTimeout(() => resolve(connects), 60)));
       }
     }),
   ];
