@@ -11,9 +11,8 @@
  */
 import { type FlagSpec, intFlag, parseFlags } from "../cli/flags.ts";
 import { HOST_V8_FLAGS } from "../cli/compile.ts";
-import { ServerProc } from "../cli/server_proc.ts";
+import { type LoadServer, startLoadServer } from "../cli/server_proc.ts";
 import { type BroadcastResult, measureBroadcast, SwarmProc } from "../cli/swarm_proc.ts";
-import { type SignalingServer, startSignalingServer } from "../server/mod.ts";
 import { RawHost } from "./raw_host.ts";
 
 const RAW_SWARM = new URL("./raw_swarm.ts", import.meta.url).pathname;
@@ -53,9 +52,7 @@ export interface RawLoadRunOptions {
 
 /** A signaling server, a raw host and raw swarms, shaped like {@link LoadRun}. */
 export class RawLoadRun implements AsyncDisposable {
-  server?: SignalingServer;
-  #serverProc?: ServerProc;
-  #url = "";
+  #server?: LoadServer;
   host!: RawHost;
   #swarms: SwarmProc[] = [];
   /** Host RSS before any viewer joined. */
@@ -71,11 +68,9 @@ export class RawLoadRun implements AsyncDisposable {
 
   /** Starts the server and the host. */
   async start(): Promise<void> {
-    if (this.#o.serverProcess) this.#serverProc = await ServerProc.start();
-    else this.server = startSignalingServer({ hostname: "127.0.0.1", port: 0 });
-    this.#url = this.#serverProc?.url ?? this.server!.url;
+    this.#server = await startLoadServer(this.#o.serverProcess);
     this.host = await RawHost.start({
-      server: this.#url,
+      server: this.#server.url,
       maxViewers: Math.max(256, this.viewers),
       cap: this.#o.cap,
       naive: this.#o.naive,
@@ -88,7 +83,7 @@ export class RawLoadRun implements AsyncDisposable {
     const { viewers, processes } = this.#o;
     for (let p = 0; p < processes; p++) {
       const count = Math.floor(viewers / processes) + (p < viewers % processes ? 1 : 0);
-      const args = ["--server", this.#url, "--session", this.host.sessionId];
+      const args = ["--server", this.#server!.url, "--session", this.host.sessionId];
       args.push("--code", this.host.joinCode, "--count", String(count), "--prefix", `r${p}`);
       if (this.#o.naive) args.push("--naive");
       const command = { program: Deno.execPath(), args: ["run", "-A", RAW_SWARM, ...args] };
@@ -118,8 +113,7 @@ export class RawLoadRun implements AsyncDisposable {
   async close(): Promise<void> {
     await Promise.all(this.#swarms.map((s) => s.quit()));
     await this.host?.close();
-    await this.server?.close();
-    await this.#serverProc?.close();
+    await this.#server?.close();
   }
 
   [Symbol.asyncDispose](): Promise<void> {

@@ -8,8 +8,8 @@
 import { werift } from "../adapters/werift.ts";
 import { Host, type HostOptions } from "../core/host.ts";
 import type { HostMetricsSnapshot } from "../core/host_metrics.ts";
-import { type SignalingServer, startSignalingServer } from "../server/mod.ts";
-import { ServerProc } from "./server_proc.ts";
+import type { SignalingServer } from "../server/mod.ts";
+import { type LoadServer, startLoadServer } from "./server_proc.ts";
 import { type BroadcastResult, measureBroadcast, SwarmProc } from "./swarm_proc.ts";
 import { swarmCommandLine } from "./swarm_spawn.ts";
 
@@ -32,11 +32,7 @@ export interface LoadRunOptions {
 
 /** A signaling server, a host and swarms of viewers on this machine. */
 export class LoadRun implements AsyncDisposable {
-  /** The embedded server (absent with `serverProcess`). */
-  server?: SignalingServer;
-  #serverProc?: ServerProc;
-  /** The signaling server's URL. */
-  serverUrl = "";
+  #server?: LoadServer;
   host!: Host;
   #swarms: SwarmProc[] = [];
   #o: LoadRunOptions;
@@ -51,13 +47,7 @@ export class LoadRun implements AsyncDisposable {
 
   /** Starts the server and the host. */
   async start(): Promise<void> {
-    if (this.#o.serverProcess) {
-      this.#serverProc = await ServerProc.start();
-      this.serverUrl = this.#serverProc.url;
-    } else {
-      this.server = startSignalingServer({ hostname: "127.0.0.1", port: 0 });
-      this.serverUrl = this.server.url;
-    }
+    this.#server = await startLoadServer(this.#o.serverProcess);
     this.host = await Host.start({
       rtc: werift({ interfaceAddresses: { udp4: "127.0.0.1" } }),
       server: this.serverUrl,
@@ -196,16 +186,24 @@ export class LoadRun implements AsyncDisposable {
 
   /** Signaling messages the server relayed so far. */
   relayed(): Promise<number> {
-    return this.#serverProc?.relayed() ??
-      Promise.resolve(this.server?.metrics.relayed.total() ?? 0);
+    return this.#server?.relayed() ?? Promise.resolve(0);
+  }
+
+  /** The embedded server (undefined with `serverProcess`, or before `start()`). */
+  get server(): SignalingServer | undefined {
+    return this.#server?.embedded;
+  }
+
+  /** The signaling server's URL (empty before `start()`). */
+  get serverUrl(): string {
+    return this.#server?.url ?? "";
   }
 
   /** Stops the swarms, the host and the server. */
   async close(): Promise<void> {
     await Promise.all(this.#swarms.map((s) => s.quit()));
     await this.host?.close();
-    await this.server?.close();
-    await this.#serverProc?.close();
+    await this.#server?.close();
   }
 
   [Symbol.asyncDispose](): Promise<void> {

@@ -5,13 +5,14 @@
  *
  * @module
  */
+import { type SignalingServer, startSignalingServer } from "../server/mod.ts";
 import { readLines } from "./lines.ts";
 
 const MAIN = new URL("./main.ts", import.meta.url).pathname;
 const FLAGS = ["--port", "0", "--hostname", "127.0.0.1"];
 
 /** `shoal signal` on 127.0.0.1 and a free port, as a child process. */
-export class ServerProc implements AsyncDisposable {
+export class ServerProc implements LoadServer, AsyncDisposable {
   #child: Deno.ChildProcess;
   #closed?: Promise<void>;
   /** The server's URL, e.g. `http://127.0.0.1:40123`. */
@@ -88,4 +89,28 @@ async function _drain(lines: AsyncGenerator<string>): Promise<void> {
   try {
     for await (const _ of lines) { /* the server's later lines are not needed */ }
   } catch { /* the process ended */ }
+}
+
+/** A load run's signaling server: embedded in this process, or a {@link ServerProc}. */
+export interface LoadServer {
+  /** The server's URL. */
+  readonly url: string;
+  /** The embedded server; undefined when it runs in a process of its own. */
+  readonly embedded?: SignalingServer;
+  /** Signaling messages relayed so far. */
+  relayed(): Promise<number>;
+  /** Stops the server. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Starts a signaling server on 127.0.0.1 and a free port, in this process or its own. */
+export async function startLoadServer(ownProcess = false): Promise<LoadServer> {
+  if (ownProcess) return await ServerProc.start();
+  const embedded = startSignalingServer({ hostname: "127.0.0.1", port: 0 });
+  return {
+    url: embedded.url,
+    embedded,
+    relayed: () => Promise.resolve(embedded.metrics.relayed.total()),
+    close: () => embedded.close(),
+  };
 }
