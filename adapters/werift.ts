@@ -24,7 +24,6 @@ import { Buffer } from "node:buffer";
 import {
   type PeerConfig,
   type RTCDataChannel,
-  type RTCDtlsTransport,
   RTCPeerConnection,
 } from "werift";
 import { abortable } from "../core/async.ts";
@@ -48,6 +47,7 @@ import { assertSendable } from "../core/rtc.ts";
 import { installFastHandshakeCrypto } from "./werift_crypto.ts";
 import {
   connectClientEarly,
+  delayAcks,
   keepEarlyClientHello,
   on,
   Quiescence,
@@ -146,7 +146,7 @@ class _WeriftPeerConnection implements RtcPeerConnection {
   #closing?: Promise<void>;
   #offs: Unsubscribe[] = [];
   #channels = new Set<_WeriftDataChannel>();
-  #prepared = new WeakSet<RTCDtlsTransport>();
+  #prepared = new WeakSet<object>();
   #quiet = new Quiescence();
   #noStun: boolean;
   #ice: RtcIceConnectionState = "new";
@@ -288,6 +288,11 @@ class _WeriftPeerConnection implements RtcPeerConnection {
       keepEarlyClientHello(transport);
       connectClientEarly(transport);
       this.#quiet.watch(transport);
+    }
+    const sctp = this.#pc.sctpTransport?.sctp;
+    if (sctp && !this.#prepared.has(sctp)) {
+      this.#prepared.add(sctp);
+      delayAcks(sctp);
     }
   }
 

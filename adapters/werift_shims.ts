@@ -96,6 +96,35 @@ export function connectClientEarly(transport: RTCDtlsTransport): void {
   });
 }
 
+type _SctpInternals = {
+  receiveDataChunk(chunk: unknown): void;
+  sackImmediate: boolean;
+  sackDuplicates: unknown[];
+  sackMisOrdered: Set<number>;
+};
+
+/**
+ * werift acknowledges every DATA chunk at once (sctp/src/sctp.ts receiveDataChunk sets
+ * `sackImmediate` whatever it received), so a host streaming to werift viewers receives,
+ * decrypts and processes one SACK for every packet it sends: half of its datagrams. RFC 9260
+ * 6.2 asks for a SACK for at least every second packet with new data, within 200 ms, and at
+ * once for a duplicate or a gap; usrsctp and dcsctp (Chromium) do exactly that, and werift
+ * already implements it (handleData counts packets, scheduleSack runs the 200 ms timer) but
+ * never lets it act. This restores it: a DATA chunk asks for an immediate SACK only when it is
+ * a duplicate or leaves a gap. An upstream fix would delete the unconditional assignment.
+ */
+export function delayAcks(sctp: object): void {
+  const association = sctp as _SctpInternals;
+  const receive = association.receiveDataChunk;
+  if (typeof receive !== "function" || !("sackImmediate" in association)) return;
+  association.receiveDataChunk = (chunk) => {
+    const immediate = association.sackImmediate;
+    receive.call(association, chunk);
+    association.sackImmediate = immediate || association.sackDuplicates.length > 0 ||
+      association.sackMisOrdered.size > 0;
+  };
+}
+
 /**
  * What werift leaves running after its close() resolves (found with Deno's op sanitizer):
  * - dtls/src/flight/flight.ts Flight.transmit: after each send of a handshake flight it
