@@ -54,6 +54,7 @@ function _figures(
     b.latencyMs.p50,
     b.latencyMs.p99,
     b.hostCpuPercent,
+    b.viewersCpuPercent,
     round1(b.hostRss / MiB),
     round1((b.hostRss - idleRss) / 1024 / viewers),
   ];
@@ -67,6 +68,7 @@ const NAMES = [
   "latency p50, ms",
   "latency p99, ms",
   "host CPU, %",
+  "viewers' CPU, %",
   "host RSS, MiB",
   "RSS per viewer, KiB",
 ];

@@ -66,6 +66,7 @@ for (const rate of rates) {
     p50ms: r.latencyMs.p50,
     p99ms: r.latencyMs.p99,
     hostCpu: `${r.hostCpuPercent}%`,
+    viewersCpu: `${r.viewersCpuPercent}%`,
     rssMiB: mib(r.hostRss),
     perViewerKiB: Math.round((r.hostRss - run.idleRss) / viewers / 1024),
     drops: JSON.stringify(run.host.metrics().drops),

@@ -199,6 +199,7 @@ export async function benchCommand(args: string[]): Promise<number> {
     "survivors complete": `${r.broadcast.survivorsComplete}/${r.broadcast.survivors}`,
     "p50/p99 ms": `${r.broadcast.latencyMs.p50}/${r.broadcast.latencyMs.p99}`,
     "host cpu": `${r.broadcast.hostCpuPercent}%`,
+    "viewers cpu": `${r.broadcast.viewersCpuPercent}%`,
     "rss MiB": Math.round(r.broadcast.hostRss / 1048576),
   })));
   if (flags["compare-raw"]) {

@@ -16,7 +16,13 @@ import { SignalingClient } from "../core/signaling.ts";
 import type { SignalData } from "../core/protocol.ts";
 import { type FlagSpec, intFlag, parseFlags, UsageError } from "../cli/flags.ts";
 import { readLines } from "../cli/lines.ts";
-import { emitEvent, recordMessage, summarizeStats, type SwarmStats } from "../cli/swarm.ts";
+import {
+  emitEvent,
+  processCpuMs,
+  recordMessage,
+  summarizeStats,
+  type SwarmStats,
+} from "../cli/swarm.ts";
 import { addRemoteCandidate, RAW_PEER_CONFIG, trickle, withoutStunFallback } from "./raw_host.ts";
 
 /** Flags of the raw swarm. */
@@ -59,7 +65,11 @@ export async function rawSwarmCommand(args: string[]): Promise<number> {
   for await (const line of readLines(Deno.stdin.readable)) {
     const [cmd, arg] = line.trim().split(" ");
     if (cmd === "report") {
-      emitEvent({ ev: "summary", viewers: viewers.map((v) => summary(v, arg === "full")) });
+      emitEvent({
+        ev: "summary",
+        cpuMs: processCpuMs(),
+        viewers: viewers.map((v) => summary(v, arg === "full")),
+      });
     } else if (cmd === "reset") {
       for (const v of viewers) {
         Object.assign(v, { lat: [], outOfOrder: 0, firstSeq: undefined, lastSeq: undefined });

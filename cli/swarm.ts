@@ -12,6 +12,7 @@
  *
  * @module
  */
+import process from "node:process";
 import { Viewer } from "../core/viewer.ts";
 import { weriftFor } from "./common.ts";
 import { type FlagSpec, intFlag, parseFlags, UsageError } from "./flags.ts";
@@ -84,6 +85,12 @@ function _pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
 }
 
+/** CPU this process has used so far, user and system, in ms. */
+export function processCpuMs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+}
+
 function _summary(s: _Slot): SwarmViewerSummary {
   const { viewer, ...stats } = s;
   return summarizeStats(stats, viewer?.state ?? s.state);
@@ -138,6 +145,7 @@ export async function swarmCommand(args: string[]): Promise<number> {
       const full = arg === "full";
       emitEvent({
         ev: "summary",
+        cpuMs: processCpuMs(),
         viewers: slots.map((s) => full ? { ..._summary(s), lat: s.lat } : _summary(s)),
       });
     } else if (cmd === "reset") {

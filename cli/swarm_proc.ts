@@ -18,6 +18,8 @@ export class SwarmProc {
   readonly ready: number[] = [];
   /** Viewers reported failed. */
   failed = 0;
+  /** CPU the process had used at its latest report, ms. */
+  cpuMs = 0;
   #stdin: WritableStreamDefaultWriter<Uint8Array>;
   #summary?: PromiseWithResolvers<SwarmViewerSummary[]>;
   /** Ends when its stdout does. */
@@ -45,7 +47,10 @@ export class SwarmProc {
         const ev = JSON.parse(line);
         if (ev.ev === "ready") this.ready.push(ev.ms);
         else if (ev.ev === "failed") this.failed++;
-        else if (ev.ev === "summary") this.#summary?.resolve(ev.viewers);
+        else if (ev.ev === "summary") {
+          if (typeof ev.cpuMs === "number") this.cpuMs = ev.cpuMs;
+          this.#summary?.resolve(ev.viewers);
+        }
       }
     })();
   }
@@ -97,8 +102,14 @@ export interface BroadcastResult {
   latencyMs: { p50: number; p99: number; max: number };
   /** Host CPU over the phase, percent of one core. */
   hostCpuPercent: number;
+  /** CPU of all viewer processes together over the phase, percent of one core. */
+  viewersCpuPercent: number;
   /** Host RSS at the end of the phase, bytes. */
   hostRss: number;
+}
+
+function _swarmsCpuMs(swarms: SwarmProc[]): number {
+  return swarms.reduce((sum, s) => sum + s.cpuMs, 0);
 }
 
 async function _reports(swarms: SwarmProc[], full: boolean): Promise<SwarmViewerSummary[]> {
@@ -120,6 +131,7 @@ export async function measureBroadcast(
   const before = await _reports(swarms, false);
   const base = new Map(before.map((v) => [`${v.peerId}`, v.received]));
   const pad = "x".repeat(Math.max(0, size - 40));
+  const viewersCpu0 = _swarmsCpuMs(swarms);
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const total = Math.round(rate * seconds);
@@ -137,6 +149,7 @@ export async function measureBroadcast(
   const hostCpuPercent = ((cpu.user + cpu.system) / 1000 / elapsed) * 100;
   // Let the last messages land (bounded).
   let after = await _reports(swarms, true);
+  const viewersCpuPercent = (_swarmsCpuMs(swarms) - viewersCpu0) / (performance.now() - t0) * 100;
   const deadline = performance.now() + 10_000;
   while (
     after.some((v) => v.received - (base.get(`${v.peerId}`) ?? 0) < sent) &&
@@ -170,6 +183,7 @@ export async function measureBroadcast(
     deliveryRatio: after.length ? received / (sent * after.length) : 0,
     latencyMs: { p50: pct(0.5), p99: pct(0.99), max: lat.at(-1) ?? NaN },
     hostCpuPercent: Math.round(hostCpuPercent * 10) / 10,
+    viewersCpuPercent: Math.round(viewersCpuPercent * 10) / 10,
     hostRss: Deno.memoryUsage().rss,
   };
 }
