@@ -21,11 +21,7 @@
  * @module
  */
 import { Buffer } from "node:buffer";
-import {
-  type PeerConfig,
-  type RTCDataChannel,
-  RTCPeerConnection,
-} from "werift";
+import { type PeerConfig, type RTCDataChannel, RTCPeerConnection } from "werift";
 import { abortable } from "../core/async.ts";
 import { Emitter } from "../core/emitter.ts";
 import type {
@@ -48,9 +44,11 @@ import { installFastHandshakeCrypto } from "./werift_crypto.ts";
 import {
   connectClientEarly,
   delayAcks,
+  dropStaleHandshakes,
   keepEarlyClientHello,
   on,
   Quiescence,
+  sendFlightsWhole,
   type Unsubscribe,
 } from "./werift_shims.ts";
 
@@ -285,7 +283,9 @@ class _WeriftPeerConnection implements RtcPeerConnection {
       // (applyStunTurnServersFromOptions) and setLocalDescription waits for that query
       // (5 s timeout, plus DNS) before it resolves; an agent without one skips it.
       if (this.#noStun) transport.iceTransport.connection.stunServer = undefined;
+      dropStaleHandshakes(transport); // first: its wrapper sees keepEarlyClientHello's replay
       keepEarlyClientHello(transport);
+      sendFlightsWhole(transport);
       connectClientEarly(transport);
       this.#quiet.watch(transport);
     }

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Buffer } from "node:buffer";
+import { Buffer } from "node:buffer";
 import type { RTCDtlsTransport, RTCPeerConnection } from "werift";
 
 /** Removes a listener. */
@@ -67,6 +67,70 @@ export function keepEarlyClientHello(transport: RTCDtlsTransport): void {
 
 type _DtlsSocketInternals = { dtls: object; connect?: () => Promise<void> };
 
+type _Handshake = { msg_type: number; fragment: Uint8Array };
+type _DtlsHandshakeInternals = {
+  dtls: { flight: number };
+  connected: boolean;
+  onHandleHandshakes: (assembled: _Handshake[]) => Promise<void>;
+};
+
+/** Whether a ClientHello body carries a cookie: version 2, random 32, session id, cookie. */
+function _hasCookie(clientHello: Uint8Array): boolean {
+  const sessionIdLength = clientHello[34] ?? 0;
+  return (clientHello[35 + sessionIdLength] ?? 0) > 0;
+}
+
+/**
+ * Whether werift's handshake handler must not see this message: a retransmission from a
+ * flight the handshake has moved past. werift handles each as if it were new:
+ * - its server answers a ClientHello without a cookie by running flight 2 again
+ *   (dtls/src/flight/server/flight2.ts), which draws a new server random and ECDHE key pair:
+ *   when the client has already received flight 4 the two sides derive different keys and
+ *   the client's Finished fails to decrypt (`decrypt failed`) — the handshake fails;
+ * - its server answers any ClientHello once connected with `renegotiation()`
+ *   (dtls/src/socket.ts), which replaces the cipher context: every later record from the
+ *   peer then fails to decrypt and the connection is silently dead (its data channel
+ *   stays open, nothing more arrives);
+ * - its client answers a second HelloVerifyRequest by throwing (flight3.ts: "flight === 3")
+ *   or, later, by clearing its handshake cache.
+ * A client retransmits a flight when its timer (werift: 500 ms) fires before the answer
+ * arrives, which CPU load makes common with many viewers at once.
+ */
+function _stale(socket: _DtlsHandshakeInternals, server: boolean, h: _Handshake): boolean {
+  const flight = socket.dtls.flight;
+  if (server && h.msg_type === 1) { // client_hello
+    return socket.connected || flight > (_hasCookie(h.fragment) ? 4 : 2);
+  }
+  return !server && h.msg_type === 3 && flight >= 3; // hello_verify_request
+}
+
+/**
+ * Drops the stale handshake retransmissions werift mishandles (see `_stale`): a ClientHello
+ * from a flight its server has answered and moved past, or that arrives once connected, and a
+ * HelloVerifyRequest its client has already answered. What werift still sees is what RFC 6347
+ * 4.2.4 expects: a repeated last flight of the peer, answered by repeating its own (werift
+ * does that for flight 3 → 4 and 5 → 6). Found reading werift's handshake code while chasing
+ * failed handshakes (whose cause turned out to be {@linkcode sendFlightsWhole}'s); a
+ * ClientHello replayed to a connected werift server is tested to leave the connection working.
+ * An upstream fix would keep the flight-2 state once made and ignore a ClientHello once
+ * connected.
+ */
+export function dropStaleHandshakes(transport: RTCDtlsTransport): void {
+  const off = on(transport.onStateChange, (state) => {
+    if (state !== "connecting") return;
+    off();
+    // werift creates the socket right after this state change (transport/dtls.ts start).
+    queueMicrotask(() => {
+      const socket = transport.dtls as unknown as _DtlsHandshakeInternals | undefined;
+      if (!socket || typeof socket.onHandleHandshakes !== "function") return;
+      const server = transport.role === "server";
+      const handle = socket.onHandleHandshakes;
+      socket.onHandleHandshakes = (assembled) =>
+        handle(assembled.filter((h) => !_stale(socket, server, h)));
+    });
+  });
+}
+
 /** How long after its DTLS transport starts a werift client sends its ClientHello (werift: 100). */
 const EARLY_CONNECT_MS = 30;
 
@@ -123,6 +187,80 @@ export function delayAcks(sctp: object): void {
     association.sackImmediate = immediate || association.sackDuplicates.length > 0 ||
       association.sackMisOrdered.size > 0;
   };
+}
+
+type _DtlsTransportInternals = { transport: { send(data: Buffer): Promise<void> | void } };
+
+/** The most bytes of handshake records one coalesced datagram carries. */
+const FLIGHT_DATAGRAM_BYTES = 1_200;
+
+/** `records` in order, in runs of at most {@linkcode FLIGHT_DATAGRAM_BYTES} bytes each. */
+function _datagrams(records: Buffer[]): Buffer[][] {
+  const groups: Buffer[][] = [];
+  let size = Infinity;
+  for (const record of records) {
+    if (size + record.length > FLIGHT_DATAGRAM_BYTES) {
+      groups.push([]);
+      size = 0;
+    }
+    groups.at(-1)!.push(record);
+    size += record.length;
+  }
+  return groups;
+}
+
+/**
+ * werift sends each record of a DTLS handshake flight as a datagram of its own, all in the
+ * same turn (dtls/src/flight/flight.ts send: `Promise.all(buf.map(send))`), and Deno's
+ * node:dgram does not keep datagrams sent in one turn in order: five sent back to back
+ * arrived last-first (measured here, both in a bare node:dgram script and in a 500-viewer
+ * stampede, where a werift server received a client's Finished, ChangeCipherSpec and
+ * CertificateVerify before its Certificate). werift processes handshake messages in arrival
+ * order, so the server failed at once ("client certificate missing before certificate
+ * verify"), and a failed handshake costs a retry. This gathers the handshake records one turn
+ * sends into as few datagrams as fit (RFC 6347 4.1.1 allows several records per datagram;
+ * werift and browsers read them in order), which also saves datagrams. A retransmitted
+ * flight reuses its datagram, so {@linkcode Quiescence} still counts its retransmissions.
+ * Application data passes straight through, after any handshake records gathered before it.
+ * An upstream fix would send a flight as one datagram and buffer messages by `message_seq`.
+ */
+export function sendFlightsWhole(transport: RTCDtlsTransport): void {
+  const off = on(transport.onStateChange, (state) => {
+    if (state !== "connecting") return;
+    off();
+    queueMicrotask(() => {
+      const socket = transport.dtls as unknown as _DtlsTransportInternals | undefined;
+      if (!socket?.transport || typeof socket.transport.send !== "function") return;
+      const out = socket.transport;
+      const send = out.send.bind(out);
+      const joined = new WeakMap<Buffer, Buffer>();
+      let records: Buffer[] = [];
+      let turn: Promise<void> | undefined;
+      const flush = async () => {
+        const groups = _datagrams(records);
+        records = [];
+        for (const group of groups) {
+          let datagram = group.length === 1 ? group[0] : joined.get(group[0]);
+          const size = group.reduce((n, r) => n + r.length, 0);
+          if (!datagram || datagram.length !== size) {
+            datagram = Buffer.concat(group, size);
+            joined.set(group[0], datagram);
+          }
+          await send(datagram);
+        }
+      };
+      out.send = (data: Buffer) => {
+        if (data[0] !== 20 && data[0] !== 22) { // not change_cipher_spec, not handshake
+          return records.length > 0 ? flush().then(() => send(data)) : send(data);
+        }
+        records.push(data);
+        return turn ??= Promise.resolve().then(() => {
+          turn = undefined;
+          return flush();
+        });
+      };
+    });
+  });
 }
 
 /**

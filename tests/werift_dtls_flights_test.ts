@@ -1,0 +1,93 @@
+import assert from "node:assert/strict";
+import type { Buffer } from "node:buffer";
+import { RTCDtlsTransport } from "werift";
+import { werift } from "../adapters/werift.ts";
+import { channelOpen, connectPair, nextEvent } from "./rtc_contract.ts";
+
+const test = (name: string, fn: () => Promise<void> | void) =>
+  Deno.test({ name, fn, sanitizeOps: true, sanitizeResources: true });
+
+type _Connection = {
+  send(data: Buffer): Promise<void>;
+  onData: { execute(data: Buffer): void };
+};
+type _Sent = { role: string; connection: _Connection; datagrams: Buffer[] };
+
+/** Records every datagram each werift DTLS transport made while `fn` runs sends over ICE. */
+async function recording(fn: (sent: _Sent[]) => Promise<void>): Promise<void> {
+  const proto = RTCDtlsTransport.prototype as unknown as { setState(state: string): void };
+  const setState = proto.setState;
+  const sent: _Sent[] = [];
+  proto.setState = function (this: RTCDtlsTransport, state: string) {
+    if (state === "connecting") {
+      const connection = this.iceTransport.connection as unknown as _Connection;
+      const entry: _Sent = { role: this.role, connection, datagrams: [] };
+      sent.push(entry);
+      const send = connection.send.bind(connection);
+      connection.send = (data) => {
+        entry.datagrams.push(data);
+        return send(data);
+      };
+    }
+    return setState.call(this, state);
+  };
+  try {
+    await fn(sent);
+  } finally {
+    proto.setState = setState;
+  }
+}
+
+/** The handshake datagrams (first record change_cipher_spec or handshake) in `entry`. */
+const handshakes = (entry: _Sent) => entry.datagrams.filter((d) => d[0] === 20 || d[0] === 22);
+
+test("a werift DTLS flight leaves as one datagram, its records in order", async () => {
+  const signal = AbortSignal.timeout(10_000);
+  const rtc = werift({ interfaceAddresses: { udp4: "127.0.0.1" } });
+  await recording(async (sent) => {
+    const pair = await connectPair(rtc, rtc, { signal });
+    try {
+      await channelOpen(pair.hostChannel, signal);
+    } finally {
+      await pair.close();
+    }
+    const server = sent.find((s) => s.role === "server")!;
+    const client = sent.find((s) => s.role === "client")!;
+    // Client: ClientHello, ClientHello with the cookie, flight 5. Server: HelloVerifyRequest,
+    // flight 4, flight 6. werift alone sends flight 4 as 5 datagrams and flight 5 as 5.
+    assert.equal(handshakes(client).length, 3);
+    assert.equal(handshakes(server).length, 3);
+    const flight5 = handshakes(client)[2];
+    const types: number[] = [];
+    for (let at = 0; at < flight5.length; at += 13 + flight5.readUInt16BE(at + 11)) {
+      types.push(flight5[at] === 22 && flight5.readUInt16BE(at + 3) === 0 ? flight5[at + 13] : -1);
+    }
+    // certificate, client_key_exchange, certificate_verify, change_cipher_spec, finished
+    assert.deepEqual(types, [11, 16, 15, -1, -1]);
+  });
+});
+
+test("a ClientHello replayed to a connected werift server leaves the connection working", async () => {
+  const signal = AbortSignal.timeout(10_000);
+  const rtc = werift({ interfaceAddresses: { udp4: "127.0.0.1" } });
+  await recording(async (sent) => {
+    const pair = await connectPair(rtc, rtc, { signal });
+    try {
+      await channelOpen(pair.hostChannel, signal);
+      const server = sent.find((s) => s.role === "server")!;
+      const client = sent.find((s) => s.role === "client")!;
+      // A late retransmission of the client's first flight: werift would renegotiate,
+      // dropping the keys every later record from the client is encrypted with.
+      server.connection.onData.execute(handshakes(client)[0]);
+      server.connection.onData.execute(handshakes(client)[1]);
+      const toHost = nextEvent<unknown>((fn) => pair.hostChannel.on("message", fn), { signal });
+      pair.viewerChannel.send("still there?");
+      assert.equal(await toHost, "still there?");
+      const toViewer = nextEvent<unknown>((fn) => pair.viewerChannel.on("message", fn), { signal });
+      pair.hostChannel.send("yes");
+      assert.equal(await toViewer, "yes");
+    } finally {
+      await pair.close();
+    }
+  });
+});
