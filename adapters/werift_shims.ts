@@ -67,6 +67,22 @@ export function keepEarlyClientHello(transport: RTCDtlsTransport): void {
 
 type _DtlsSocketInternals = { dtls: object; connect?: () => Promise<void> };
 
+/**
+ * Calls `fn` with werift's DTLS socket as soon as it exists: werift creates it right after the
+ * transport reports "connecting" (webrtc/src/transport/dtls.ts start), before any datagram
+ * reaches it.
+ */
+function _withSocket<T>(transport: RTCDtlsTransport, fn: (socket: T) => void): void {
+  const off = on(transport.onStateChange, (state) => {
+    if (state !== "connecting") return;
+    off();
+    queueMicrotask(() => {
+      const socket = transport.dtls as unknown as T | undefined;
+      if (socket) fn(socket);
+    });
+  });
+}
+
 type _Handshake = { msg_type: number; fragment: Uint8Array };
 type _DtlsHandshakeInternals = {
   dtls: { flight: number };
@@ -116,18 +132,12 @@ function _stale(socket: _DtlsHandshakeInternals, server: boolean, h: _Handshake)
  * connected.
  */
 export function dropStaleHandshakes(transport: RTCDtlsTransport): void {
-  const off = on(transport.onStateChange, (state) => {
-    if (state !== "connecting") return;
-    off();
-    // werift creates the socket right after this state change (transport/dtls.ts start).
-    queueMicrotask(() => {
-      const socket = transport.dtls as unknown as _DtlsHandshakeInternals | undefined;
-      if (!socket || typeof socket.onHandleHandshakes !== "function") return;
-      const server = transport.role === "server";
-      const handle = socket.onHandleHandshakes;
-      socket.onHandleHandshakes = (assembled) =>
-        handle(assembled.filter((h) => !_stale(socket, server, h)));
-    });
+  _withSocket<_DtlsHandshakeInternals>(transport, (socket) => {
+    if (typeof socket.onHandleHandshakes !== "function") return;
+    const server = transport.role === "server";
+    const handle = socket.onHandleHandshakes;
+    socket.onHandleHandshakes = (assembled) =>
+      handle(assembled.filter((h) => !_stale(socket, server, h)));
   });
 }
 
@@ -212,10 +222,10 @@ function _datagrams(records: Buffer[]): Buffer[][] {
 /**
  * werift sends each record of a DTLS handshake flight as a datagram of its own, all in the
  * same turn (dtls/src/flight/flight.ts send: `Promise.all(buf.map(send))`), and Deno's
- * node:dgram does not keep datagrams sent in one turn in order: five sent back to back
- * arrived last-first (measured here, both in a bare node:dgram script and in a 500-viewer
- * stampede, where a werift server received a client's Finished, ChangeCipherSpec and
- * CertificateVerify before its Certificate). werift processes handshake messages in arrival
+ * node:dgram does not always keep datagrams sent in one turn in order: the first five a bare
+ * node:dgram script sent back to back arrived last-first, and in a 500-viewer stampede werift
+ * servers received a client's Finished, ChangeCipherSpec and CertificateVerify before its
+ * Certificate. werift processes handshake messages in arrival
  * order, so the server failed at once ("client certificate missing before certificate
  * verify"), and a failed handshake costs a retry. This gathers the handshake records one turn
  * sends into as few datagrams as fit (RFC 6347 4.1.1 allows several records per datagram;
@@ -225,41 +235,35 @@ function _datagrams(records: Buffer[]): Buffer[][] {
  * An upstream fix would send a flight as one datagram and buffer messages by `message_seq`.
  */
 export function sendFlightsWhole(transport: RTCDtlsTransport): void {
-  const off = on(transport.onStateChange, (state) => {
-    if (state !== "connecting") return;
-    off();
-    queueMicrotask(() => {
-      const socket = transport.dtls as unknown as _DtlsTransportInternals | undefined;
-      if (!socket?.transport || typeof socket.transport.send !== "function") return;
-      const out = socket.transport;
-      const send = out.send.bind(out);
-      const joined = new WeakMap<Buffer, Buffer>();
-      let records: Buffer[] = [];
-      let turn: Promise<void> | undefined;
-      const flush = async () => {
-        const groups = _datagrams(records);
-        records = [];
-        for (const group of groups) {
-          let datagram = group.length === 1 ? group[0] : joined.get(group[0]);
-          const size = group.reduce((n, r) => n + r.length, 0);
-          if (!datagram || datagram.length !== size) {
-            datagram = Buffer.concat(group, size);
-            joined.set(group[0], datagram);
-          }
-          await send(datagram);
+  _withSocket<_DtlsTransportInternals>(transport, ({ transport: out }) => {
+    if (typeof out?.send !== "function") return;
+    const send = out.send.bind(out);
+    const joined = new WeakMap<Buffer, Buffer>();
+    let records: Buffer[] = [];
+    let turn: Promise<void> | undefined;
+    const flush = async () => {
+      const groups = _datagrams(records);
+      records = [];
+      for (const group of groups) {
+        let datagram = group.length === 1 ? group[0] : joined.get(group[0]);
+        const size = group.reduce((n, r) => n + r.length, 0);
+        if (!datagram || datagram.length !== size) {
+          datagram = Buffer.concat(group, size);
+          joined.set(group[0], datagram);
         }
-      };
-      out.send = (data: Buffer) => {
-        if (data[0] !== 20 && data[0] !== 22) { // not change_cipher_spec, not handshake
-          return records.length > 0 ? flush().then(() => send(data)) : send(data);
-        }
-        records.push(data);
-        return turn ??= Promise.resolve().then(() => {
-          turn = undefined;
-          return flush();
-        });
-      };
-    });
+        await send(datagram);
+      }
+    };
+    out.send = (data: Buffer) => {
+      if (data[0] !== 20 && data[0] !== 22) { // not change_cipher_spec, not handshake
+        return records.length > 0 ? flush().then(() => send(data)) : send(data);
+      }
+      records.push(data);
+      return turn ??= Promise.resolve().then(() => {
+        turn = undefined;
+        return flush();
+      });
+    };
   });
 }
 
