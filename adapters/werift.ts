@@ -41,6 +41,7 @@ import type {
 } from "../core/rtc.ts";
 import { assertSendable } from "../core/rtc.ts";
 import { installFastHandshakeCrypto } from "./werift_crypto.ts";
+import { leanDtlsRecords, leanSctpPackets, smallReceiveBuffers } from "./werift_fast_path.ts";
 import {
   connectClientEarly,
   delayAcks,
@@ -50,6 +51,7 @@ import {
   Quiescence,
   sendFlightsWhole,
   type Unsubscribe,
+  withDtlsSocket,
 } from "./werift_shims.ts";
 
 export type * from "../core/rtc.ts";
@@ -288,11 +290,16 @@ class _WeriftPeerConnection implements RtcPeerConnection {
       sendFlightsWhole(transport);
       connectClientEarly(transport);
       this.#quiet.watch(transport);
+      withDtlsSocket<object>(transport, (socket) => {
+        leanDtlsRecords(socket);
+        smallReceiveBuffers(transport.iceTransport.connection);
+      });
     }
     const sctp = this.#pc.sctpTransport?.sctp;
     if (sctp && !this.#prepared.has(sctp)) {
       this.#prepared.add(sctp);
       delayAcks(sctp);
+      leanSctpPackets(sctp);
     }
   }
 

@@ -72,7 +72,7 @@ type _DtlsSocketInternals = { dtls: object; connect?: () => Promise<void> };
  * transport reports "connecting" (webrtc/src/transport/dtls.ts start), before any datagram
  * reaches it.
  */
-function _withSocket<T>(transport: RTCDtlsTransport, fn: (socket: T) => void): void {
+export function withDtlsSocket<T>(transport: RTCDtlsTransport, fn: (socket: T) => void): void {
   const off = on(transport.onStateChange, (state) => {
     if (state !== "connecting") return;
     off();
@@ -132,7 +132,7 @@ function _stale(socket: _DtlsHandshakeInternals, server: boolean, h: _Handshake)
  * connected.
  */
 export function dropStaleHandshakes(transport: RTCDtlsTransport): void {
-  _withSocket<_DtlsHandshakeInternals>(transport, (socket) => {
+  withDtlsSocket<_DtlsHandshakeInternals>(transport, (socket) => {
     if (typeof socket.onHandleHandshakes !== "function") return;
     const server = transport.role === "server";
     const handle = socket.onHandleHandshakes;
@@ -235,7 +235,7 @@ function _datagrams(records: Buffer[]): Buffer[][] {
  * An upstream fix would send a flight as one datagram and buffer messages by `message_seq`.
  */
 export function sendFlightsWhole(transport: RTCDtlsTransport): void {
-  _withSocket<_DtlsTransportInternals>(transport, ({ transport: out }) => {
+  withDtlsSocket<_DtlsTransportInternals>(transport, ({ transport: out }) => {
     if (typeof out?.send !== "function") return;
     const send = out.send.bind(out);
     const joined = new WeakMap<Buffer, Buffer>();
