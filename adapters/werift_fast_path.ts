@@ -120,7 +120,11 @@ export function leanSctpPackets(sctp: object): void {
   association.sendChunk = function (this: _Association, chunk: _Chunk): Promise<void> {
     if (this.state === "closed") return Promise.resolve();
     if (this.remotePort === undefined) return original.call(this, chunk); // werift throws
-    return this.transport.send(_packet(this, chunk));
+    try {
+      return this.transport.send(_packet(this, chunk));
+    } catch (error) {
+      return Promise.reject(error); // as werift's async sendChunk would: its callers .catch()
+    }
   };
 }
 
