@@ -26,6 +26,11 @@ function _isDtls(data: Uint8Array): boolean {
   return data.length > 0 && data[0] >= 20 && data[0] <= 63; // RFC 7983 demultiplexing
 }
 
+/** Whether a datagram's first record is change_cipher_spec (20) or handshake (22). */
+function _isHandshake(data: Uint8Array): boolean {
+  return data[0] === 20 || data[0] === 22;
+}
+
 /** Whether a datagram begins a (re)transmission of a ClientHello: its first record is a
  * handshake fragment (type 22) of a client_hello (1) at offset 0 (RFC 6347 4.1, 4.2.2). */
 function _startsClientHello(data: Uint8Array): boolean {
@@ -255,7 +260,7 @@ export function sendFlightsWhole(transport: RTCDtlsTransport): void {
       }
     };
     out.send = (data: Buffer) => {
-      if (data[0] !== 20 && data[0] !== 22) { // not change_cipher_spec, not handshake
+      if (!_isHandshake(data)) {
         return records.length > 0 ? flush().then(() => send(data)) : send(data);
       }
       records.push(data);
@@ -286,7 +291,7 @@ export class Quiescence {
     const connection = transport.iceTransport.connection;
     const send = connection.send.bind(connection);
     connection.send = (data: Buffer) => {
-      if (data[0] === 20 || data[0] === 22) { // change_cipher_spec, handshake
+      if (_isHandshake(data)) {
         const n = (this.#sends.get(data) ?? 0) + 1;
         this.#sends.set(data, n);
         this.#extend(500 * n);
