@@ -66,6 +66,8 @@ for (const rate of rates) {
     p50ms: r.latencyMs.p50,
     p99ms: r.latencyMs.p99,
     hostCpu: `${r.hostCpuPercent}%`,
+    // host CPU per message per viewer; a 1 KiB message is one packet (see bench/floors.ts)
+    hostUsPerSend: Math.round((r.hostCpuPercent * 1e4) / (rate * viewers)),
     viewersCpu: `${r.viewersCpuPercent}%`,
     rssMiB: mib(r.hostRss),
     perViewerKiB: Math.round((r.hostRss - run.idleRss) / viewers / 1024),
