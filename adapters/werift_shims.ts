@@ -101,9 +101,14 @@ function _hasCookie(clientHello: Uint8Array): boolean {
   return (clientHello[35 + sessionIdLength] ?? 0) > 0;
 }
 
+/** The client's flight-5 messages a werift server acts on: certificate, client_key_exchange,
+ * certificate_verify, finished (RFC 5246 7.3). */
+const _FLIGHT_5 = new Set([11, 15, 16, 20]);
+
 /**
  * Whether werift's handshake handler must not see this message: a retransmission from a
- * flight the handshake has moved past. werift handles each as if it were new:
+ * flight the handshake has moved past, or one it is still answering. werift handles each as
+ * if it were new:
  * - its server answers a ClientHello without a cookie by running flight 2 again
  *   (dtls/src/flight/server/flight2.ts), which draws a new server random and ECDHE key pair:
  *   when the client has already received flight 4 the two sides derive different keys and
@@ -112,37 +117,64 @@ function _hasCookie(clientHello: Uint8Array): boolean {
  *   (dtls/src/socket.ts), which replaces the cipher context: every later record from the
  *   peer then fails to decrypt and the connection is silently dead (its data channel
  *   stays open, nothing more arrives);
+ * - its server handles a client_key_exchange again until it is connected (dtls/src/server.ts,
+ *   flight/server/flight6.ts): it derives the master secret anew from its handshake cache,
+ *   which by then also holds the first copy's certificate_verify, so with the extended master
+ *   secret (RFC 7627) the session hash and every key come out different from the client's.
+ *   The flight 6 already built with the right keys still goes out, the client completes, and
+ *   werift can neither read the client's records nor write one the client accepts: both sides
+ *   repeat their SCTP INIT until the handshake times out. Under load Chromium's flight 5
+ *   reached the host two or three times (its retransmit timer, or an answer to a repeated
+ *   flight 4), and Deno can hand werift both datagrams in one turn, before the first copy's
+ *   Finished has been answered;
  * - its client answers a second HelloVerifyRequest by throwing (flight3.ts: "flight === 3")
  *   or, later, by clearing its handshake cache.
  * A client retransmits a flight when its timer (werift: 500 ms) fires before the answer
- * arrives, which CPU load makes common with many viewers at once.
+ * arrives, which CPU load makes common with many viewers at once. `handled` holds the
+ * flight-5 message types already passed to a server that is not yet connected.
  */
-function _stale(socket: _DtlsHandshakeInternals, server: boolean, h: _Handshake): boolean {
+function _stale(
+  socket: _DtlsHandshakeInternals,
+  server: boolean,
+  h: _Handshake,
+  handled: Set<number>,
+): boolean {
   const flight = socket.dtls.flight;
   if (server && h.msg_type === 1) { // client_hello
     return socket.connected || flight > (_hasCookie(h.fragment) ? 4 : 2);
+  }
+  if (server && _FLIGHT_5.has(h.msg_type)) {
+    // once connected, a repeated Finished is what makes werift repeat its flight 6
+    if (socket.connected) return h.msg_type !== 20;
+    if (handled.has(h.msg_type)) return true;
+    handled.add(h.msg_type);
+    return false;
   }
   return !server && h.msg_type === 3 && flight >= 3; // hello_verify_request
 }
 
 /**
  * Drops the stale handshake retransmissions werift mishandles (see `_stale`): a ClientHello
- * from a flight its server has answered and moved past, or that arrives once connected, and a
+ * from a flight its server has answered and moved past, or that arrives once connected, a
+ * second copy of the client's flight 5 while the first is being answered, and a
  * HelloVerifyRequest its client has already answered. What werift still sees is what RFC 6347
  * 4.2.4 expects: a repeated last flight of the peer, answered by repeating its own (werift
- * does that for flight 3 → 4 and 5 → 6). Found reading werift's handshake code while chasing
- * failed handshakes (whose cause turned out to be {@linkcode sendFlightsWhole}'s); a
- * ClientHello replayed to a connected werift server is tested to leave the connection working.
- * An upstream fix would keep the flight-2 state once made and ignore a ClientHello once
- * connected.
+ * does that for flight 3 → 4 and, once connected, 5 → 6). Found reading werift's handshake
+ * code while chasing failed handshakes (whose cause turned out to be
+ * {@linkcode sendFlightsWhole}'s), and by recording the handshakes of Chromium viewers that
+ * timed out in `connected` (8 of 3,500 with 100 joining at once). A ClientHello replayed to a
+ * connected werift server, and a flight 5 delivered twice in one turn, are tested to leave the
+ * connection working. An upstream fix would keep the flight-2 state once made, ignore a
+ * ClientHello once connected, and derive the keys once per handshake.
  */
 export function dropStaleHandshakes(transport: RTCDtlsTransport): void {
   withDtlsSocket<_DtlsHandshakeInternals>(transport, (socket) => {
     if (typeof socket.onHandleHandshakes !== "function") return;
     const server = transport.role === "server";
     const handle = socket.onHandleHandshakes;
+    const handled = new Set<number>();
     socket.onHandleHandshakes = (assembled) =>
-      handle(assembled.filter((h) => !_stale(socket, server, h)));
+      handle(assembled.filter((h) => !_stale(socket, server, h, handled)));
   });
 }
 

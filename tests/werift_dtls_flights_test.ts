@@ -91,3 +91,45 @@ test("a ClientHello replayed to a connected werift server leaves the connection 
     }
   });
 });
+
+test("a flight 5 delivered twice in one turn leaves a werift server with the client's keys", async () => {
+  const signal = AbortSignal.timeout(10_000);
+  const rtc = werift({ interfaceAddresses: { udp4: "127.0.0.1" } });
+  const proto = RTCDtlsTransport.prototype as unknown as { setState(state: string): void };
+  const setState = proto.setState;
+  let doubled = 0;
+  // Chromium retransmits its flight 5 after 50 ms without an answer; a busy host then reads
+  // both copies in one turn, before werift has answered the first.
+  proto.setState = function (this: RTCDtlsTransport, state: string) {
+    if (state === "connecting" && this.role === "server") {
+      const onData = (this.iceTransport.connection as unknown as _Connection).onData;
+      const execute = onData.execute.bind(onData);
+      onData.execute = (data: Buffer) => {
+        execute(data);
+        // flight 5 begins with the client's certificate: handshake record, epoch 0, type 11
+        if (data[0] === 22 && data.readUInt16BE(3) === 0 && data[13] === 11) {
+          doubled++;
+          execute(data);
+        }
+      };
+    }
+    return setState.call(this, state);
+  };
+  try {
+    const pair = await connectPair(rtc, rtc, { signal });
+    try {
+      await channelOpen(pair.hostChannel, signal);
+      assert.equal(doubled, 1);
+      const toHost = nextEvent<unknown>((fn) => pair.hostChannel.on("message", fn), { signal });
+      pair.viewerChannel.send("keys agree?");
+      assert.equal(await toHost, "keys agree?");
+      const toViewer = nextEvent<unknown>((fn) => pair.viewerChannel.on("message", fn), { signal });
+      pair.hostChannel.send("they do");
+      assert.equal(await toViewer, "they do");
+    } finally {
+      await pair.close();
+    }
+  } finally {
+    proto.setState = setState;
+  }
+});
