@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import type { Buffer } from "node:buffer";
 import { RTCDtlsTransport } from "werift";
 import { werift } from "../adapters/werift.ts";
-import { channelOpen, connectPair, nextEvent } from "./rtc_contract.ts";
+import { channelOpen, connectPair, nextEvent, type RtcPair } from "./rtc_contract.ts";
 
 const test = (name: string, fn: () => Promise<void> | void) =>
   Deno.test({ name, fn, sanitizeOps: true, sanitizeResources: true });
@@ -13,29 +13,52 @@ type _Connection = {
 };
 type _Sent = { role: string; connection: _Connection; datagrams: Buffer[] };
 
-/** Records every datagram each werift DTLS transport made while `fn` runs sends over ICE. */
-async function recording(fn: (sent: _Sent[]) => Promise<void>): Promise<void> {
+/** Calls `hook` with each werift DTLS transport as it starts connecting, while `fn` runs. */
+async function onConnecting(
+  hook: (transport: RTCDtlsTransport) => void,
+  fn: () => Promise<void>,
+): Promise<void> {
   const proto = RTCDtlsTransport.prototype as unknown as { setState(state: string): void };
   const setState = proto.setState;
-  const sent: _Sent[] = [];
   proto.setState = function (this: RTCDtlsTransport, state: string) {
-    if (state === "connecting") {
-      const connection = this.iceTransport.connection as unknown as _Connection;
-      const entry: _Sent = { role: this.role, connection, datagrams: [] };
-      sent.push(entry);
-      const send = connection.send.bind(connection);
-      connection.send = (data) => {
-        entry.datagrams.push(data);
-        return send(data);
-      };
-    }
+    if (state === "connecting") hook(this);
     return setState.call(this, state);
   };
   try {
-    await fn(sent);
+    await fn();
   } finally {
     proto.setState = setState;
   }
+}
+
+/** Records every datagram each werift DTLS transport made while `fn` runs sends over ICE. */
+async function recording(fn: (sent: _Sent[]) => Promise<void>): Promise<void> {
+  const sent: _Sent[] = [];
+  await onConnecting((transport) => {
+    const connection = transport.iceTransport.connection as unknown as _Connection;
+    const entry: _Sent = { role: transport.role, connection, datagrams: [] };
+    sent.push(entry);
+    const send = connection.send.bind(connection);
+    connection.send = (data) => {
+      entry.datagrams.push(data);
+      return send(data);
+    };
+  }, () => fn(sent));
+}
+
+/** Sends `toHost` from the viewer and `toViewer` from the host; both must arrive. */
+async function assertBothWays(
+  pair: RtcPair,
+  signal: AbortSignal,
+  toHost: string,
+  toViewer: string,
+): Promise<void> {
+  const atHost = nextEvent<unknown>((fn) => pair.hostChannel.on("message", fn), { signal });
+  pair.viewerChannel.send(toHost);
+  assert.equal(await atHost, toHost);
+  const atViewer = nextEvent<unknown>((fn) => pair.viewerChannel.on("message", fn), { signal });
+  pair.hostChannel.send(toViewer);
+  assert.equal(await atViewer, toViewer);
 }
 
 /** The handshake datagrams (first record change_cipher_spec or handshake) in `entry`. */
@@ -80,12 +103,7 @@ test("a ClientHello replayed to a connected werift server leaves the connection 
       // dropping the keys every later record from the client is encrypted with.
       server.connection.onData.execute(handshakes(client)[0]);
       server.connection.onData.execute(handshakes(client)[1]);
-      const toHost = nextEvent<unknown>((fn) => pair.hostChannel.on("message", fn), { signal });
-      pair.viewerChannel.send("still there?");
-      assert.equal(await toHost, "still there?");
-      const toViewer = nextEvent<unknown>((fn) => pair.viewerChannel.on("message", fn), { signal });
-      pair.hostChannel.send("yes");
-      assert.equal(await toViewer, "yes");
+      await assertBothWays(pair, signal, "still there?", "yes");
     } finally {
       await pair.close();
     }
@@ -95,41 +113,30 @@ test("a ClientHello replayed to a connected werift server leaves the connection 
 test("a flight 5 delivered twice in one turn leaves a werift server with the client's keys", async () => {
   const signal = AbortSignal.timeout(10_000);
   const rtc = werift({ interfaceAddresses: { udp4: "127.0.0.1" } });
-  const proto = RTCDtlsTransport.prototype as unknown as { setState(state: string): void };
-  const setState = proto.setState;
   let doubled = 0;
-  // Chromium retransmits its flight 5 after 50 ms without an answer; a busy host then reads
-  // both copies in one turn, before werift has answered the first.
-  proto.setState = function (this: RTCDtlsTransport, state: string) {
-    if (state === "connecting" && this.role === "server") {
-      const onData = (this.iceTransport.connection as unknown as _Connection).onData;
-      const execute = onData.execute.bind(onData);
-      onData.execute = (data: Buffer) => {
+  // Under load Chromium's flight 5 reached the host two or three times, and a busy host can
+  // read two copies in one turn, before werift has answered the first.
+  const doubleFlight5 = (transport: RTCDtlsTransport) => {
+    if (transport.role !== "server") return;
+    const onData = (transport.iceTransport.connection as unknown as _Connection).onData;
+    const execute = onData.execute.bind(onData);
+    onData.execute = (data: Buffer) => {
+      execute(data);
+      // flight 5 begins with the client's certificate: handshake record, epoch 0, type 11
+      if (data[0] === 22 && data.readUInt16BE(3) === 0 && data[13] === 11) {
+        doubled++;
         execute(data);
-        // flight 5 begins with the client's certificate: handshake record, epoch 0, type 11
-        if (data[0] === 22 && data.readUInt16BE(3) === 0 && data[13] === 11) {
-          doubled++;
-          execute(data);
-        }
-      };
-    }
-    return setState.call(this, state);
+      }
+    };
   };
-  try {
+  await onConnecting(doubleFlight5, async () => {
     const pair = await connectPair(rtc, rtc, { signal });
     try {
       await channelOpen(pair.hostChannel, signal);
       assert.equal(doubled, 1);
-      const toHost = nextEvent<unknown>((fn) => pair.hostChannel.on("message", fn), { signal });
-      pair.viewerChannel.send("keys agree?");
-      assert.equal(await toHost, "keys agree?");
-      const toViewer = nextEvent<unknown>((fn) => pair.viewerChannel.on("message", fn), { signal });
-      pair.hostChannel.send("they do");
-      assert.equal(await toViewer, "they do");
+      await assertBothWays(pair, signal, "keys agree?", "they do");
     } finally {
       await pair.close();
     }
-  } finally {
-    proto.setState = setState;
-  }
+  });
 });
