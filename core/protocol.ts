@@ -31,28 +31,8 @@ import type {
   SignalKind,
 } from "./protocol_types.ts";
 
-export type {
-  ByeReason,
-  ClientMessage,
-  ControlFrame,
-  ErrorCode,
-  HelloMessage,
-  IceServer,
-  PeerLeftReason,
-  Schema,
-  ServerMessage,
-  SignalData,
-  SignalKind,
-  WelcomeMessage,
-} from "./protocol_types.ts";
-export {
-  HOST_ONLY_KINDS,
-  MAX_HANDSHAKE_ID_LENGTH,
-  MAX_LABEL_LENGTH,
-  MAX_SIGNAL_FRAME_BYTES,
-  PROTOCOL_VERSION,
-  VIEWER_ONLY_KINDS,
-} from "./protocol_constants.ts";
+export type * from "./protocol_types.ts";
+export * from "./protocol_constants.ts";
 export { type ParseErrorCode, type ParseResult, utf8Length } from "./protocol_parse.ts";
 
 // The schemas. Each is checked below to accept exactly its type in protocol_types.ts.
