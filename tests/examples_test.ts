@@ -68,7 +68,7 @@ Deno.test("examples: clock_host.ts broadcasts the time every second, print_viewe
     "--seconds",
     "6",
   ]);
-  await eventually(() => host.out.length > 0, 15_000, "the host prints its session");
+  await eventually(() => host.out.length > 1, 15_000, "the host prints its session and view line");
   const { session, code } = invitation(host.out[0]);
   assert.match(host.out[1], /^view it: deno run .* examples\/print_viewer\.ts /);
   await using viewer = new Example("print_viewer.ts", RTC_PERMS, [
