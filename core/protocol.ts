@@ -274,23 +274,61 @@ export function parseServerMessage(
   return _schemaError(_serverMessage, json.value, "message", "type");
 }
 
+/** The control frame types of protocol version 1; the record keeps it in step with the type. */
+const _knownControl: ReadonlySet<string> = new Set(
+  Object.keys({ ready: 0, ping: 0, pong: 0, bye: 0 } satisfies Record<ControlFrame["t"], 0>),
+);
+
 /**
- * Parses one text frame from the data channel as a control frame (PROTOCOL.md §2).
+ * What {@linkcode parseControlFrame} yields: a known control frame, a violation, or a JSON
+ * object whose `"t"` string this version does not know (`unknown-control`), which its
+ * receiver ignores (PROTOCOL.md §2) so that additions never break an older peer.
+ *
+ * @example
+ * ```ts
+ * import { type ControlParseResult, parseControlFrame } from "@shoal/shoal";
+ *
+ * const r: ControlParseResult = parseControlFrame('{"t":"resume-later"}');
+ * console.assert(!r.ok && r.code === "unknown-control" && r.t === "resume-later");
+ * ```
+ */
+export type ControlParseResult =
+  | ParseResult<ControlFrame>
+  | { ok: false; code: "unknown-control"; t: string; message: string };
+
+/**
+ * Parses one text frame from the data channel as a control frame (PROTOCOL.md §2). A JSON
+ * object whose `"t"` is a string other than the known ones is `unknown-control`, to be
+ * ignored; anything else that fails is `bad-message` or `too-large`, a framing violation.
  *
  * @example
  * ```ts
  * import { parseControlFrame } from "./protocol.ts";
  * const r = parseControlFrame('{"t":"ping","n":1,"ts":5}');
  * console.assert(r.ok && r.value.t === "ping");
+ * const later = parseControlFrame('{"t":"gap","from":7}');
+ * console.assert(!later.ok && later.code === "unknown-control");
  * ```
  */
 export function parseControlFrame(
   raw: unknown,
   maxBytes: number = MAX_SIGNAL_FRAME_BYTES,
-): ParseResult<ControlFrame> {
+): ControlParseResult {
   const json = _parseJson(raw, maxBytes);
   if (!json.ok) return json;
-  return _schemaError(_controlFrame, json.value, "control frame", "t");
+  const value = json.value;
+  if (typeof value === "object" && value !== null && !Array.isArray(value)) {
+    const t = (value as Record<string, unknown>).t;
+    if (typeof t === "string" && !_knownControl.has(t)) {
+      return {
+        ok: false,
+        code: "unknown-control",
+        t,
+        message: `unknown control frame "${t.slice(0, 64)}"`,
+      };
+    }
+  }
+  return _schemaError(_controlFrame, value, "control frame", "t");
 }
 
 /**

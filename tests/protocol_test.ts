@@ -89,9 +89,20 @@ Deno.test("parseControlFrame accepts ready, ping, pong and bye and refuses the r
   ) {
     assert.ok(parseControlFrame(f).ok, f);
   }
-  for (const f of ['{"t":"ping","n":1.5,"ts":2}', '{"t":"hug"}', "[]", "nope"]) {
-    assert.ok(!parseControlFrame(f).ok, f);
+  for (const f of ['{"t":"ping","n":1.5,"ts":2}', '{"t":5}', '{"n":1}', "[]", "nope"]) {
+    const r = parseControlFrame(f);
+    assert.ok(!r.ok && r.code === "bad-message", f);
   }
+});
+
+Deno.test('parseControlFrame tells an unknown "t" (to be ignored) from a violation', () => {
+  const r = parseControlFrame('{"t":"hug","x":1}');
+  assert.ok(!r.ok);
+  assert.equal(r.code, "unknown-control");
+  assert.equal(r.code === "unknown-control" && r.t, "hug");
+  // A known "t" with a bad field stays a violation.
+  const bad = parseControlFrame('{"t":"pong","n":"one","ts":2}');
+  assert.ok(!bad.ok && bad.code === "bad-message");
 });
 
 Deno.test("utf8Length counts bytes like TextEncoder", () => {
