@@ -43,3 +43,24 @@ export { RedisBus } from "./redis_bus.ts";
 export { RedisLink, type RedisLinkOptions } from "./redis_link.ts";
 export { RedisKeys } from "./redis_scripts.ts";
 export type { ServerMetrics } from "./metrics.ts";
+export {
+  type AddressLimits,
+  DEFAULT_ADDRESS_LIMITS,
+  LIMIT_CODES,
+  Limiter,
+  type LimiterOptions,
+  type LimitReason,
+  type Refusal,
+  refusalResponse,
+  type SocketLease,
+} from "./limits.ts";
+export {
+  type CounterStore,
+  type HitOptions,
+  MemoryCounters,
+  type MemoryCountersOptions,
+  type WindowCount,
+} from "./counters.ts";
+export { RedisCounters } from "./redis_counters.ts";
+export { clientAddress, type ClientAddressOptions } from "./client_address.ts";
+export { OriginPolicy } from "./origin.ts";

@@ -49,6 +49,10 @@ export class RedisKeys {
   reaping(serverId: string): string {
     return `${this.prefix}srv:${serverId}:reap`;
   }
+  /** A limit counter or lease set of `counters.ts` (`create:ADDRESS`, `ws:ADDRESS`, …). */
+  limit(key: string): string {
+    return `${this.prefix}lim:${key}`;
+  }
   /** Pub/sub channel of one peer. */
   channel(sessionId: string, peerId: string): string {
     return `${this.prefix}to:${sessionId}:${peerId}`;
@@ -120,6 +124,38 @@ return redis.call('ZCARD', KEYS[1])`,
   /** KEYS hb, owned, servers; ARGV serverId: a clean stop leaves leftovers to the reapers */
   retire: `redis.call('DEL', KEYS[1])
 if redis.call('SCARD', KEYS[2]) == 0 then redis.call('SREM', KEYS[3], ARGV[1]) end
+return 1`,
+  /** KEYS counter; ARGV windowMs, limit, backoffMs, maxBackoffMs: counters.ts's backoffAfter */
+  limitHit: `local count = redis.call('INCR', KEYS[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then ttl = tonumber(ARGV[1]) redis.call('PEXPIRE', KEYS[1], ttl) end
+local over = count - tonumber(ARGV[2])
+if over > 0 and tonumber(ARGV[3]) > 0 then
+  local stretch = math.floor(math.min(tonumber(ARGV[4]), tonumber(ARGV[3]) * 2 ^ math.min(over - 1, 40)))
+  if stretch > ttl then ttl = stretch redis.call('PEXPIRE', KEYS[1], ttl) end
+end
+return {count, ttl}`,
+  /** KEYS counter: its count and time left */
+  limitPeek: `local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+local ttl = redis.call('PTTL', KEYS[1])
+if count == 0 or ttl < 0 then return {0, 0} end
+return {count, ttl}`,
+  /** KEYS leases (ZSET holder → expiry); ARGV holder, limit, ttlMs */
+  limitAcquire: `${NOW}
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local ttl = tonumber(ARGV[3])
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
+  return 0
+end
+redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
+if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
+return 1`,
+  /** KEYS leases; ARGV holder, ttlMs: extends a lease that is still held */
+  limitRefresh: `${NOW}
+local ttl = tonumber(ARGV[2])
+if redis.call('ZADD', KEYS[1], 'XX', 'CH', now + ttl, ARGV[1]) == 1 and redis.call('PTTL', KEYS[1]) < ttl then
+  redis.call('PEXPIRE', KEYS[1], ttl)
+end
 return 1`,
 } as const;
 
