@@ -27,10 +27,10 @@ export type ParseErrorCode = "bad-message" | "too-large" | "protocol-version";
  *
  * @example
  * ```ts
- * import { type ControlFrame, parseControlFrame, type ParseResult } from "@shoal/shoal";
+ * import { type ClientMessage, parseClientMessage, type ParseResult } from "@shoal/shoal";
  *
- * const r: ParseResult<ControlFrame> = parseControlFrame('{"t":"ready"}');
- * if (r.ok) console.log(r.value.t);
+ * const r: ParseResult<ClientMessage> = parseClientMessage('{"type":"ping"}');
+ * if (r.ok) console.log(r.value.type);
  * else console.log(r.code, r.message);
  * ```
  */
