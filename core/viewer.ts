@@ -16,11 +16,33 @@ import { AsyncQueue } from "./queue.ts";
 import { getSession, sessionWsUrl } from "./session.ts";
 import { type IncomingSignal, SignalingClient } from "./signaling.ts";
 import { ViewerConnection } from "./viewer_connection.ts";
-import { ViewerError } from "./viewer_error.ts";
 import type { ViewerEvents, ViewerOptions, ViewerState } from "./viewer_options.ts";
 
-export { ViewerError } from "./viewer_error.ts";
 export type { ViewerEvents, ViewerOptions, ViewerState } from "./viewer_options.ts";
+
+/**
+ * The viewer cannot go on: `kicked` or `capacity` (the host said so), `gave-up` (no ready
+ * after the allowed offer requests), `refused` (the server refused it), or `closed`.
+ *
+ * @example
+ * ```ts
+ * import { ViewerError } from "./viewer.ts";
+ * console.assert(new ViewerError("gave-up", "no offer").code === "gave-up");
+ * ```
+ */
+export class ViewerError extends Error {
+  /** Always `"ViewerError"`. */
+  override name = "ViewerError";
+  /** Makes an error with its `code`, a message, and optionally a `cause`. */
+  constructor(
+    /** Why. */
+    readonly code: "kicked" | "capacity" | "gave-up" | "refused" | "closed",
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
 
 const encoder = new TextEncoder();
 
