@@ -23,7 +23,11 @@ import type { DropReason } from "./peer_link.ts";
 import { AsyncQueue } from "./queue.ts";
 import type { IceServer } from "./protocol.ts";
 import { type IncomingSignal, SignalingClient } from "./signaling.ts";
-import { type NegotiationJob, Supervisor } from "./supervisor.ts";
+import {
+  DEFAULT_MAX_CONCURRENT_HANDSHAKES,
+  type NegotiationJob,
+  Supervisor,
+} from "./supervisor.ts";
 import { createSession, type SessionInfo, sessionWsUrl } from "./session.ts";
 
 export type { HostEvents, HostOptions, ViewerMessage } from "./host_options.ts";
@@ -99,7 +103,7 @@ export class Host implements AsyncDisposable {
     this.#supervisor = new Supervisor<NegotiatedPeer>({
       negotiate: (job) => this.#negotiate(job),
       dispose: (peer) => void peer.pc.close(),
-      maxConcurrentHandshakes: options.maxConcurrentHandshakes ?? 32,
+      maxConcurrentHandshakes: options.maxConcurrentHandshakes ?? DEFAULT_MAX_CONCURRENT_HANDSHAKES,
       maxConcurrentHandshakesCeiling: options.maxConcurrentHandshakesCeiling ?? 64,
       maxAttempts: options.maxAttempts,
       requestOfferIntervalMs: options.requestOfferIntervalMs,
