@@ -8,7 +8,7 @@
  */
 import type { Logger } from "./logger.ts";
 import type { Counter } from "./metrics.ts";
-import { parseControlFrame, type SignalData } from "./protocol.ts";
+import { DATA_CHANNEL_LABEL, parseControlFrame, type SignalData } from "./protocol.ts";
 import type {
   RtcAdapter,
   RtcDataChannel,
@@ -257,11 +257,6 @@ export class Negotiator {
     this.#answer.promise.catch(() => {});
   }
 
-  /** The phase it is in now. */
-  get phase(): HandshakePhase {
-    return this.#phase;
-  }
-
   /** Takes one signal from the viewer; signals of another handshake are dropped and counted. */
   handle(signal: IncomingSignal): void {
     if (signal.handshakeId !== this.handshakeId) {
@@ -301,7 +296,7 @@ export class Negotiator {
     const { rtc, signaling, peerId } = this.#o;
     const pc = rtc.createPeerConnection({ iceServers: this.#o.iceServers });
     this.#pc = pc;
-    const channel = pc.createDataChannel("shoal");
+    const channel = pc.createDataChannel(DATA_CHANNEL_LABEL);
     const early: RtcMessage[] = [];
     let ready = false;
     let onReady!: () => void;

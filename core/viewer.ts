@@ -98,8 +98,6 @@ export class Viewer implements AsyncDisposable {
   #error?: ViewerError;
   #signalingError?: ViewerError;
   #closed?: Promise<void>;
-  /** Signals dropped because of a stale `handshakeId`. */
-  staleSignals = 0;
 
   private constructor(options: ViewerOptions) {
     this.#o = options;
@@ -229,10 +227,7 @@ export class Viewer implements AsyncDisposable {
     if (this.#closed) return;
     if (s.data.kind === "offer") return void this.#answer(s.from, s.handshakeId, s.data.sdp);
     const conn = this.#conn;
-    if (!conn || conn.handshakeId !== s.handshakeId) {
-      this.staleSignals++;
-      return;
-    }
+    if (!conn || conn.handshakeId !== s.handshakeId) return;
     if (s.data.kind === "abort") {
       this.#log.info("host aborted the handshake", this.#fields({ reason: s.data.reason }));
       void this.#drop("host-abort", this.#o.abortGraceMs ?? 3_000);
