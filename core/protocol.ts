@@ -60,6 +60,19 @@ export const MAX_SIGNAL_FRAME_BYTES = 65_536;
  */
 export const MAX_HANDSHAKE_ID_LENGTH = 64;
 /**
+ * The label of the one data channel between a host and a viewer (PROTOCOL.md §2): the host
+ * creates it, and a viewer ignores a channel with any other label.
+ *
+ * @example
+ * ```ts
+ * import { DATA_CHANNEL_LABEL } from "@shoal/shoal";
+ *
+ * console.assert(DATA_CHANNEL_LABEL === "shoal");
+ * ```
+ */
+export const DATA_CHANNEL_LABEL = "shoal";
+
+/**
  * The longest viewer `label`, in characters.
  *
  * @example
