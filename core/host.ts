@@ -6,6 +6,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import type { Logger } from "./logger.ts";
+import { openOrClose } from "./async.ts";
 import { Emitter } from "./emitter.ts";
 import { Fanout } from "./fanout.ts";
 import {
@@ -132,14 +133,11 @@ export class Host implements AsyncDisposable {
         signal: options.signal,
       });
     const host = new Host(session, options);
-    try {
-      await host.#signaling.connect({ signal: options.signal });
-    } catch (error) {
-      await host.close();
-      throw error;
-    }
-    options.signal?.addEventListener("abort", () => host.close(), { once: true });
-    return host;
+    return openOrClose(
+      host,
+      () => host.#signaling.connect({ signal: options.signal }),
+      options.signal,
+    );
   }
 
   /** The join code, when this host created the session. */

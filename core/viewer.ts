@@ -8,7 +8,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import type { Logger } from "./logger.ts";
-import { backoff } from "./async.ts";
+import { backoff, openOrClose } from "./async.ts";
 import { Emitter } from "./emitter.ts";
 import { FrameDecoder } from "./frame_decoder.ts";
 import { encodeMessage, MessageIdAllocator } from "./framing.ts";
@@ -128,14 +128,11 @@ export class Viewer implements AsyncDisposable {
   static async join(options: ViewerOptions): Promise<Viewer> {
     await getSession(options.server, options.sessionId, { signal: options.signal });
     const viewer = new Viewer(options);
-    try {
-      await viewer.#signaling.connect({ signal: options.signal });
-    } catch (error) {
-      await viewer.close();
-      throw error;
-    }
-    options.signal?.addEventListener("abort", () => viewer.close(), { once: true });
-    return viewer;
+    return openOrClose(
+      viewer,
+      () => viewer.#signaling.connect({ signal: options.signal }),
+      options.signal,
+    );
   }
 
   /** This viewer's peer id on the signaling server. */
