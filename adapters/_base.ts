@@ -124,27 +124,58 @@ export abstract class BasePeerConnection implements RtcPeerConnection {
   }
 }
 
-/** A data channel's shared half; the subclass talks to its stack. */
-export abstract class BaseDataChannel implements RtcDataChannel {
+/** The fields of a stack's data channel that a {@linkcode BaseDataChannel} reads through. */
+export interface NativeChannel {
+  /** Its label. */
+  readonly label: string;
+  /** Its state. */
+  readonly readyState: RtcDataChannelState;
+  /** Bytes queued and not yet handed to the network. */
+  readonly bufferedAmount: number;
+  /** The low-water mark of `bufferedAmount`. */
+  bufferedAmountLowThreshold: number;
+  /** Starts closing it. */
+  close(): void;
+}
+
+/** A data channel's shared half; the subclass sends and listens through its stack. */
+export abstract class BaseDataChannel<N extends NativeChannel = NativeChannel>
+  implements RtcDataChannel {
   /** Where the subclass emits the channel's events. */
   protected readonly events: Emitter<RtcDataChannelEvents> = new Emitter();
+  /** The stack's channel. */
+  protected readonly native: N;
   #detached = false;
   #onDetach: (() => void)[] = [];
 
-  abstract readonly label: string;
-  abstract readonly bufferedAmount: number;
-  abstract bufferedAmountLowThreshold: number;
-  /** The stack's channel state (read only while attached). */
-  protected abstract nativeState(): RtcDataChannelState;
+  /** Wraps the stack's channel `native`. */
+  constructor(native: N) {
+    this.native = native;
+  }
+
   /** Hands a checked, non-empty message to the stack. */
   protected abstract sendNative(data: RtcMessage): void;
-  /** Asks the stack to close the channel. */
-  protected abstract closeNative(): void;
   /** Stops listening to the stack. */
   protected abstract stopListening(): void;
 
+  get label(): string {
+    return this.native.label;
+  }
+
   get readyState(): RtcDataChannelState {
-    return this.#detached ? "closed" : this.nativeState();
+    return this.#detached ? "closed" : this.native.readyState;
+  }
+
+  get bufferedAmount(): number {
+    return this.native.bufferedAmount;
+  }
+
+  get bufferedAmountLowThreshold(): number {
+    return this.native.bufferedAmountLowThreshold;
+  }
+
+  set bufferedAmountLowThreshold(value: number) {
+    this.native.bufferedAmountLowThreshold = value;
   }
 
   send(data: RtcMessage): void {
@@ -160,7 +191,7 @@ export abstract class BaseDataChannel implements RtcDataChannel {
   }
 
   close(): void {
-    if (!this.#detached) this.closeNative();
+    if (!this.#detached) this.native.close();
   }
 
   /** The stack closed the channel: `close` fires, then the channel detaches. */

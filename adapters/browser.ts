@@ -171,13 +171,11 @@ class _BrowserPeerConnection extends BasePeerConnection {
   }
 }
 
-class _BrowserDataChannel extends BaseDataChannel {
-  #dc: _Dc;
+class _BrowserDataChannel extends BaseDataChannel<_Dc> {
   #listening = new AbortController();
 
   constructor(dc: _Dc) {
-    super();
-    this.#dc = dc;
+    super(dc);
     dc.binaryType = "arraybuffer";
     const listen = { signal: this.#listening.signal };
     dc.addEventListener("open", () => this.events.emit("open", undefined), listen);
@@ -190,32 +188,8 @@ class _BrowserDataChannel extends BaseDataChannel {
     }, listen);
   }
 
-  get label(): string {
-    return this.#dc.label;
-  }
-
-  get bufferedAmount(): number {
-    return this.#dc.bufferedAmount;
-  }
-
-  get bufferedAmountLowThreshold(): number {
-    return this.#dc.bufferedAmountLowThreshold;
-  }
-
-  set bufferedAmountLowThreshold(value: number) {
-    this.#dc.bufferedAmountLowThreshold = value;
-  }
-
-  protected nativeState(): RtcDataChannelState {
-    return this.#dc.readyState;
-  }
-
   protected sendNative(data: RtcMessage): void {
-    this.#dc.send(data);
-  }
-
-  protected closeNative(): void {
-    this.#dc.close();
+    this.native.send(data);
   }
 
   protected stopListening(): void {

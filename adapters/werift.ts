@@ -25,7 +25,6 @@ import { type PeerConfig, type RTCDataChannel, RTCPeerConnection } from "werift"
 import type {
   RtcAdapter,
   RtcDataChannel,
-  RtcDataChannelState,
   RTCIceCandidateLike,
   RtcIceConnectionState,
   RtcMessage,
@@ -269,13 +268,14 @@ class _WeriftPeerConnection extends BasePeerConnection {
   }
 }
 
-class _WeriftDataChannel extends BaseDataChannel {
-  #dc: RTCDataChannel;
+// werift lowers bufferedAmount when SCTP's whole outbound queue is on the wire (sctp.ts send
+// resolves once outboundQueue is empty), so it falls in steps, and the low event does fire.
+// Queue without backpressure and werift crawls: every queued send waits on one flush event.
+class _WeriftDataChannel extends BaseDataChannel<RTCDataChannel> {
   #offs: Unsubscribe[];
 
   constructor(dc: RTCDataChannel) {
-    super();
-    this.#dc = dc;
+    super(dc);
     this.#offs = [
       on(dc.stateChanged, (state) => {
         if (state === "open") this.events.emit("open", undefined);
@@ -295,38 +295,10 @@ class _WeriftDataChannel extends BaseDataChannel {
     ];
   }
 
-  get label(): string {
-    return this.#dc.label;
-  }
-
-  // werift lowers it when SCTP's whole outbound queue is on the wire (sctp.ts send resolves
-  // once outboundQueue is empty), so it falls in steps, and the low event does fire. Queue
-  // without backpressure and werift crawls: 32 MiB sent at once went at 0.4 MiB/s, every
-  // queued send waiting on the same flush event.
-  get bufferedAmount(): number {
-    return this.#dc.bufferedAmount;
-  }
-
-  get bufferedAmountLowThreshold(): number {
-    return this.#dc.bufferedAmountLowThreshold;
-  }
-
-  set bufferedAmountLowThreshold(value: number) {
-    this.#dc.bufferedAmountLowThreshold = value;
-  }
-
-  protected nativeState(): RtcDataChannelState {
-    return this.#dc.readyState;
-  }
-
   // Never empty (the base checks): an empty message takes a stream sequence number but sends
   // no chunk (sctp.ts send), so the receiver would wait for it forever.
   protected sendNative(data: RtcMessage): void {
-    this.#dc.send(typeof data === "string" ? data : Buffer.from(data)); // copies, like the DOM
-  }
-
-  protected closeNative(): void {
-    this.#dc.close();
+    this.native.send(typeof data === "string" ? data : Buffer.from(data)); // copies, like the DOM
   }
 
   protected stopListening(): void {
