@@ -5,50 +5,46 @@
  *
  * @module
  */
-import { type FlagSpec, helpText, intFlag, parseFlags, UsageError } from "../cli/flags.ts";
-import { type LogFormat, setupLogging } from "../cli/logging.ts";
+import { flagTable, HELP_FLAG, helpText, parseFlags, UsageError } from "../cli/flags.ts";
+import { logFormatFlag, setupLogging } from "../cli/logging.ts";
 import { REDIS_FLAGS, redisFromFlags } from "./redis_flags.ts";
 import { startSignalingServer } from "./server.ts";
 import { webRoutes } from "./web.ts";
 
 /** Flags of the `signal` command. */
-export const SIGNAL_FLAGS: FlagSpec[] = [
-  { name: "port", type: "string", description: "port to listen on", default: "8787" },
-  { name: "hostname", type: "string", description: "address to listen on", default: "127.0.0.1" },
-  {
-    name: "ice-servers",
+export const SIGNAL_FLAGS = flagTable({
+  port: { type: "int", help: "port to listen on", default: 8787, max: 65535 },
+  hostname: { type: "string", help: "address to listen on", default: "127.0.0.1" },
+  "ice-servers": {
     type: "string",
-    description: "JSON array of RTCIceServer handed to clients",
+    help: "JSON array of RTCIceServer handed to clients",
     default: "[]",
   },
-  {
-    name: "max-viewers",
-    type: "string",
-    description: "maxViewers of sessions created without one",
-    default: "256",
+  "max-viewers": {
+    type: "int",
+    help: "maxViewers of sessions created without one",
+    default: 256,
+    min: 1,
+    max: 10_000,
   },
-  { name: "log-format", type: "string", description: "json or pretty", default: "json" },
+  "log-format": logFormatFlag("json"),
   ...REDIS_FLAGS,
-  { name: "help", type: "boolean", description: "show this help" },
-];
+  ...HELP_FLAG,
+});
 
 /** Runs the `signal` command with `args`; resolves when the server has stopped. */
 export async function signalCommand(args: string[]): Promise<void> {
-  const { flags } = parseFlags(args, SIGNAL_FLAGS);
+  const { values: flags } = parseFlags(args, SIGNAL_FLAGS);
   if (flags.help) {
     console.log(
       helpText("Usage: shoal signal [flags]\n\nRuns the signaling server.", SIGNAL_FLAGS),
     );
     return;
   }
-  const format = (flags["log-format"] ?? "json") as string;
-  if (format !== "json" && format !== "pretty") {
-    throw new UsageError("--log-format must be json or pretty");
-  }
-  await setupLogging(format as LogFormat);
+  await setupLogging(flags["log-format"]);
   let iceServers = [];
   try {
-    iceServers = JSON.parse((flags["ice-servers"] as string | undefined) ?? "[]");
+    iceServers = JSON.parse(flags["ice-servers"]);
     if (!Array.isArray(iceServers)) throw new Error();
   } catch {
     throw new UsageError("--ice-servers must be a JSON array");
@@ -65,9 +61,9 @@ export async function signalCommand(args: string[]): Promise<void> {
   });
   const server = startSignalingServer({
     routes,
-    hostname: (flags.hostname as string | undefined) ?? "127.0.0.1",
-    port: intFlag(flags.port, "port", 8787, 0, 65535),
-    defaultMaxViewers: intFlag(flags["max-viewers"], "max-viewers", 256, 1, 10_000),
+    hostname: flags.hostname,
+    port: flags.port,
+    defaultMaxViewers: flags["max-viewers"],
     iceServers,
     signal: controller.signal,
     store: redis?.store,
