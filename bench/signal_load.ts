@@ -23,7 +23,7 @@ import { flagTable, parseFlags } from "../cli/flags.ts";
 import { readLines } from "../cli/lines.ts";
 import { Redis } from "ioredis";
 import { connectRedis, startSignalingServer } from "../server/mod.ts";
-import { deleteRedisPrefix, quitRedis } from "../server/redis_link.ts";
+import { deleteRedisPrefix, quitRedis } from "../server/redis/link.ts";
 
 const FLAGS = flagTable({
   modes: { type: "string", help: "modes to run", default: "memory,redis-1,redis-2" },

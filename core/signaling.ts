@@ -11,6 +11,8 @@ import type { Logger } from "./logger.ts";
 import { abortable, backoff, delay } from "./async.ts";
 import { Emitter } from "./emitter.ts";
 import {
+  CloseCode,
+  FATAL_CLOSE_CODES,
   parseServerMessage,
   PROTOCOL_VERSION,
   type ServerMessage,
@@ -32,9 +34,6 @@ export type {
   SignalingEvents,
 } from "./signaling_types.ts";
 export { SignalingError } from "./signaling_error.ts";
-
-/** Close codes after which reconnecting cannot help. */
-const FATAL_CLOSE_CODES = new Set([4400, 4401, 4409, 4429]);
 
 /**
  * A connection to the signaling server, for a host or a viewer: {@link SignalingClient.connect}
@@ -153,13 +152,13 @@ export class SignalingClient implements AsyncDisposable {
       const socket = this.#socket;
       if (socket && socket.readyState === 1) {
         this.#send({ type: "leave" });
-        await this.#closeSocket(socket, 1000, "bye");
+        await this.#closeSocket(socket, CloseCode.normal, "bye");
       } else if (socket && socket.readyState === 0) {
-        await this.#closeSocket(socket, 1000, "bye");
+        await this.#closeSocket(socket, CloseCode.normal, "bye");
       }
       await this.#reconnecting?.catch(() => {});
       this.#welcome = undefined;
-      this.#events.emit("closed", { code: 1000, reason: "closed by the user" });
+      this.#events.emit("closed", { code: CloseCode.normal, reason: "closed by the user" });
       this.#routes.clear();
       this.#events.clear();
     })();
@@ -236,7 +235,7 @@ export class SignalingClient implements AsyncDisposable {
       if (settle) {
         settle = undefined;
         socket.onclose = socket.onmessage = null;
-        await this.#closeSocket(socket, 1000, "abandoned");
+        await this.#closeSocket(socket, CloseCode.normal, "abandoned");
       }
       if (error === timeout.reason) {
         throw new SignalingError("connect-failed", "no welcome from the server in time");

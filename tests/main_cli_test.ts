@@ -9,7 +9,7 @@ import type { FlagTable } from "../cli/flags.ts";
 import { HOST_FLAGS } from "../cli/host.ts";
 import { swarmCommandLine } from "../cli/swarm_spawn.ts";
 import { VIEW_FLAGS } from "../cli/view.ts";
-import { SIGNAL_FLAGS } from "../server/main.ts";
+import { SIGNAL_FLAGS } from "../cli/signal.ts";
 import { Host } from "../core/host.ts";
 import { werift } from "../adapters/werift.ts";
 import { eventually, testServer } from "./_signal_helpers.ts";

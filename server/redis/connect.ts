@@ -7,9 +7,9 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { RedisBus } from "./redis_bus.ts";
-import { RedisLink } from "./redis_link.ts";
-import { RedisStore } from "./redis_store.ts";
+import { RedisBus } from "./bus.ts";
+import { RedisLink } from "./link.ts";
+import { RedisStore } from "./store.ts";
 
 /**
  * Options of {@link connectRedis}: the Redis URL and key prefix (servers sharing state use
@@ -48,7 +48,7 @@ export interface RedisOptions {
  *
  * @example
  * ```ts ignore
- * import { connectRedis } from "./redis.ts";
+ * import { connectRedis } from "./connect.ts";
  * const redis = await connectRedis({ url: "redis://127.0.0.1:6379", prefix: "app:" });
  * console.log(redis.store.serverId, (await redis.store.health()).ok);
  * await redis.close();

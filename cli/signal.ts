@@ -5,10 +5,10 @@
  *
  * @module
  */
-import { flagTable, HELP_FLAG, helpText, parseFlags, UsageError } from "../cli/flags.ts";
-import { logFormatFlag, setupLogging } from "../cli/logging.ts";
+import { flagTable, HELP_FLAG, helpText, parseFlags, UsageError } from "./flags.ts";
+import { logFormatFlag, setupLogging } from "./logging.ts";
 import { REDIS_FLAGS, redisFromFlags } from "./redis_flags.ts";
-import { startSignalingServer } from "./server.ts";
+import { startSignalingServer } from "../server/server.ts";
 import { webRoutes } from "./web.ts";
 
 /** Flags of the `signal` command. */

@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { flagTable, type FlagValues, UsageError } from "../cli/flags.ts";
-import { connectRedis, type RedisState } from "./redis.ts";
+import { flagTable, type FlagValues, UsageError } from "./flags.ts";
+import { connectRedis, type RedisState } from "../server/redis/connect.ts";
 
 /** Flags of the Redis-backed state. */
 export const REDIS_FLAGS = flagTable({
