@@ -225,7 +225,10 @@ interface RunResult {
 async function run(browser: Chromium, r: number): Promise<RunResult> {
   warnings.length = 0;
   const reportsBefore = browser.report.length;
-  await using server = await webServer({ testPages: { "bench-viewers": PAGE } });
+  await using server = await webServer({
+    testPages: { "bench-viewers": PAGE },
+    server: { addressLimits: { socketsPerAddress: 0 } }, // every viewer is on 127.0.0.1
+  });
   const host = await Host.start({
     rtc: werift({ interfaceAddresses: { udp4: "127.0.0.1" } }),
     server: server.url,

@@ -237,6 +237,8 @@ async function _serve(redisUrl: string | undefined, prefix: string): Promise<voi
     store: redis?.store,
     bus: redis?.bus,
     limits: { hostRate: 1e9, viewerRate: 1e9 },
+    counters: redis?.counters,
+    addressLimits: { socketsPerAddress: 0 }, // every client is on 127.0.0.1
   });
   console.log(JSON.stringify({ url: server.url }));
   for await (const _ of Deno.stdin.readable) { /* until stdin closes */ }

@@ -9,7 +9,49 @@ import { flagTable, HELP_FLAG, helpText, parseFlags, UsageError } from "./flags.
 import { logFormatFlag, setupLogging } from "./logging.ts";
 import { REDIS_FLAGS, redisFromFlags } from "./redis_flags.ts";
 import { startSignalingServer } from "../server/server.ts";
+import { DEFAULT_ADDRESS_LIMITS } from "../server/limits.ts";
+import { OriginPolicy } from "../server/origin.ts";
 import { webRoutes } from "./web.ts";
+
+const _L = DEFAULT_ADDRESS_LIMITS;
+
+/** Who may use the server, and how much: the limits and the origin policy. */
+export const LIMIT_FLAGS = flagTable({
+  "max-sessions": {
+    type: "int",
+    help: "most sessions held at once (429 too-many-sessions past it)",
+    default: 10_000,
+    min: 1,
+  },
+  "max-sessions-per-minute": {
+    type: "int",
+    help: "session creations per client address per minute (0: no limit)",
+    default: _L.sessionsPerMinute,
+  },
+  "max-sockets-per-address": {
+    type: "int",
+    help: "open WebSockets per client address (0: no limit)",
+    default: _L.socketsPerAddress,
+  },
+  "max-failed-hellos": {
+    type: "int",
+    help: "failed hellos per address per minute before it backs off (0: no limit)",
+    default: _L.failedHellosPerAddress,
+  },
+  "max-failed-hellos-per-session": {
+    type: "int",
+    help: "failed hellos per session per minute before its viewers back off (0: no limit)",
+    default: _L.failedHellosPerSession,
+  },
+  "trust-proxy": {
+    type: "boolean",
+    help: "count clients by the first hop of X-Forwarded-For (only behind a proxy that sets it)",
+  },
+  "allowed-origins": {
+    type: "string",
+    help: "comma-separated web origins allowed besides the server's own pages (* for any)",
+  },
+});
 
 /** Flags of the `signal` command. */
 export const SIGNAL_FLAGS = flagTable({
@@ -28,6 +70,7 @@ export const SIGNAL_FLAGS = flagTable({
     max: 10_000,
   },
   "log-format": logFormatFlag("json"),
+  ...LIMIT_FLAGS,
   ...REDIS_FLAGS,
   ...HELP_FLAG,
 });
@@ -49,6 +92,7 @@ export async function signalCommand(args: string[]): Promise<void> {
   } catch {
     throw new UsageError("--ice-servers must be a JSON array");
   }
+  const allowedOrigins = _origins(flags["allowed-origins"]);
   const redis = await redisFromFlags(flags);
   const controller = new AbortController();
   const stop = () => controller.abort();
@@ -68,6 +112,16 @@ export async function signalCommand(args: string[]): Promise<void> {
     signal: controller.signal,
     store: redis?.store,
     bus: redis?.bus,
+    counters: redis?.counters,
+    maxSessions: flags["max-sessions"],
+    addressLimits: {
+      sessionsPerMinute: flags["max-sessions-per-minute"],
+      socketsPerAddress: flags["max-sockets-per-address"],
+      failedHellosPerAddress: flags["max-failed-hellos"],
+      failedHellosPerSession: flags["max-failed-hellos-per-session"],
+    },
+    trustProxy: flags["trust-proxy"],
+    allowedOrigins,
   });
   console.error(`shoal signaling server on ${server.url}`);
   await new Promise((resolve) =>
@@ -77,4 +131,16 @@ export async function signalCommand(args: string[]): Promise<void> {
   await redis?.close();
   Deno.removeSignalListener("SIGINT", stop);
   Deno.removeSignalListener("SIGTERM", stop);
+}
+
+/** The origins of `--allowed-origins`, each checked to be one. */
+function _origins(list: string | undefined): string[] | undefined {
+  if (list === undefined) return undefined;
+  const origins = list.split(",").map((o) => o.trim()).filter((o) => o !== "");
+  try {
+    new OriginPolicy(origins);
+  } catch (error) {
+    throw new UsageError(`--allowed-origins: ${(error as Error).message}`);
+  }
+  return origins;
 }

@@ -86,6 +86,8 @@ export class Connection {
   leftReason: PeerLeftReason = "closed";
   /** Whether the socket has closed. */
   closed = false;
+  /** The client's address as the limits count it. */
+  readonly address: string;
   /** Resolves when the socket closed and the relay finished cleaning up. */
   readonly done: Promise<void>;
 
@@ -107,6 +109,8 @@ export class Connection {
     socket: WebSocket,
     readonly sessionId: string,
     options: {
+      /** The client's address as the limits count it. */
+      address: string;
       limits: ConnectionLimits;
       handler: ConnectionHandler;
       metrics: ServerMetrics;
@@ -114,6 +118,7 @@ export class Connection {
     },
   ) {
     this.#socket = socket;
+    this.address = options.address;
     this.#limits = options.limits;
     this.#handler = options.handler;
     this.#metrics = options.metrics;

@@ -10,10 +10,14 @@ import { getLogger } from "@logtape/logtape";
 import { z } from "zod";
 import { abortable } from "../core/async.ts";
 import { CloseCode, type IceServer } from "../core/protocol.ts";
+import { clientAddress } from "./client_address.ts";
 import { Connection, type ConnectionLimits, DEFAULT_LIMITS } from "./connection.ts";
+import type { CounterStore } from "./counters.ts";
 import { hashSecret, newHostToken, newJoinCode, newSessionId, normalizeJoinCode } from "./ids.ts";
 import { MemoryBus, MemoryStore } from "./memory_store.ts";
+import { type AddressLimits, Limiter, refusalResponse } from "./limits.ts";
 import { createServerMetrics, type ServerMetrics } from "./metrics.ts";
+import { OriginPolicy } from "./origin.ts";
 import { type IceServersFor, Relay } from "./relay.ts";
 import { type Bus, type SessionStore, type StoreEvent, StoreUnavailableError } from "./store.ts";
 
@@ -87,6 +91,27 @@ export interface SignalingHandlerOptions {
   maxSessions?: number;
   /** Per-connection limits (defaults of PROTOCOL.md §1). */
   limits?: Partial<ConnectionLimits>;
+  /**
+   * Limits per client address and per session: session creations a minute, open
+   * WebSockets, failed hellos (defaults: `DEFAULT_ADDRESS_LIMITS`; 0 turns one off).
+   */
+  addressLimits?: Partial<AddressLimits>;
+  /**
+   * Where those limits count (default: in memory). Servers that share state in Redis share
+   * them too with `RedisState.counters`. Not closed with the handler.
+   */
+  counters?: CounterStore;
+  /**
+   * Count a request against the first hop of `X-Forwarded-For` instead of the socket's
+   * address: only behind a proxy that sets it (default false).
+   */
+  trustProxy?: boolean;
+  /**
+   * Web origins allowed to open a WebSocket or create a session besides the server's own
+   * pages (`*` for any). Clients that send no `Origin` (not a browser) always pass.
+   * Default: none.
+   */
+  allowedOrigins?: readonly string[];
   /** Extra routes tried before the built-in ones (the web pages use this). */
   routes?: (request: Request) => Response | Promise<Response> | undefined;
   /**
@@ -220,6 +245,8 @@ class _Handler implements SignalingHandler {
   #bus: Bus;
   #relay: Relay;
   #limits: ConnectionLimits;
+  #limiter: Limiter;
+  #origins: OriginPolicy;
   #options: SignalingHandlerOptions;
   #connections: Set<Connection> = new Set();
   #closed?: Promise<void>;
@@ -237,6 +264,12 @@ class _Handler implements SignalingHandler {
     });
     this.#bus = options.bus ?? new MemoryBus();
     this.#limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.#origins = new OriginPolicy(options.allowedOrigins);
+    this.#limiter = new Limiter({
+      counters: options.counters,
+      limits: options.addressLimits,
+      refused: this.metrics.refused,
+    });
     const ice = options.iceServers ?? [];
     this.#relay = new Relay({
       store: this.store,
@@ -244,6 +277,7 @@ class _Handler implements SignalingHandler {
       metrics: this.metrics,
       log: this.#log,
       iceServers: typeof ice === "function" ? ice : () => ice,
+      limiter: this.#limiter,
     });
     this.#unwatch = this.store.watch((event) => this.#storeEvent(event));
   }
@@ -252,10 +286,10 @@ class _Handler implements SignalingHandler {
     return this.#connections.size;
   }
 
-  readonly fetch = async (request: Request, _info?: RequestInfo): Promise<Response> => {
+  readonly fetch = async (request: Request, info?: RequestInfo): Promise<Response> => {
     if (this.#closed) return _error(503, "shutdown", "the server is shutting down");
     try {
-      return await this.#route(request);
+      return await this.#route(request, info);
     } catch (error) {
       if (!(error instanceof StoreUnavailableError)) throw error;
       return _error(503, "store-unavailable", error.message);
@@ -272,6 +306,7 @@ class _Handler implements SignalingHandler {
       await abortable(Promise.all(all.map((c) => c.done)), AbortSignal.timeout(2_000))
         .catch(() => {});
       this.#unwatch();
+      await this.#limiter.close();
       if (!this.#options.store) await this.store.close();
       if (!this.#options.bus) await this.#bus.close();
     })();
@@ -291,7 +326,20 @@ class _Handler implements SignalingHandler {
     await Promise.all(all.map((c) => c.done));
   }
 
-  async #route(request: Request): Promise<Response> {
+  /** The address `request` counts against. */
+  #address(request: Request, info?: RequestInfo): string {
+    const remote = info?.remoteAddr?.hostname ?? "unknown";
+    return clientAddress(request, remote, { trustProxy: this.#options.trustProxy });
+  }
+
+  /** The 403 for a web page the origin policy refuses, counted; undefined when it passes. */
+  #originRefusal(request: Request): Response | undefined {
+    if (this.#origins.allows(request)) return undefined;
+    this.metrics.refused.inc({ reason: "origin" });
+    return this.#origins.refusal(request);
+  }
+
+  async #route(request: Request, info?: RequestInfo): Promise<Response> {
     const extra = await this.#options.routes?.(request);
     if (extra) return extra;
     const url = new URL(request.url);
@@ -311,13 +359,13 @@ class _Handler implements SignalingHandler {
     }
     if (path === "/v1/sessions") {
       if (request.method !== "POST") return _error(405, "method-not-allowed", "use POST");
-      return await this.#create(request, url);
+      return await this.#create(request, url, info);
     }
     const match = path.match(/^\/v1\/sessions\/([A-Za-z0-9_-]{1,64})(\/ws)?$/);
     if (!match) return _error(404, "not-found", `no route ${path}`);
     const record = await this.store.get(match[1]);
     if (!record) return _error(404, "unknown-session", "no such session");
-    if (match[2]) return this.#upgrade(request, record.sessionId);
+    if (match[2]) return await this.#upgrade(request, record.sessionId, info);
     if (request.method !== "GET") return _error(405, "method-not-allowed", "use GET");
     return _json(200, {
       sessionId: record.sessionId,
@@ -327,7 +375,11 @@ class _Handler implements SignalingHandler {
     });
   }
 
-  async #create(request: Request, url: URL): Promise<Response> {
+  async #create(request: Request, url: URL, info?: RequestInfo): Promise<Response> {
+    const refused = this.#originRefusal(request);
+    if (refused) return refused;
+    const limited = await this.#limiter.createSession(this.#address(request, info));
+    if (limited) return refusalResponse(limited);
     const text = await request.text();
     if (text.length > _MAX_CREATE_BODY) return _error(413, "too-large", "the body is too large");
     let body: unknown = {};
@@ -341,8 +393,9 @@ class _Handler implements SignalingHandler {
     const parsed = _createBody.safeParse(body);
     if (!parsed.success) return _error(400, "bad-request", parsed.error.issues[0].message);
     const maxViewers = parsed.data.maxViewers ?? this.#options.defaultMaxViewers ?? 256;
-    if ((await this.store.count()) >= (this.#options.maxSessions ?? 10_000)) {
-      return _error(429, "too-many-sessions", "the server holds as many sessions as it may");
+    const maxSessions = this.#options.maxSessions ?? 10_000;
+    if ((await this.store.count()) >= maxSessions) {
+      return refusalResponse(this.#limiter.sessionCap(maxSessions));
     }
     const sessionId = newSessionId();
     const hostToken = newHostToken();
@@ -362,21 +415,37 @@ class _Handler implements SignalingHandler {
     return _json(201, created);
   }
 
-  #upgrade(request: Request, sessionId: string): Response {
+  async #upgrade(request: Request, sessionId: string, info?: RequestInfo): Promise<Response> {
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       return _error(400, "upgrade-required", "this path takes a WebSocket upgrade");
     }
     const upgrade = this.#options.upgradeWebSocket;
     if (!upgrade) return _error(501, "no-websocket", "this server cannot upgrade to WebSocket");
-    const { socket, response } = upgrade(request);
-    const conn = new Connection(socket, sessionId, {
+    const refused = this.#originRefusal(request);
+    if (refused) return refused;
+    const address = this.#address(request, info);
+    const lease = await this.#limiter.openSocket(address);
+    if ("reason" in lease) return refusalResponse(lease);
+    let upgraded;
+    try {
+      upgraded = upgrade(request);
+    } catch (error) {
+      await lease.release();
+      throw error;
+    }
+    const conn = new Connection(upgraded.socket, sessionId, {
+      address,
       limits: this.#limits,
       handler: this.#relay,
       metrics: this.metrics,
       log: this.#log,
     });
     this.#connections.add(conn);
-    conn.done.then(() => this.#connections.delete(conn));
-    return response;
+    // Counted until its place is given back, so that a count of 0 means every place is.
+    conn.done
+      .then(() => lease.release())
+      .catch((error) => this.#log.warn("socket lease not released: {error}", { address, error }))
+      .finally(() => this.#connections.delete(conn));
+    return upgraded.response;
   }
 }

@@ -16,6 +16,7 @@ import {
   type WelcomeMessage,
 } from "../core/protocol.ts";
 import type { Connection, ConnectionHandler } from "./connection.ts";
+import type { Limiter } from "./limits.ts";
 import { constantTimeEqual, hashSecret, newPeerId, normalizeJoinCode } from "./ids.ts";
 import type { ServerMetrics } from "./metrics.ts";
 import {
@@ -56,6 +57,8 @@ export interface RelayOptions {
   log: Logger;
   /** ICE servers handed out in `welcome`. */
   iceServers: IceServersFor;
+  /** Failed hellos per address and per session. */
+  limiter: Limiter;
 }
 
 /** Per-connection state that only the relay uses. */
@@ -150,14 +153,22 @@ export class Relay implements ConnectionHandler {
   }
 
   async #helloChecked(conn: Connection, hello: HelloMessage): Promise<void> {
-    const { store, log } = this.#o;
+    const { store, log, limiter } = this.#o;
     const record = await store.get(conn.sessionId);
     if (!record) {
       return conn.fail("unauthorized", "the session no longer exists", CloseCode.unauthorized);
     }
+    // While the address (or, for a viewer, the session) backs off after failed hellos, no
+    // code is checked at all; 1013 tells the client to come back later.
+    const refusal = await limiter.checkHello(conn.address, conn.sessionId, hello.role);
+    if (refusal) {
+      log.info("hello refused: {reason}", { sessionId: conn.sessionId, reason: refusal.reason });
+      return conn.fail("rate-limited", refusal.message, CloseCode.tryAgain);
+    }
     if (!(await this.#authorized(record, hello))) {
       const what = hello.role === "host" ? "host token" : "join code";
       log.info("unauthorized {role} hello", { sessionId: conn.sessionId, role: hello.role });
+      await limiter.helloFailed(conn.address, conn.sessionId);
       return conn.fail("unauthorized", `wrong ${what}`, CloseCode.unauthorized);
     }
     const peerId = newPeerId(hello.role);

@@ -86,6 +86,7 @@ export class RedisCluster implements AsyncDisposable {
       ...serverOptions,
       store: state.store,
       bus: state.bus,
+      counters: state.counters,
     });
     this.servers.push(server);
     this.#states.set(server, state);

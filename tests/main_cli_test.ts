@@ -83,6 +83,8 @@ Deno.test("shoal: unknown commands and flags and missing values are one sentence
     [["demo", "--viewers", "many"], /^shoal demo: --viewers must be a whole number/],
     [["signal", "--log-format", "xml"], /^shoal signal: --log-format must be json or pretty$/],
     [["bench", "--pattern", "zigzag"], /^shoal bench: --pattern must be/],
+    [["signal", "--allowed-origins", "app.example"], /^shoal signal: --allowed-origins: "app/],
+    [["signal", "--max-sockets-per-address", "-1"], /^shoal signal: --max-sockets-per-address/],
   ];
   for (const [args, sentence] of cases) {
     const { code, err } = await run(MAIN, args);

@@ -8,6 +8,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { RedisBus } from "./bus.ts";
+import { RedisCounters } from "./counters.ts";
 import { RedisLink } from "./link.ts";
 import { RedisStore } from "./store.ts";
 
@@ -59,6 +60,8 @@ export class RedisState implements AsyncDisposable {
   readonly store: RedisStore;
   /** Message delivery. */
   readonly bus: RedisBus;
+  /** The limits' counters, shared by every server on this Redis and prefix. */
+  readonly counters: RedisCounters;
   #link: RedisLink;
   #closed?: Promise<void>;
 
@@ -67,11 +70,13 @@ export class RedisState implements AsyncDisposable {
     this.#link = link;
     this.store = store;
     this.bus = bus;
+    this.counters = new RedisCounters(link);
   }
 
   /** Stops the heartbeat, retires this server, closes both connections. Idempotent. */
   close(): Promise<void> {
     this.#closed ??= (async () => {
+      await this.counters.close();
       await this.store.close();
       await this.bus.close();
       await this.#link.close();
