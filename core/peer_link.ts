@@ -12,7 +12,8 @@ import { type ControlFrame, parseControlFrame } from "./protocol.ts";
 import type { RtcDataChannel, RtcMessage, RtcPeerConnection } from "./rtc.ts";
 
 /**
- * Why the host dropped a viewer: `slow` (backlog over its limits), `heartbeat-timeout`,
+ * Why the host dropped a viewer: `slow` (backlog over its limits while the other viewers
+ * keep up), `heartbeat-timeout`,
  * `capacity`, `protocol` (a framing violation), `kicked`, `shutdown`, `closed` (the
  * channel closed) or `left` (the viewer left the session). `host.metrics().drops` counts
  * them.
@@ -37,8 +38,9 @@ export type DropReason =
 
 /**
  * Send-path settings of each viewer's link: water marks on the channel's
- * `bufferedAmount`, and the backlog (bytes, or age of the oldest unsent frame) at which a
- * viewer is dropped as slow. A host takes any of them in `limits`.
+ * `bufferedAmount` (the same marks on shoal's own queue say when the viewer is backed up),
+ * and the backlog (bytes, or age of the oldest unsent frame) at which a viewer is dropped
+ * as slow, if the other viewers keep up. A host takes any of them in `limits`.
  *
  * @example
  * ```ts
@@ -49,13 +51,19 @@ export type DropReason =
  * ```
  */
 export interface LinkLimits {
-  /** Stop handing frames to the channel above this `bufferedAmount` (bytes). */
+  /**
+   * Stop handing frames to the channel above this `bufferedAmount` (bytes); the viewer is
+   * backed up while shoal's own queue for it holds more than this.
+   */
   highWaterMark: number;
-  /** Resume when `bufferedAmount` falls to this (bytes). */
+  /** Resume when `bufferedAmount` falls to this; no longer backed up at this (bytes). */
   lowWaterMark: number;
-  /** Queued plus buffered bytes above which the viewer is dropped as slow. */
+  /**
+   * Queued plus buffered bytes above which the viewer is dropped as slow, unless most other
+   * viewers are behind too (then the host is the bottleneck and nobody is dropped).
+   */
   maxBufferedBytes: number;
-  /** Age of the oldest unsent frame above which the viewer is dropped as slow (ms). */
+  /** Age of the oldest unsent frame above which the viewer is dropped as slow (ms), likewise. */
   maxLagMs: number;
   /** Largest message the viewer may send (bytes). */
   maxMessageBytes: number;
@@ -81,6 +89,8 @@ export interface LinkEvents {
   message(payload: Uint8Array): void;
   /** The link closed (by either side); called once. */
   closed(reason: DropReason, detail: string): void;
+  /** Shoal's queue for it went over the high-water mark (`true`) or back to the low one. */
+  backlog(backedUp: boolean): void;
 }
 
 /**
@@ -107,6 +117,7 @@ export class PeerLink {
   #pending: Map<number, number> = new Map();
   #missed = 0;
   #done: Promise<void> = Promise.resolve();
+  #backedUp = false;
 
   constructor(
     readonly peerId: string,
@@ -144,6 +155,11 @@ export class PeerLink {
     return this.#queue.length - this.#head;
   }
 
+  /** Whether shoal's queue for it is over the high-water mark (until back at the low one). */
+  get backedUp(): boolean {
+    return this.#backedUp;
+  }
+
   /** The channel's own buffer, bytes. */
   get bufferedAmount(): number {
     return this.#closed ? 0 : this.channel.bufferedAmount;
@@ -177,7 +193,8 @@ export class PeerLink {
 
   /**
    * Queues frames (already encoded, shared with other links) and sends what the channel
-   * takes. Returns false when the link is closed or was dropped as slow.
+   * takes. Returns false when the link is closed. Whether it is slow is the fan-out's call
+   * ({@link PeerLink.overLimits}), made against the other viewers.
    */
   enqueue(frames: readonly Uint8Array[], at: number = this.now()): boolean {
     if (this.#closed) return false;
@@ -187,7 +204,11 @@ export class PeerLink {
       this.#queuedBytes += f.byteLength;
     }
     this.flush();
-    return this.checkSlow(at);
+    if (!this.#backedUp && this.#queuedBytes > this.limits.highWaterMark) {
+      this.#backedUp = true;
+      this.events.backlog(true);
+    }
+    return true;
   }
 
   /** Hands queued frames to the channel while it is under the high-water mark. */
@@ -217,25 +238,27 @@ export class PeerLink {
       this.#times = [];
       this.#head = 0;
     }
+    if (this.#backedUp && this.#queuedBytes <= this.limits.lowWaterMark) {
+      this.#backedUp = false;
+      this.events.backlog(false);
+    }
   }
 
-  /** Drops the viewer as slow when it is over its byte or lag bound; false if dropped. */
-  checkSlow(now: number = this.now()): boolean {
-    if (this.#closed) return false;
-    const bytes = this.#queuedBytes + this.channel.bufferedAmount;
-    if (bytes > this.limits.maxBufferedBytes) {
-      this.close("slow", `${bytes} bytes waiting (limit ${this.limits.maxBufferedBytes})`);
-      return false;
-    }
+  /**
+   * Why the link is over its byte bound (`maxBytes`, with `extraBytes` held for it
+   * elsewhere) or its lag bound, or undefined; with `half`, over half of either bound (it
+   * is behind).
+   */
+  overLimits(now: number, maxBytes: number, extraBytes = 0, half = false): string | undefined {
+    if (this.#closed) return undefined;
+    const k = half ? 0.5 : 1;
+    const bytes = this.#queuedBytes + this.channel.bufferedAmount + extraBytes;
+    if (bytes > maxBytes * k) return `${bytes} bytes waiting (limit ${maxBytes})`;
     const lag = this.lag(now);
-    if (lag > this.limits.maxLagMs) {
-      this.close(
-        "slow",
-        `oldest frame waited ${Math.round(lag)} ms (limit ${this.limits.maxLagMs})`,
-      );
-      return false;
+    if (lag > this.limits.maxLagMs * k) {
+      return `oldest frame waited ${Math.round(lag)} ms (limit ${this.limits.maxLagMs})`;
     }
-    return true;
+    return undefined;
   }
 
   /** Sends a heartbeat ping; returns false (and closes) after `maxMissed` unanswered. */
@@ -263,6 +286,10 @@ export class PeerLink {
     if (tell) this.#sendControl({ t: "bye", reason });
     this.#closed = true;
     for (const off of this.#offs.splice(0)) off();
+    if (this.#backedUp) {
+      this.#backedUp = false;
+      this.events.backlog(false);
+    }
     this.#queue = [];
     this.#times = [];
     this.#head = 0;
