@@ -560,7 +560,7 @@ export class Fanout implements AsyncDisposable {
       this.#episode = false;
       this.#tell(false);
     }
-    if (beat) for (const link of [...this.#links.values()]) link.ping(maxMissed);
+    if (beat) { for (const link of [...this.#links.values()]) link.ping(maxMissed); }
   }
 }
 

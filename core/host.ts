@@ -31,6 +31,7 @@ export type { HostEvents, HostOptions, ViewerMessage } from "./host_options.ts";
 const encoder = new TextEncoder();
 const _bytes = (data: Uint8Array | string) =>
   typeof data === "string" ? encoder.encode(data) : data;
+const _closed = () => new BroadcastError("closed", "the host is closed");
 const _size = (data: Uint8Array | string) =>
   typeof data === "string" ? data.length : data.byteLength;
 
@@ -237,7 +238,7 @@ export class Host implements AsyncDisposable {
    * text). Closing it (the source ended) flushes what was written and resolves once the
    * host is not congested; it does not close the host. Aborting it keeps what was queued.
    * When the host closes, the stream errors with {@link BroadcastError} (`closed`), which
-   * ends a pipe into it. The same stream every time (one writer at a time).
+   * ends a pipe into it. The same stream until it is closed or aborted, a fresh one after.
    *
    * @example Pipe a stream of lines to every viewer, with backpressure
    * ```ts
@@ -253,17 +254,25 @@ export class Host implements AsyncDisposable {
    * ```
    */
   get writable(): WritableStream<Uint8Array | string> {
-    return this.#writable ??= new WritableStream<Uint8Array | string>({
+    if (this.#writable) return this.#writable;
+    const done = () => {
+      if (this.#writable === stream) this.#writable = undefined;
+    };
+    const stream = new WritableStream<Uint8Array | string>({
       start: (controller) => void (this.#writableController = controller),
       write: async (chunk, controller) => {
         await this.drain({ signal: controller.signal });
         this.broadcast(chunk);
       },
       close: async () => {
+        done();
         this.#fanout.flush();
         await this.drain();
       },
+      abort: done,
     }, { highWaterMark: 64 * 1024, size: (chunk) => _size(chunk) });
+    if (this.#closed) this.#writableController!.error(_closed());
+    return this.#writable = stream;
   }
 
   /** Sends `data` to one ready viewer, after every earlier broadcast; false if not ready. */
@@ -321,7 +330,7 @@ export class Host implements AsyncDisposable {
   close(): Promise<void> {
     this.#closed ??= (async () => {
       for (const off of this.#offs.splice(0)) off();
-      this.#writableController?.error(new BroadcastError("closed", "the host is closed"));
+      this.#writableController?.error(_closed());
       await this.#supervisor.close();
       await this.#fanout.close();
       await this.#signaling.close();
