@@ -52,6 +52,12 @@ export const HOST_FLAGS: FlagSpec[] = [
     type: "string",
     description: "local IPv4 address for ICE (default: loopback for a local server)",
   },
+  {
+    name: "max-queued-bytes",
+    type: "string",
+    description: "most bytes queued for broadcast (reading waits long before)",
+    default: "33554432",
+  },
   { name: "log-format", type: "string", description: "json or pretty", default: "pretty" },
   {
     name: "log-level",
@@ -90,6 +96,7 @@ export async function hostCommand(args: string[]): Promise<number> {
       maxViewers: intFlag(flags["max-viewers"], "max-viewers", 256, 1, 10_000),
       maxPeers: intFlag(flags["max-peers"], "max-peers", 128, 1, 100_000),
       whenFull: flags["drop-oldest"] ? "dropOldest" : "refuse",
+      maxQueuedBytes: intFlag(flags["max-queued-bytes"], "max-queued-bytes", 32 << 20, 1 << 20),
       signal: controller.signal,
     });
     _announce(host, server);
@@ -145,7 +152,11 @@ function _announce(host: Host, server: string): void {
   console.error(lines.join("\n"));
 }
 
-/** Broadcasts each line of stdin, or of `exec`'s stdout, until EOF or abort. */
+/**
+ * Broadcasts each line of stdin, or of `exec`'s stdout, until EOF or abort. While the host
+ * is congested it stops reading (`host.drain()`), so a source faster than the network is
+ * held back by the pipe instead of filling memory.
+ */
 async function _pump(host: Host, exec: string | undefined, signal: AbortSignal): Promise<void> {
   let child: Deno.ChildProcess | undefined;
   let source: ReadableStream<Uint8Array> = Deno.stdin.readable;
@@ -170,8 +181,11 @@ async function _pump(host: Host, exec: string | undefined, signal: AbortSignal):
     while (!signal.aborted) {
       const next = await Promise.race([lines.next(), aborted]);
       if (next.done) break;
+      if (host.congested) await host.drain({ signal });
       host.broadcast(next.value);
     }
+  } catch (error) {
+    if (!signal.aborted) throw error;
   } finally {
     signal.removeEventListener("abort", onAbort);
     await child?.status;
