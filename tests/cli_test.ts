@@ -145,7 +145,15 @@ Deno.test("commands: a host whose --exec source floods far faster than 3 viewers
   await using server = testServer();
   // Numbered lines as fast as awk writes them, each "SEQ 0 padding" for the swarm's order check.
   const flood = `awk 'BEGIN { for (i = 0; ; i++) printf "%d 0 flood-line-%0200d\\n", i, 0 }'`;
-  await using host = new Proc("cli/main.ts", ["host", "--server", server.url, "--exec", flood]);
+  await using host = new Proc("cli/main.ts", [
+    "host",
+    "--server",
+    server.url,
+    "--exec",
+    flood,
+    "--metrics-port",
+    "0",
+  ]);
   await eventually(() => host.err.some((l) => l.includes("join code:")), 30_000, "host announces");
   const sessionId = host.err.find((l) => l.startsWith("shoal: hosting session"))!.split(" ").at(
     -1,
@@ -165,6 +173,12 @@ Deno.test("commands: a host whose --exec source floods far faster than 3 viewers
     assert.equal(v.lastSeq! - v.firstSeq! + 1, v.received, `viewer ${v.i}: nothing missing`);
   }
   assert.ok(host.err.some((l) => l.includes("host congested")), host.err.join("\n"));
+  // It read only as fast as the viewers took it: a small backlog, nothing refused.
+  const metricsUrl = host.err.find((l) => l.startsWith("metrics: "))!.slice("metrics: ".length);
+  const metrics = await (await fetch(metricsUrl)).text();
+  const queued = Number(/^shoal_host_broadcast_queued_bytes (\d+)$/m.exec(metrics)?.[1]);
+  assert.ok(queued <= 1024 * 1024, `${queued} bytes queued for broadcast`);
+  assert.doesNotMatch(metrics, /^shoal_host_broadcast_rejected_total(\{.*\})? [1-9]/m);
   host.child.kill("SIGINT");
   assert.equal((await host.end()).code, 0, "SIGINT ends the host cleanly");
 });
