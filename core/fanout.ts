@@ -100,7 +100,7 @@ export interface Congestion {
   congested: boolean;
   /** Ready viewers. */
   viewers: number;
-  /** Viewers whose queue was over the high-water mark. */
+  /** Viewers backed up (channel full, shoal's queue past the low-water mark). */
   backedUp: number;
   /** The longest backlog of any viewer (bytes; frames are shared, so this is what they hold). */
   queuedBytes: number;
@@ -190,7 +190,7 @@ export class Fanout implements AsyncDisposable {
   #maxQueued: number;
   /** Byte bound of each viewer: `maxBufferedBytes`, or the cap when lower. */
   #maxLinkBytes: number;
-  /** Links over their high-water mark. */
+  /** Links backed up. */
   #backedUp = 0;
   /** Most viewers were behind at the latest check. */
   #behind = false;
@@ -241,8 +241,8 @@ export class Fanout implements AsyncDisposable {
   }
 
   /**
-   * Whether the producer should wait: most ready viewers are backed up (shoal's queue for
-   * them is over the high-water mark) or were behind at the latest check.
+   * Whether the producer should wait: most ready viewers are backed up (their channel full
+   * and shoal's queue past the low-water mark) or were behind at the latest check.
    */
   get congested(): boolean {
     return this.#congested;

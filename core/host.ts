@@ -202,8 +202,9 @@ export class Host implements AsyncDisposable {
 
   /**
    * Whether a producer should wait before its next broadcast: most ready viewers are
-   * backed up (shoal holds more than `limits.highWaterMark` for them beyond their channel's
-   * buffer) or behind. One slow viewer never makes the host congested; it is dropped.
+   * backed up (their channel is full to `limits.highWaterMark` and shoal holds more than
+   * `limits.lowWaterMark` beside it) or behind. One slow viewer never makes the host
+   * congested; it is dropped.
    */
   get congested(): boolean {
     return this.#fanout.congested;

@@ -38,7 +38,7 @@ export type DropReason =
 
 /**
  * Send-path settings of each viewer's link: water marks on the channel's
- * `bufferedAmount` (the same marks on shoal's own queue say when the viewer is backed up),
+ * `bufferedAmount` (the low one on shoal's own queue also says when it is backed up),
  * and the backlog (bytes, or age of the oldest unsent frame) at which a viewer is dropped
  * as slow, if the other viewers keep up. A host takes any of them in `limits`.
  *
@@ -51,12 +51,12 @@ export type DropReason =
  * ```
  */
 export interface LinkLimits {
-  /**
-   * Stop handing frames to the channel above this `bufferedAmount` (bytes); the viewer is
-   * backed up while shoal's own queue for it holds more than this.
-   */
+  /** Stop handing frames to the channel above this `bufferedAmount` (bytes). */
   highWaterMark: number;
-  /** Resume when `bufferedAmount` falls to this; no longer backed up at this (bytes). */
+  /**
+   * Resume when `bufferedAmount` falls to this (bytes). The viewer is backed up once shoal's
+   * own queue for it holds more than this too, until that queue is empty again.
+   */
   lowWaterMark: number;
   /**
    * Queued plus buffered bytes above which the viewer is dropped as slow, unless most other
@@ -89,7 +89,7 @@ export interface LinkEvents {
   message(payload: Uint8Array): void;
   /** The link closed (by either side); called once. */
   closed(reason: DropReason, detail: string): void;
-  /** Shoal's queue for it went over the high-water mark (`true`) or back to the low one. */
+  /** It became backed up (`true`: shoal's queue past the low-water mark) or not (empty). */
   backlog(backedUp: boolean): void;
 }
 
@@ -155,7 +155,10 @@ export class PeerLink {
     return this.#queue.length - this.#head;
   }
 
-  /** Whether shoal's queue for it is over the high-water mark (until back at the low one). */
+  /**
+   * Whether it is backed up: its channel is at the high-water mark and shoal's queue for it
+   * went over the low-water mark, until that queue is empty again.
+   */
   get backedUp(): boolean {
     return this.#backedUp;
   }
@@ -204,7 +207,7 @@ export class PeerLink {
       this.#queuedBytes += f.byteLength;
     }
     this.flush();
-    if (!this.#backedUp && this.#queuedBytes > this.limits.highWaterMark) {
+    if (!this.#backedUp && this.#queuedBytes > this.limits.lowWaterMark) {
       this.#backedUp = true;
       this.events.backlog(true);
     }
@@ -238,7 +241,7 @@ export class PeerLink {
       this.#times = [];
       this.#head = 0;
     }
-    if (this.#backedUp && this.#queuedBytes <= this.limits.lowWaterMark) {
+    if (this.#backedUp && this.#queuedBytes === 0) {
       this.#backedUp = false;
       this.events.backlog(false);
     }
