@@ -129,6 +129,7 @@ try {
     "rss start MiB": mib(p0.rss),
     "rss peak MiB": mib(peakRss),
     "rss hwm MiB": mib(p1.hwm),
+    "rss every 5 s MiB": samples.filter((_, i) => i % 20 === 19).map(mib).join(" "),
     connected: after.filter((v) => v.state === "ready" && v.readies === 1).length,
     gapless: generator === GENERATORS.yes
       ? "n/a"
@@ -137,6 +138,7 @@ try {
     congestedSaid: err.some((l) => l.includes("host congested")),
     dropsSaid: err.filter((l) => l.includes("viewer dropped")).length,
   };
+  for (const l of err.filter((l) => l.includes("viewer dropped")).slice(0, 3)) console.log(l);
   console.log(JSON.stringify(row));
 } finally {
   await swarm.quit();

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { abortable } from "../core/async.ts";
 import { Host } from "../core/host.ts";
 import type { PeerState } from "../core/supervisor.ts";
 import { serverUrl, weriftFor } from "./common.ts";
@@ -173,13 +174,11 @@ async function _pump(host: Host, exec: string | undefined, signal: AbortSignal):
   };
   signal.addEventListener("abort", onAbort, { once: true });
   const lines = readLines(source);
-  const aborted = new Promise<IteratorResult<string>>((r) => {
-    if (signal.aborted) r({ done: true, value: undefined });
-    signal.addEventListener("abort", () => r({ done: true, value: undefined }), { once: true });
-  });
   try {
     while (!signal.aborted) {
-      const next = await Promise.race([lines.next(), aborted]);
+      // abortable() lets go of the signal each time: a race against one pending "aborted"
+      // promise would keep a reaction per line read, millions under a flood.
+      const next = await abortable(lines.next(), signal);
       if (next.done) break;
       if (host.congested) await host.drain({ signal });
       host.broadcast(next.value);
