@@ -1,13 +1,15 @@
 /**
  * The fan-out: every ready viewer's {@link PeerLink}, a broadcast that encodes a message
  * once and queues the same frames on each link, coalescing of small messages into batch
- * frames, the capacity policy, backpressure to the producer (the host is congested while
- * most viewers are backed up; {@link Fanout.drain} waits it out), the cap on bytes queued
- * for broadcast, and a periodic tick for heartbeats and lag.
+ * frames, the capacity policy, backpressure to the producer, the cap on bytes queued for
+ * broadcast, and a periodic tick for heartbeats and lag.
  *
- * A viewer over its limits is dropped as slow only while the others keep up: when most
- * viewers are behind together, the host is the bottleneck, so nobody is dropped and the
- * producer is made to wait instead.
+ * Backpressure: the producer waits ({@link Fanout.congested}, {@link Fanout.drain}) while a
+ * viewer that keeps up is backed up, so it goes at the pace of the slowest healthy viewer.
+ * A viewer far behind the others (an outlier: lag past a tenth of `maxLagMs` and twice the
+ * others' median, or a backlog past twice theirs) is not waited for, and is dropped as slow
+ * once over its bounds. When most viewers lag together nobody is an outlier: the host is
+ * the bottleneck, so nobody is dropped, the producer waits, and `onCongestion` says so.
  *
  * @module
  */
@@ -83,8 +85,9 @@ export class BroadcastError extends Error {
 
 /**
  * A congestion episode of the host, as {@link FanoutOptions.onCongestion} and the host's
- * `congestion` event tell it: it starts when most viewers are backed up (or behind) at once
- * and ends after a second without; `backedUp` of `viewers` were backed up at that moment.
+ * `congestion` event tell it: it starts when most viewers are backed up (or lag) at once,
+ * so the host, not a viewer, is the bottleneck, and ends after a second without;
+ * `backedUp` of `viewers` were backed up at that moment.
  *
  * @example
  * ```ts
@@ -137,9 +140,9 @@ export interface FanoutOptions {
    * backlog of any viewer, shoal's queue plus its channel's buffer (frames are shared
    * between viewers, so this is the memory they hold; each channel's buffer is also bounded
    * by `limits.highWaterMark`). It is also every viewer's byte bound when lower than
-   * `limits.maxBufferedBytes`. A viewer that would pass it while the others keep up is
-   * dropped as slow; a broadcast that would pass it otherwise throws
-   * {@link BroadcastError} (`overflow`) and queues nothing.
+   * `limits.maxBufferedBytes`. An outlier viewer that would pass it is dropped as slow; a
+   * broadcast that would pass it otherwise throws {@link BroadcastError} (`overflow`) and
+   * queues nothing.
    */
   maxQueuedBytes?: number;
   /** A congestion episode started or ended. */
@@ -192,11 +195,17 @@ export class Fanout implements AsyncDisposable {
   #maxLinkBytes: number;
   /** Links backed up. */
   #backedUp = 0;
-  /** Most viewers were behind at the latest check. */
+  /** Links backed up that keep up (not outliers): the producer waits for these. */
+  #gating = 0;
+  /** Links far behind the others: no longer waited for, dropped once over their bounds. */
+  #outliers: Set<PeerLink> = new Set();
+  /** Most links lagged past half of `maxLagMs` at the latest check. */
   #behind = false;
   #congested = false;
   #congestedAt = 0;
-  #lastCongested = -Infinity;
+  /** Most links backed up or behind: the host is the bottleneck. */
+  #hostBound = false;
+  #lastHostBound = -Infinity;
   #episode = false;
   /** The longest backlog of any link at the latest check (may be stale high, never low). */
   #peak = 0;
@@ -241,8 +250,8 @@ export class Fanout implements AsyncDisposable {
   }
 
   /**
-   * Whether the producer should wait: most ready viewers are backed up (their channel full
-   * and shoal's queue past the low-water mark) or were behind at the latest check.
+   * Whether the producer should wait: a viewer that keeps up is backed up (its channel full
+   * and shoal's queue past the low-water mark), or most viewers lag.
    */
   get congested(): boolean {
     return this.#congested;
@@ -321,6 +330,7 @@ export class Fanout implements AsyncDisposable {
       closed: (reason, detail) => this.#closedLink(link, reason, detail),
       backlog: (on) => {
         this.#backedUp += on ? 1 : -1;
+        if (!this.#outliers.has(link)) this.#gating += on ? 1 : -1;
         this.#update();
       },
     }, this.#now);
@@ -421,31 +431,46 @@ export class Fanout implements AsyncDisposable {
   }
 
   /**
-   * The slow-viewer policy: a link over its bounds (bytes beyond `reserve` more) is dropped
-   * as slow when at most half of the others are behind (over half a bound); otherwise the
-   * host is the bottleneck and everybody stays. Also refreshes the peak backlog and whether
-   * most viewers are behind.
+   * The slow-viewer policy. A link is an outlier when its lag passes both a tenth of
+   * `maxLagMs` and twice the median lag of the others, or its backlog passes twice theirs
+   * plus the water marks: it is no longer waited for, and once over its bounds (bytes beyond
+   * `reserve` more, or lag) it is dropped as slow. When most links lag together nobody is
+   * an outlier: the host is the bottleneck, nobody is dropped and the producer waits. A
+   * lone viewer is never an outlier. Also refreshes the peak backlog and whether most links
+   * are behind.
    */
   #enforce(now: number = this.#now(), reserve = 0): void {
-    const max = this.#maxLinkBytes;
+    const links = [...this.#links.values()];
+    const n = links.length;
+    const lags = links.map((l) => l.lag(now));
+    const pending = links.map((l) => this.#pending(l));
+    const sortedLags = [...lags].sort((a, b) => a - b);
+    const sortedPending = [...pending].sort((a, b) => a - b);
+    const lagFloor = this.#limits.maxLagMs / 10;
+    const byteFloor = this.#limits.highWaterMark + this.#limits.lowWaterMark;
     let behind = 0;
     let peak = 0;
-    let over: Array<[PeerLink, string]> | undefined;
-    for (const link of this.#links.values()) {
+    let drop: Array<[PeerLink, string]> | undefined;
+    for (let i = 0; i < n; i++) {
+      const link = links[i];
+      if (lags[i] > this.#limits.maxLagMs / 2) behind++;
+      const outlier = n > 1 && (
+        lags[i] > Math.max(lagFloor, 2 * _othersMedian(sortedLags, lags[i])) ||
+        pending[i] > byteFloor + 2 * _othersMedian(sortedPending, pending[i])
+      );
+      if (outlier !== this.#outliers.has(link)) {
+        if (outlier) this.#outliers.add(link);
+        else this.#outliers.delete(link);
+        if (link.backedUp) this.#gating += outlier ? -1 : 1;
+      }
       const held = this.#held.get(link.peerId)?.bytes ?? 0;
-      const half = link.overLimits(now, max, held, true);
-      const why = half || reserve > 0 ? link.overLimits(now, max, held + reserve) : undefined;
-      if (half || why) behind++;
-      if (why) (over ??= []).push([link, why]);
-      else peak = Math.max(peak, this.#pending(link));
+      const why = outlier ? link.overLimits(now, this.#maxLinkBytes, held + reserve) : undefined;
+      if (why) (drop ??= []).push([link, why]);
+      else peak = Math.max(peak, pending[i]);
     }
-    const others = this.#links.size - 1;
-    for (const [link, why] of over ?? []) {
-      if (2 * (behind - 1) <= others) link.close("slow", why);
-      else peak = Math.max(peak, this.#pending(link));
-    }
+    for (const [link, why] of drop ?? []) link.close("slow", why);
     this.#peak = peak;
-    this.#behind = this.#links.size > 0 && 2 * behind > this.#links.size;
+    this.#behind = n > 0 && 2 * behind > n;
     this.#update();
   }
 
@@ -475,23 +500,29 @@ export class Fanout implements AsyncDisposable {
     }
   }
 
-  /** Recomputes whether the host is congested; wakes waiters and starts episodes. */
+  /**
+   * Recomputes whether the producer must wait (a link that keeps up is backed up, or most
+   * are behind) and whether the host is the bottleneck (most are backed up or behind);
+   * wakes waiters and starts episodes.
+   */
   #update(): void {
     const n = this.#links.size;
-    const congested = !this.#closed && n > 0 && (2 * this.#backedUp > n || this.#behind);
+    const open = !this.#closed && n > 0;
+    const congested = open && (this.#gating > 0 || this.#behind);
+    this.#hostBound = open && (2 * this.#backedUp > n || this.#behind);
+    if (this.#hostBound && !this.#episode) {
+      this.#episode = true;
+      this.#lastHostBound = this.#now();
+      this.totals.congestions++;
+      this.#tell(true);
+    }
     if (congested === this.#congested) return;
     this.#congested = congested;
     const now = this.#now();
     if (congested) {
       this.#congestedAt = now;
-      if (!this.#episode) {
-        this.#episode = true;
-        this.totals.congestions++;
-        this.#tell(true);
-      }
       return;
     }
-    this.#lastCongested = now;
     this.totals.congestedMs += now - this.#congestedAt;
     for (const w of [...this.#waiters]) w.resolve();
     this.#waiters.clear();
@@ -539,6 +570,7 @@ export class Fanout implements AsyncDisposable {
 
   #closedLink(link: PeerLink, reason: DropReason, detail: string): void {
     if (this.#links.get(link.peerId) === link) this.#links.delete(link.peerId);
+    this.#outliers.delete(link);
     this.#held.delete(link.peerId);
     this.drops[reason] = (this.drops[reason] ?? 0) + 1;
     this.totals.framesSent += link.stats.framesSent;
@@ -555,8 +587,8 @@ export class Fanout implements AsyncDisposable {
     const maxMissed = this.#o.maxMissedPongs ?? 3;
     for (const link of this.#links.values()) link.flush();
     this.#enforce(now);
-    if (this.#congested) this.#lastCongested = now;
-    else if (this.#episode && now - this.#lastCongested >= 1_000) {
+    if (this.#hostBound) this.#lastHostBound = now;
+    else if (this.#episode && now - this.#lastHostBound >= 1_000) {
       this.#episode = false;
       this.#tell(false);
     }
@@ -568,6 +600,19 @@ export class Fanout implements AsyncDisposable {
 interface _Held {
   frames: Uint8Array[];
   bytes: number;
+}
+
+/** The lower median of `sorted` without one occurrence of `own`, which it holds. */
+function _othersMedian(sorted: readonly number[], own: number): number {
+  const m = Math.floor((sorted.length - 2) / 2);
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid] < own) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo <= m ? sorted[m + 1] : sorted[m];
 }
 
 function _closedError(): BroadcastError {

@@ -169,8 +169,8 @@ export class Host implements AsyncDisposable {
    * a producer that may outrun the network checks {@link Host.congested} or awaits
    * {@link Host.drain} (or pipes into {@link Host.writable}). Throws {@link BroadcastError}
    * (`overflow`), queuing nothing, when `data` would push the bytes queued for broadcast
-   * past `maxQueuedBytes` while most viewers are behind (a viewer that alone would pass it
-   * is dropped as slow instead).
+   * past `maxQueuedBytes` (a viewer far behind the others that alone would pass it is
+   * dropped as slow instead).
    *
    * @example A producer that waits for the host, then catches up
    * ```ts
@@ -201,10 +201,11 @@ export class Host implements AsyncDisposable {
   }
 
   /**
-   * Whether a producer should wait before its next broadcast: most ready viewers are
-   * backed up (their channel is full to `limits.highWaterMark` and shoal holds more than
-   * `limits.lowWaterMark` beside it) or behind. One slow viewer never makes the host
-   * congested; it is dropped.
+   * Whether a producer should wait before its next broadcast: a viewer that keeps up is
+   * backed up (its channel is full to `limits.highWaterMark` and shoal holds more than
+   * `limits.lowWaterMark` beside it), or most viewers lag. So a producer goes at the pace
+   * of the slowest healthy viewer; a viewer far behind the others is not waited for (past a
+   * tenth of `limits.maxLagMs`) and is dropped as slow.
    */
   get congested(): boolean {
     return this.#fanout.congested;

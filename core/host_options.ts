@@ -117,10 +117,9 @@ export interface HostEvents extends Record<string, unknown> {
    */
   signaling: { state: "connected" | "reconnecting" | "closed"; reason?: string };
   /**
-   * Most viewers are backed up or behind at once (`congested: true`): the host, not a
-   * viewer, is the bottleneck, so nobody is dropped and producers that wait
-   * (`host.writable`, `host.drain()`) are held back; `congested: false` after a second
-   * without.
+   * Most viewers are backed up or lag at once (`congested: true`): the host, not a viewer,
+   * is the bottleneck, so nobody is dropped and producers that wait (`host.writable`,
+   * `host.drain()`) are held back; `congested: false` after a second without.
    */
   congestion: Congestion;
 }

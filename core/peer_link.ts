@@ -12,8 +12,8 @@ import { type ControlFrame, parseControlFrame } from "./protocol.ts";
 import type { RtcDataChannel, RtcMessage, RtcPeerConnection } from "./rtc.ts";
 
 /**
- * Why the host dropped a viewer: `slow` (backlog over its limits while the other viewers
- * keep up), `heartbeat-timeout`,
+ * Why the host dropped a viewer: `slow` (backlog over its limits while far behind the
+ * other viewers), `heartbeat-timeout`,
  * `capacity`, `protocol` (a framing violation), `kicked`, `shutdown`, `closed` (the
  * channel closed) or `left` (the viewer left the session). `host.metrics().drops` counts
  * them.
@@ -59,11 +59,16 @@ export interface LinkLimits {
    */
   lowWaterMark: number;
   /**
-   * Queued plus buffered bytes above which the viewer is dropped as slow, unless most other
-   * viewers are behind too (then the host is the bottleneck and nobody is dropped).
+   * Queued plus buffered bytes above which the viewer is dropped as slow, if it is far
+   * behind the others (when most viewers lag together the host is the bottleneck and
+   * nobody is dropped; a lone viewer is never blamed).
    */
   maxBufferedBytes: number;
-  /** Age of the oldest unsent frame above which the viewer is dropped as slow (ms), likewise. */
+  /**
+   * Age of the oldest unsent frame above which the viewer is dropped as slow (ms), likewise.
+   * A tenth of it, when also twice the others' median lag, is how far behind a viewer may
+   * fall before the producer stops waiting for it.
+   */
   maxLagMs: number;
   /** Largest message the viewer may send (bytes). */
   maxMessageBytes: number;

@@ -118,23 +118,54 @@ Deno.test(
 );
 
 Deno.test(
-  "Fanout drops a viewer whose queued bytes pass maxBufferedBytes before its lag bound",
+  "Fanout drops a viewer whose queued bytes pass maxBufferedBytes before its lag bound while another keeps up",
   withClock(async (clock) => {
-    const net = new FakeRtcNetwork();
+    const net = new FakeRtcNetwork({ bytesPerTick: 1 << 20 });
     const closed: string[] = [];
     const fanout = new Fanout({
       limits: { maxLagMs: 60_000, maxBufferedBytes: 256 * 1024 },
       heartbeatIntervalMs: 0,
       coalesceMs: 0,
-      onClosed: (_id, reason, detail) => closed.push(`${reason}: ${detail}`),
+      onClosed: (id, reason, detail) => closed.push(`${id} ${reason}: ${detail}`),
+    });
+    const p = await pairUp(net, clock, "v");
+    const ok = await pairUp(net, clock, "ok");
+    for (const x of [p, ok]) fanout.add({ ...x, pc: x.host, label: "" }, () => {});
+    p.host.misbehave({ stallBuffer: true });
+    const big = new Uint8Array(16_000);
+    for (let i = 0; i < 40 && closed.length === 0; i++) {
+      fanout.broadcast(big);
+      await clock.tickAsync(1);
+    }
+    assert.equal(closed.length, 1);
+    assert.match(closed[0], /^v slow: \d+ bytes waiting \(limit 262144\)$/);
+    await settle(clock, fanout.close());
+    for (const x of [p, ok]) await x.viewer.close();
+    await clock.tickAsync(1_000);
+  }),
+);
+
+Deno.test(
+  "Fanout never blames a lone viewer: past its bounds the host refuses the broadcast instead of dropping it",
+  withClock(async (clock) => {
+    const net = new FakeRtcNetwork();
+    const closed: string[] = [];
+    const fanout = new Fanout({
+      limits: { maxLagMs: 1_000, maxBufferedBytes: 256 * 1024 },
+      maxQueuedBytes: 256 * 1024,
+      heartbeatIntervalMs: 0,
+      coalesceMs: 0,
+      onClosed: (id, reason) => closed.push(`${id}:${reason}`),
     });
     const p = await pairUp(net, clock, "v");
     fanout.add({ ...p, pc: p.host, label: "" }, () => {});
     p.host.misbehave({ stallBuffer: true });
-    const big = new Uint8Array(16_000);
-    for (let i = 0; i < 40 && closed.length === 0; i++) fanout.broadcast(big);
-    assert.equal(closed.length, 1);
-    assert.match(closed[0], /^slow: \d+ bytes waiting \(limit 262144\)$/);
+    assert.throws(() => {
+      for (let i = 0; i < 40; i++) fanout.broadcast(new Uint8Array(16_000));
+    }, BroadcastError);
+    await clock.tickAsync(5_000);
+    assert.deepEqual(closed, []);
+    assert.ok(fanout.congested);
     await settle(clock, fanout.close());
     await p.viewer.close();
     await clock.tickAsync(1_000);
