@@ -7,7 +7,7 @@
  * Backpressure: the producer waits ({@link Fanout.congested}, {@link Fanout.drain}) while a
  * viewer that keeps up is backed up, so it goes at the pace of the slowest healthy viewer.
  * A viewer far behind the others (an outlier: lag past a tenth of `maxLagMs` and twice the
- * others' median, or a backlog past twice theirs) is not waited for, and is dropped as slow
+ * others' 90th percentile, or a backlog past twice theirs) is not waited for, and is dropped as slow
  * once over its bounds. When most viewers lag together nobody is an outlier: the host is
  * the bottleneck, so nobody is dropped, the producer waits, and `onCongestion` says so.
  *
@@ -432,7 +432,7 @@ export class Fanout implements AsyncDisposable {
 
   /**
    * The slow-viewer policy. A link is an outlier when its lag passes both a tenth of
-   * `maxLagMs` and twice the median lag of the others, or its backlog passes twice theirs
+   * `maxLagMs` and twice the others' 90th percentile, or its backlog passes twice theirs
    * plus the water marks: it is no longer waited for, and once over its bounds (bytes beyond
    * `reserve` more, or lag) it is dropped as slow. When most links lag together nobody is
    * an outlier: the host is the bottleneck, nobody is dropped and the producer waits. A
@@ -455,8 +455,8 @@ export class Fanout implements AsyncDisposable {
       const link = links[i];
       if (lags[i] > this.#limits.maxLagMs / 2) behind++;
       const outlier = n > 1 && (
-        lags[i] > Math.max(lagFloor, 2 * _othersMedian(sortedLags, lags[i])) ||
-        pending[i] > byteFloor + 2 * _othersMedian(sortedPending, pending[i])
+        lags[i] > Math.max(lagFloor, 2 * _othersP90(sortedLags, lags[i])) ||
+        pending[i] > byteFloor + 2 * _othersP90(sortedPending, pending[i])
       );
       if (outlier !== this.#outliers.has(link)) {
         if (outlier) this.#outliers.add(link);
@@ -602,9 +602,12 @@ interface _Held {
   bytes: number;
 }
 
-/** The lower median of `sorted` without one occurrence of `own`, which it holds. */
-function _othersMedian(sorted: readonly number[], own: number): number {
-  const m = Math.floor((sorted.length - 2) / 2);
+/**
+ * The 90th percentile of `sorted` (two values at least) without one occurrence of `own`,
+ * which it holds.
+ */
+function _othersP90(sorted: readonly number[], own: number): number {
+  const m = Math.floor(0.9 * (sorted.length - 2));
   let lo = 0;
   let hi = sorted.length;
   while (lo < hi) {

@@ -66,7 +66,7 @@ export interface LinkLimits {
   maxBufferedBytes: number;
   /**
    * Age of the oldest unsent frame above which the viewer is dropped as slow (ms), likewise.
-   * A tenth of it, when also twice the others' median lag, is how far behind a viewer may
+   * A tenth of it, when also twice the others' 90th percentile, is how far behind a viewer may
    * fall before the producer stops waiting for it.
    */
   maxLagMs: number;
