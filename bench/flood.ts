@@ -87,7 +87,7 @@ for (let run = 0; run < runs; run++) {
       "p50/p99 ms": `${result.latencyMs.p50}/${result.latencyMs.p99}`,
       "host cpu": `${result.hostCpuPercent}%`,
       "peak rss MiB": mib(result.peakHostRss),
-      dropped: JSON.stringify(drops),
+      dropped: dropped ? `${dropped} ${JSON.stringify(drops)}` : 0,
       complete: `${result.complete}/${viewers}`,
       congested: `${Math.round(m.broadcast.congestedMs / 100) / 10} s`,
       rejected: m.broadcast.rejected,
