@@ -127,9 +127,7 @@ export async function measureBroadcast(
   seconds: number,
   size: number,
 ): Promise<BroadcastResult> {
-  await Promise.all(swarms.map((s) => s.command("reset")));
-  const before = await _reports(swarms, false);
-  const base = new Map(before.map((v) => [`${v.peerId}`, v.received]));
+  const base = await _baseline(swarms);
   const pad = "x".repeat(Math.max(0, size - 40));
   const viewersCpu0 = _swarmsCpuMs(swarms);
   const cpu0 = process.cpuUsage();
@@ -183,9 +181,7 @@ export async function measureFlood(
   seconds: number,
   size: number,
 ): Promise<FloodResult> {
-  await Promise.all(swarms.map((s) => s.command("reset")));
-  const before = await _reports(swarms, false);
-  const base = new Map(before.map((v) => [`${v.peerId}`, v.received]));
+  const base = await _baseline(swarms);
   const pad = "x".repeat(Math.max(0, size - 40));
   let peakHostRss = Deno.memoryUsage().rss;
   const sampler = setInterval(() => {
@@ -237,6 +233,13 @@ export async function measureFlood(
     hostRss: Deno.memoryUsage().rss,
     peakHostRss,
   };
+}
+
+/** Starts a new measurement: what each viewer had received so far, by peer id. */
+async function _baseline(swarms: SwarmProc[]): Promise<Map<string, number>> {
+  await Promise.all(swarms.map((s) => s.command("reset")));
+  const before = await _reports(swarms, false);
+  return new Map(before.map((v) => [`${v.peerId}`, v.received]));
 }
 
 /** Reports (`full`: with every latency) once every viewer got `sent` since `base`, or after 10 s. */

@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { type Waiter, waitIn } from "./async.ts";
 import { Coalescer, encodeMessage, MessageIdAllocator } from "./framing.ts";
 import { type DropReason, type LinkLimits, PeerLink } from "./peer_link.ts";
 import type { RtcDataChannel, RtcPeerConnection } from "./rtc.ts";
@@ -209,7 +210,7 @@ export class Fanout implements AsyncDisposable {
   #episode = false;
   /** The longest backlog of any link at the latest check (may be stale high, never low). */
   #peak = 0;
-  #waiters: Set<{ resolve(): void; reject(e: unknown): void }> = new Set();
+  #waiters: Set<Waiter> = new Set();
   /** Viewers dropped, by reason. */
   readonly drops: Record<string, number> = {};
   /**
@@ -274,24 +275,7 @@ export class Fanout implements AsyncDisposable {
     if (this.#closed) return Promise.reject(_closedError());
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (!this.#congested) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const onAbort = () => {
-        this.#waiters.delete(waiter);
-        reject(signal!.reason);
-      };
-      const waiter = {
-        resolve: () => {
-          signal?.removeEventListener("abort", onAbort);
-          resolve();
-        },
-        reject: (e: unknown) => {
-          signal?.removeEventListener("abort", onAbort);
-          reject(e);
-        },
-      };
-      this.#waiters.add(waiter);
-      signal?.addEventListener("abort", onAbort, { once: true });
-    });
+    return waitIn(this.#waiters, signal);
   }
 
   /** The link of `peerId`. */

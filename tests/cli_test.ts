@@ -57,6 +57,12 @@ class Proc implements AsyncDisposable {
   }
 }
 
+/** The session and join code a host process announced on stderr. */
+function announced(host: Proc): { sessionId: string; code: string } {
+  const last = (prefix: string) => host.err.find((l) => l.includes(prefix))!.split(" ").at(-1)!;
+  return { sessionId: last("shoal: hosting session"), code: last("join code:") };
+}
+
 Deno.test("commands: a host reading stdin streams to two view processes and hears them back", async () => {
   await using server = testServer();
   await using host = new Proc("cli/main.ts", [
@@ -67,10 +73,7 @@ Deno.test("commands: a host reading stdin streams to two view processes and hear
     "0",
   ]);
   await eventually(() => host.err.some((l) => l.includes("join code:")), 30_000, "host announces");
-  const sessionId = host.err.find((l) => l.startsWith("shoal: hosting session"))!.split(" ").at(
-    -1,
-  )!;
-  const code = host.err.find((l) => l.includes("join code:"))!.split(" ").at(-1)!;
+  const { sessionId, code } = announced(host);
   const viewArgs = (
     label: string,
   ) => ["--server", server.url, "--session", sessionId, "--code", code, "--label", label];
@@ -155,10 +158,7 @@ Deno.test("commands: a host whose --exec source floods far faster than 3 viewers
     "0",
   ]);
   await eventually(() => host.err.some((l) => l.includes("join code:")), 30_000, "host announces");
-  const sessionId = host.err.find((l) => l.startsWith("shoal: hosting session"))!.split(" ").at(
-    -1,
-  )!;
-  const code = host.err.find((l) => l.includes("join code:"))!.split(" ").at(-1)!;
+  const { sessionId, code } = announced(host);
   await using swarm = new Swarm({ server: server.url, session: sessionId, code, count: 3 });
   await swarm.waitFor("ready", 3, 30_000);
   await eventually(
