@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { BroadcastError } from "../core/fanout.ts";
 import { Host } from "../core/host.ts";
+import type { Logger } from "../core/logger.ts";
 import { Viewer } from "../core/viewer.ts";
 import { eventually, testServer } from "./_signal_helpers.ts";
 import { FakeRtcNetwork } from "./fake_rtc.ts";
@@ -28,7 +29,8 @@ Deno.test("pipeTo(host.writable) carries a source far faster than 3 viewers to a
   await using server = testServer();
   // Each viewer takes 16 KiB every 2 ms: far slower than the source.
   const net = new FakeRtcNetwork({ latencyMs: 2, bytesPerTick: 16 * 1024 });
-  await using host = await Host.start({ rtc: net.adapter(), server: server.url });
+  const logger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+  await using host = await Host.start({ rtc: net.adapter(), server: server.url, logger });
   const viewers = await Promise.all(
     Array.from({ length: 3 }, () =>
       Viewer.join({
@@ -42,6 +44,8 @@ Deno.test("pipeTo(host.writable) carries a source far faster than 3 viewers to a
   const pad = "x".repeat(1000);
   let congested = 0;
   host.on("congestion", (c) => c.congested && congested++);
+  const warnings: Array<[string, Record<string, unknown> | undefined]> = [];
+  logger.warn = (message, properties) => void warnings.push([message, properties]);
   try {
     await Promise.all(viewers.map((v) => v.ready({ signal: AbortSignal.timeout(5_000) })));
     await eventually(() => host.readyCount === 3, 5_000, "3 ready on the host");
@@ -67,6 +71,8 @@ Deno.test("pipeTo(host.writable) carries a source far faster than 3 viewers to a
     for (const got of await Promise.all(receiving)) assert.deepEqual(got, expected);
     assert.deepEqual(host.metrics().drops, {});
     assert.ok(congested > 0, "the host said it was congested");
+    const said = warnings.find(([m]) => m.startsWith("host congested"));
+    assert.equal(said?.[1]?.sessionId, host.session.sessionId, "a warning with the session");
     assert.ok(peak < 1024 * 1024, `the backlog peaked at ${peak} bytes`);
   } finally {
     await Promise.all(viewers.map((v) => v.close()));
