@@ -254,16 +254,14 @@ export class PeerLink {
 
   /**
    * Why the link is over its byte bound (`maxBytes`, with `extraBytes` held for it
-   * elsewhere) or its lag bound, or undefined; with `half`, over half of either bound (it
-   * is behind).
+   * elsewhere) or its lag bound, or undefined.
    */
-  overLimits(now: number, maxBytes: number, extraBytes = 0, half = false): string | undefined {
+  overLimits(now: number, maxBytes: number, extraBytes = 0): string | undefined {
     if (this.#closed) return undefined;
-    const k = half ? 0.5 : 1;
     const bytes = this.#queuedBytes + this.channel.bufferedAmount + extraBytes;
-    if (bytes > maxBytes * k) return `${bytes} bytes waiting (limit ${maxBytes})`;
+    if (bytes > maxBytes) return `${bytes} bytes waiting (limit ${maxBytes})`;
     const lag = this.lag(now);
-    if (lag > this.limits.maxLagMs * k) {
+    if (lag > this.limits.maxLagMs) {
       return `oldest frame waited ${Math.round(lag)} ms (limit ${this.limits.maxLagMs})`;
     }
     return undefined;
