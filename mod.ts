@@ -32,7 +32,7 @@
  */
 export { Host, type HostEvents, type HostOptions, type ViewerMessage } from "./core/host.ts";
 export { Viewer, ViewerError, type ViewerEvents, type ViewerOptions } from "./core/viewer.ts";
-export type { ViewerState } from "./core/viewer.ts";
+export type { ViewerState, ViewerStats } from "./core/viewer.ts";
 export {
   DEFAULT_HANDSHAKE_TIMEOUTS,
   HandshakeError,

@@ -27,6 +27,7 @@ export const DEFAULT_LINK_LIMITS: LinkLimits = {
   maxBufferedBytes: 20 * 1024 * 1024,
   maxLagMs: 5_000,
   maxMessageBytes: 16 * 1024 * 1024,
+  maxControlPerSecond: 50,
 };
 
 /**

@@ -384,6 +384,7 @@ export class Host implements AsyncDisposable {
         framesSent: link?.stats.framesSent ?? 0,
         messagesReceived: link?.stats.messagesReceived ?? 0,
         bytesReceived: link?.stats.bytesReceived ?? 0,
+        unknownControl: link?.stats.unknownControl ?? 0,
       });
     }
     return out;

@@ -26,6 +26,7 @@ import type { PeerState } from "./supervisor.ts";
  *   framesSent: 0,
  *   messagesReceived: 0,
  *   bytesReceived: 0,
+ *   unknownControl: 0,
  * }));
  * ```
  */
@@ -50,6 +51,8 @@ export interface PeerSnapshot {
   messagesReceived: number;
   /** Bytes it sent. */
   bytesReceived: number;
+  /** Control frames of a type this version does not know that it sent (ignored). */
+  unknownControl: number;
 }
 
 /**

@@ -7,29 +7,35 @@
  */
 import { delay } from "./async.ts";
 import { FrameDecoder } from "./frame_decoder.ts";
-import { FramingError } from "./framing.ts";
+import { FramingError, type FramingErrorCode } from "./framing.ts";
 import { type ControlFrame, parseControlFrame } from "./protocol.ts";
 import type { RtcDataChannel, RtcMessage, RtcPeerConnection } from "./rtc.ts";
 
 /**
  * Why the host dropped a viewer: `slow` (backlog over its limits), `heartbeat-timeout`,
- * `capacity`, `protocol` (a framing violation), `kicked`, `shutdown`, `closed` (the
- * channel closed) or `left` (the viewer left the session). `host.metrics().drops` counts
- * them.
+ * `capacity`, `kicked`, `shutdown`, `closed` (the channel closed), `left` (the viewer left
+ * the session), or bad input from the viewer (docs/protocol.md): `bad-frame` (a binary
+ * frame of an unknown kind or malformed), `bad-length` (a chunked message that lies about
+ * its length), `bad-control` (a text frame that is not a valid control frame) or `flood`
+ * (more control frames than `maxControlPerSecond`). The viewer is told the same reason in
+ * its `bye`; `host.metrics().drops` counts them.
  *
  * @example
  * ```ts
  * import type { DropReason } from "@shoal/shoal";
  *
- * const viewersFault = (r: DropReason) => r === "slow" || r === "protocol";
- * console.assert(viewersFault("slow"));
+ * const viewersFault = (r: DropReason) => r === "slow" || r.startsWith("bad-") || r === "flood";
+ * console.assert(viewersFault("bad-length"));
  * ```
  */
 export type DropReason =
   | "slow"
   | "heartbeat-timeout"
   | "capacity"
-  | "protocol"
+  | "bad-frame"
+  | "bad-length"
+  | "bad-control"
+  | "flood"
   | "kicked"
   | "shutdown"
   | "closed"
@@ -59,7 +65,18 @@ export interface LinkLimits {
   maxLagMs: number;
   /** Largest message the viewer may send (bytes). */
   maxMessageBytes: number;
+  /** Control frames (pings and the like) the viewer may send per second before `flood`. */
+  maxControlPerSecond: number;
 }
+
+/** Framing violations that mean a chunked message lied about its length (`bad-length`). */
+const _LENGTH_LIES: ReadonlySet<FramingErrorCode> = new Set<FramingErrorCode>([
+  "message-too-large",
+  "length-mismatch",
+  "overflow",
+  "interleaved-chunk",
+  "interrupted-message",
+]);
 
 /** Counters of one link. */
 export interface LinkStats {
@@ -71,6 +88,8 @@ export interface LinkStats {
   messagesReceived: number;
   /** Bytes received (frames). */
   bytesReceived: number;
+  /** Control frames of a type this version does not know, ignored (PROTOCOL.md §2). */
+  unknownControl: number;
   /** Last measured round-trip time, ms. */
   rttMs?: number;
 }
@@ -93,6 +112,7 @@ export class PeerLink {
     framesSent: 0,
     messagesReceived: 0,
     bytesReceived: 0,
+    unknownControl: 0,
   };
   /** When the link was made ready (ms, from `now()`). */
   readonly since: number;
@@ -106,6 +126,7 @@ export class PeerLink {
   #pingN = 0;
   #pending: Map<number, number> = new Map();
   #missed = 0;
+  #controlWindow = { start: -Infinity, count: 0 };
   #done: Promise<void> = Promise.resolve();
 
   constructor(
@@ -163,11 +184,9 @@ export class PeerLink {
     try {
       messages = this.#decoder.push(message);
     } catch (error) {
-      const detail = error instanceof FramingError
-        ? `${error.code}: ${error.message}`
-        : String(error);
-      this.close("protocol", detail);
-      return;
+      if (!(error instanceof FramingError)) return this.close("bad-frame", String(error));
+      const reason = _LENGTH_LIES.has(error.code) ? "bad-length" : "bad-frame";
+      return this.close(reason, `${error.code}: ${error.message}`);
     }
     for (const m of messages) {
       this.stats.messagesReceived++;
@@ -279,8 +298,20 @@ export class PeerLink {
   }
 
   #control(text: string): void {
+    const now = this.now();
+    const w = this.#controlWindow;
+    if (now - w.start >= 1_000) Object.assign(w, { start: now, count: 0 });
+    if (++w.count > this.limits.maxControlPerSecond) {
+      const max = this.limits.maxControlPerSecond;
+      return this.close("flood", `over ${max} control frames in one second`);
+    }
     const parsed = parseControlFrame(text);
-    if (!parsed.ok) return this.close("protocol", `bad control frame: ${parsed.message}`);
+    if (!parsed.ok && parsed.code === "unknown-control") {
+      // An addition to the protocol this version does not know: ignored, never a violation.
+      this.stats.unknownControl++;
+      return;
+    }
+    if (!parsed.ok) return this.close("bad-control", `bad control frame: ${parsed.message}`);
     const c = parsed.value;
     switch (c.t) {
       case "ping":

@@ -200,7 +200,8 @@ export type ServerMessage =
 export type WelcomeMessage = Extract<ServerMessage, { type: "welcome" }>;
 
 /**
- * Reasons a `bye` control frame may give (other strings are tolerated on receipt).
+ * Reasons a `bye` control frame may give (other strings are tolerated on receipt): those of
+ * PROTOCOL.md §2, and those shoal adds for bad input from a viewer (docs/protocol.md).
  *
  * @example
  * ```ts
@@ -210,7 +211,17 @@ export type WelcomeMessage = Extract<ServerMessage, { type: "welcome" }>;
  * console.assert(reason === "slow");
  * ```
  */
-export type ByeReason = "slow" | "shutdown" | "kicked" | "heartbeat-timeout" | "capacity" | string;
+export type ByeReason =
+  | "slow"
+  | "shutdown"
+  | "kicked"
+  | "heartbeat-timeout"
+  | "capacity"
+  | "bad-frame"
+  | "bad-length"
+  | "bad-control"
+  | "flood"
+  | string;
 
 /**
  * A control frame on the data channel (PROTOCOL.md §2).

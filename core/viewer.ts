@@ -16,9 +16,9 @@ import { AsyncQueue } from "./queue.ts";
 import { getSession, sessionWsUrl } from "./session.ts";
 import { type IncomingSignal, SignalingClient } from "./signaling.ts";
 import { ViewerConnection } from "./viewer_connection.ts";
-import type { ViewerEvents, ViewerOptions, ViewerState } from "./viewer_options.ts";
+import type { ViewerEvents, ViewerOptions, ViewerState, ViewerStats } from "./viewer_options.ts";
 
-export type { ViewerEvents, ViewerOptions, ViewerState } from "./viewer_options.ts";
+export type { ViewerEvents, ViewerOptions, ViewerState, ViewerStats } from "./viewer_options.ts";
 
 /**
  * The viewer cannot go on: `kicked` or `capacity` (the host said so), `gave-up` (no ready
@@ -81,6 +81,8 @@ const encoder = new TextEncoder();
  * ```
  */
 export class Viewer implements AsyncDisposable {
+  /** Counters over the viewer's life. */
+  readonly stats: ViewerStats = { unknownControl: 0 };
   #o: ViewerOptions;
   #log: Logger;
   #signaling: SignalingClient;
@@ -246,6 +248,7 @@ export class Viewer implements AsyncDisposable {
       signaling: this.#signaling,
       heartbeatIntervalMs: this.#o.heartbeatIntervalMs ?? 5_000,
       maxMissedPongs: this.#o.maxMissedPongs ?? 3,
+      stats: this.stats,
       decoder: new FrameDecoder({ maxMessageBytes: this.#o.maxMessageBytes }),
       onMessage: (m) => this.#inbox.push(m),
       onReady: () => this.#onReady(conn),

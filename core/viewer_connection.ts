@@ -15,6 +15,7 @@ import {
   type SignalData,
 } from "./protocol.ts";
 import type { RtcAdapter, RtcDataChannel, RTCIceServerLike, RtcPeerConnection } from "./rtc.ts";
+import type { ViewerStats } from "./viewer_options.ts";
 
 /** Options of {@link ViewerConnection}. */
 export interface ViewerConnectionOptions {
@@ -32,6 +33,8 @@ export interface ViewerConnectionOptions {
   heartbeatIntervalMs: number;
   /** Unanswered pings before the connection counts as lost. */
   maxMissedPongs: number;
+  /** Counters the connection adds to (the viewer's, across its connections). */
+  stats: ViewerStats;
   /** Decodes the host's binary frames. */
   decoder: FrameDecoder;
   /** A whole message from the host. */
@@ -169,7 +172,18 @@ export class ViewerConnection {
 
   #onControl(text: string): void {
     const parsed = parseControlFrame(text);
-    if (!parsed.ok) return;
+    if (!parsed.ok && parsed.code === "unknown-control") {
+      // An addition to the protocol this version does not know: ignored, never a violation.
+      this.#o.stats.unknownControl++;
+      return;
+    }
+    if (!parsed.ok) {
+      this.#o.log.warn("bad control frame from the host: {detail}", {
+        ...this.#o.logFields,
+        detail: parsed.message,
+      });
+      return this.#lose(`framing violation: bad control frame (${parsed.message})`);
+    }
     const c = parsed.value;
     if (c.t === "ping") this.#control({ t: "pong", n: c.n, ts: c.ts });
     else if (c.t === "pong") {

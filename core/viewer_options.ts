@@ -78,6 +78,22 @@ export interface ViewerOptions {
 }
 
 /**
+ * Counters of a {@link Viewer} over its life, across reconnects (`viewer.stats`).
+ *
+ * @example
+ * ```ts
+ * import type { ViewerStats } from "@shoal/shoal";
+ *
+ * const stats: ViewerStats = { unknownControl: 0 };
+ * console.assert(stats.unknownControl === 0);
+ * ```
+ */
+export interface ViewerStats {
+  /** Control frames from the host of a type this version does not know, ignored. */
+  unknownControl: number;
+}
+
+/**
  * Events of a {@link Viewer}, for {@link Viewer.on}: `state` on every change of
  * {@link ViewerState}, with the reason (e.g. `bye:shutdown` when the host ended).
  *
