@@ -44,6 +44,14 @@ export type { PeerState } from "./core/supervisor.ts";
 export type { Logger } from "./core/logger.ts";
 export { DEFAULT_LINK_LIMITS, type FanoutOptions } from "./core/fanout.ts";
 export type { DropReason, LinkLimits } from "./core/peer_link.ts";
+export {
+  DEFAULT_REPLAY_OPTIONS,
+  ReplayBuffer,
+  type ReplayCounters,
+  type ReplayOptions,
+  ResumeCursor,
+  type ResumeGap,
+} from "./core/replay.ts";
 export type { HostMetricsSnapshot, PeerSnapshot } from "./core/host_metrics.ts";
 export {
   createSession,

@@ -7,7 +7,8 @@
  */
 import { Coalescer, encodeMessage, MessageIdAllocator } from "./framing.ts";
 import { type DropReason, type LinkLimits, PeerLink } from "./peer_link.ts";
-import type { RtcDataChannel, RtcPeerConnection } from "./rtc.ts";
+import { ReplayBuffer, type ReplayCounters, type ReplayOptions } from "./replay.ts";
+import type { RtcDataChannel, RtcMessage, RtcPeerConnection } from "./rtc.ts";
 
 /**
  * Defaults of {@link LinkLimits}. `maxLagMs` is what catches a slow viewer; the byte bound
@@ -56,6 +57,10 @@ export interface FanoutOptions {
   maxMissedPongs?: number;
   /** Hold small broadcast messages this long to batch them, ms (default 2; 0 sends at once). */
   coalesceMs?: number;
+  /** Bounds of the replay buffer that viewers resume from (docs/protocol.md, "Resume"). */
+  replay?: Partial<ReplayOptions>;
+  /** Where resumes are counted. */
+  counters?: ReplayCounters;
   /** A message from a viewer. */
   onMessage?: (peerId: string, payload: Uint8Array) => void;
   /** A viewer's link closed. */
@@ -74,6 +79,8 @@ export interface FanoutPeer {
   pc: RtcPeerConnection;
   /** Its open data channel. */
   channel: RtcDataChannel;
+  /** The `resume` of its `ready`, if any (a viewer that follows sequence numbers). */
+  resume?: unknown;
 }
 
 /**
@@ -91,7 +98,9 @@ export class Fanout implements AsyncDisposable {
   #o: FanoutOptions;
   #limits: LinkLimits;
   #links: Map<string, PeerLink> = new Map();
-  #held: Map<string, Uint8Array[]> = new Map();
+  #held: Map<string, RtcMessage[]> = new Map();
+  /** Links whose viewer follows sequence numbers: a message to it alone is marked direct. */
+  #sequenced: WeakSet<PeerLink> = new WeakSet();
   #ids = new MessageIdAllocator();
   #coalescer = new Coalescer(this.#ids);
   #flushTimer?: ReturnType<typeof setTimeout>;
@@ -101,6 +110,8 @@ export class Fanout implements AsyncDisposable {
   #now: () => number;
   /** Viewers dropped, by reason. */
   readonly drops: Record<string, number> = {};
+  /** Numbers broadcast messages and keeps the latest for viewers that come back. */
+  readonly replay: ReplayBuffer;
   /** Broadcast messages and their payload bytes. */
   readonly totals = { messages: 0, bytes: 0, framesSent: 0, bytesSent: 0 };
 
@@ -108,6 +119,7 @@ export class Fanout implements AsyncDisposable {
     this.#o = options;
     this.#limits = { ...DEFAULT_LINK_LIMITS, ...options.limits };
     this.#now = options.now ?? (() => performance.now());
+    this.replay = new ReplayBuffer(options.replay, this.#now, options.counters);
     const every = options.heartbeatIntervalMs ?? 5_000;
     const tickMs = Math.max(50, Math.min(every || 1_000, this.#limits.maxLagMs / 4, 1_000));
     let sinceBeat = 0;
@@ -155,11 +167,17 @@ export class Fanout implements AsyncDisposable {
       oldest.close("capacity", `dropped for a newer viewer (maxPeers ${max})`);
     }
     this.#links.get(peer.peerId)?.close("closed", "replaced by a new connection", false);
+    this.flush(); // what is numbered so far goes to the others only
+    const start = this.replay.start(peer.resume, this.#ids);
     const link = new PeerLink(peer.peerId, peer.label, peer.pc, peer.channel, this.#limits, {
       message: (m) => this.#o.onMessage?.(peer.peerId, m),
       closed: (reason, detail) => this.#closedLink(link, reason, detail),
     }, this.#now);
     this.#links.set(peer.peerId, link);
+    if (start.length > 0) {
+      this.#sequenced.add(link);
+      link.enqueue(start);
+    }
     adopt((m) => link.receive(m));
     if (snapshot) this.#snapshot(link, snapshot);
     return true;
@@ -167,6 +185,7 @@ export class Fanout implements AsyncDisposable {
 
   /** Queues `payload` for every ready viewer; returns how many it was queued for. */
   broadcast(payload: Uint8Array): number {
+    this.replay.push(payload);
     this.totals.messages++;
     this.totals.bytes += payload.byteLength;
     const coalesceMs = this.#o.coalesceMs ?? 2;
@@ -192,7 +211,7 @@ export class Fanout implements AsyncDisposable {
     const link = this.#links.get(peerId);
     if (!link || link.closed) return false;
     this.flush();
-    const frames = encodeMessage(payload, this.#ids.next());
+    const frames = this.#direct(link, payload);
     const held = this.#held.get(peerId);
     if (held) {
       held.push(...frames);
@@ -221,6 +240,12 @@ export class Fanout implements AsyncDisposable {
     return this.close();
   }
 
+  /** The frames of a message to `link` alone, marked `direct` if its viewer follows numbers. */
+  #direct(link: PeerLink, payload: Uint8Array): RtcMessage[] {
+    const frames = encodeMessage(payload, this.#ids.next());
+    return this.#sequenced.has(link) ? [this.replay.direct, ...frames] : frames;
+  }
+
   #toAll(frames: Uint8Array[]): number {
     const now = this.#now();
     let n = 0;
@@ -236,9 +261,9 @@ export class Fanout implements AsyncDisposable {
     link: PeerLink,
     snapshot: (send: (payload: Uint8Array) => void) => void | Promise<void>,
   ): void {
-    const held: Uint8Array[] = [];
+    const held: RtcMessage[] = [];
     this.#held.set(link.peerId, held);
-    const send = (payload: Uint8Array) => link.enqueue(encodeMessage(payload, this.#ids.next()));
+    const send = (payload: Uint8Array) => link.enqueue(this.#direct(link, payload));
     const release = () => {
       if (this.#held.get(link.peerId) !== held) return;
       this.#held.delete(link.peerId);

@@ -17,6 +17,7 @@ import {
   type PeerSnapshot,
   readyPercentiles,
   renderHostMetrics,
+  replayTotals,
 } from "./host_metrics.ts";
 import type { HostEvents, HostOptions, ViewerMessage } from "./host_options.ts";
 import { type NegotiatedPeer, Negotiator } from "./negotiator.ts";
@@ -113,6 +114,7 @@ export class Host implements AsyncDisposable {
       ...options,
       onMessage: (peerId, data) => this.#inbox.push({ peerId, data }),
       onClosed: (peerId, reason, detail) => this.#linkClosed(peerId, reason, detail),
+      counters: this.#metrics,
     });
     this.#wire();
   }
@@ -193,6 +195,7 @@ export class Host implements AsyncDisposable {
       drops: { ...this.#fanout.drops },
       broadcast: { ...this.#fanout.totals, bytesOutPerSecond: this.#rate.perSecond },
       timeToReadyMs: readyPercentiles(this.#ready),
+      replay: replayTotals(m, this.#fanout.replay),
     };
   }
 

@@ -31,7 +31,8 @@ import type { PeerState } from "./supervisor.ts";
  * console.assert(options.whenFull === "dropOldest");
  * ```
  */
-export interface HostOptions extends Omit<FanoutOptions, "onMessage" | "onClosed" | "now"> {
+export interface HostOptions
+  extends Omit<FanoutOptions, "onMessage" | "onClosed" | "now" | "counters"> {
   /** The WebRTC stack (`werift()` in Deno, `browser()` in a page). */
   rtc: RtcAdapter;
   /** The signaling server's base URL, e.g. `http://127.0.0.1:8787`. */

@@ -11,6 +11,9 @@ import { FramingError, type FramingErrorCode } from "./framing.ts";
 import { type ControlFrame, parseControlFrame } from "./protocol.ts";
 import type { RtcDataChannel, RtcMessage, RtcPeerConnection } from "./rtc.ts";
 
+/** Bytes of a queued frame (a control frame's UTF-16 length stands in for its bytes). */
+const _size = (m: RtcMessage) => typeof m === "string" ? m.length : m.byteLength;
+
 /**
  * Why the host dropped a viewer: `slow` (backlog over its limits), `heartbeat-timeout`,
  * `capacity`, `kicked`, `shutdown`, `closed` (the channel closed), `left` (the viewer left
@@ -116,7 +119,7 @@ export class PeerLink {
   };
   /** When the link was made ready (ms, from `now()`). */
   readonly since: number;
-  #queue: Uint8Array[] = [];
+  #queue: RtcMessage[] = [];
   #times: number[] = [];
   #head = 0;
   #queuedBytes = 0;
@@ -195,15 +198,16 @@ export class PeerLink {
   }
 
   /**
-   * Queues frames (already encoded, shared with other links) and sends what the channel
-   * takes. Returns false when the link is closed or was dropped as slow.
+   * Queues frames (already encoded, shared with other links; text is a control frame that
+   * must keep its place among them) and sends what the channel takes. Returns false when
+   * the link is closed or was dropped as slow.
    */
-  enqueue(frames: readonly Uint8Array[], at: number = this.now()): boolean {
+  enqueue(frames: readonly RtcMessage[], at: number = this.now()): boolean {
     if (this.#closed) return false;
     for (const f of frames) {
       this.#queue.push(f);
       this.#times.push(at);
-      this.#queuedBytes += f.byteLength;
+      this.#queuedBytes += _size(f);
     }
     this.flush();
     return this.checkSlow(at);
@@ -219,8 +223,8 @@ export class PeerLink {
         this.channel.send(frame);
         this.#queue[this.#head] = undefined!;
         this.#head++;
-        this.#queuedBytes -= frame.byteLength;
-        this.stats.bytesSent += frame.byteLength;
+        this.#queuedBytes -= _size(frame);
+        this.stats.bytesSent += _size(frame);
         this.stats.framesSent++;
       }
     } catch (error) {

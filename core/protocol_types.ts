@@ -235,7 +235,29 @@ export type ByeReason =
  * ```
  */
 export type ControlFrame =
-  | { t: "ready" }
+  | { t: "ready"; resume?: unknown }
   | { t: "ping"; n: number; ts: number }
   | { t: "pong"; n: number; ts: number }
-  | { t: "bye"; reason?: string };
+  | { t: "bye"; reason?: string }
+  | { t: "seq"; stream: string; next: number }
+  | { t: "direct"; count: number };
+
+/**
+ * What a viewer that supports resume puts in its `ready` as `resume` (docs/protocol.md):
+ * `{}` when it has nothing to resume, else the `stream` it was receiving and the number of
+ * the `last` sequenced message it received (or the one before the first it expected).
+ *
+ * @example
+ * ```ts
+ * import type { ResumeRequest } from "@shoal/shoal";
+ *
+ * const again: ResumeRequest = { stream: "3f9a0c1d2e4b5a69", last: 41 };
+ * console.assert(again.last === 41);
+ * ```
+ */
+export interface ResumeRequest {
+  /** The host's stream the viewer was receiving. */
+  stream?: string;
+  /** The number of the last sequenced message it received. */
+  last?: number;
+}

@@ -12,6 +12,7 @@ import {
   type ControlFrame,
   DATA_CHANNEL_LABEL,
   parseControlFrame,
+  type ResumeRequest,
   type SignalData,
 } from "./protocol.ts";
 import type { RtcAdapter, RtcDataChannel, RTCIceServerLike, RtcPeerConnection } from "./rtc.ts";
@@ -39,6 +40,10 @@ export interface ViewerConnectionOptions {
   decoder: FrameDecoder;
   /** A whole message from the host. */
   onMessage(message: Uint8Array): void;
+  /** The `resume` of `ready`, asked for when it is sent; none for a plain version-1 ready. */
+  resume?: () => ResumeRequest;
+  /** A `seq` or `direct` frame (docs/protocol.md, "Resume"). */
+  onSequence?(frame: Extract<ControlFrame, { t: "seq" | "direct" }>): void;
   /** The channel is open and `ready` was sent. */
   onReady(): void;
   /** The connection is gone; `bye` is the host's reason when it said one. */
@@ -155,7 +160,8 @@ export class ViewerConnection {
     );
     // Handlers are attached: only now may the host send application data.
     const sayReady = () => {
-      this.#control({ t: "ready" });
+      const resume = this.#o.resume?.();
+      this.#control(resume ? { t: "ready", resume } : { t: "ready" });
       this.#o.log.info("ready", this.#o.logFields);
       this.#startHeartbeat();
       this.#o.onReady();
@@ -193,6 +199,7 @@ export class ViewerConnection {
       this.#missed = 0;
       this.rttMs = Math.round((performance.now() - sent) * 10) / 10;
     } else if (c.t === "bye") this.#lose("host said bye", c.reason ?? "");
+    else if (c.t === "seq" || c.t === "direct") this.#o.onSequence?.(c);
   }
 
   #startHeartbeat(): void {
