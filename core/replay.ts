@@ -137,8 +137,9 @@ export class ReplayBuffer {
   /**
    * What goes first on the channel of a viewer whose `ready` carried `resume` (any value;
    * `[]` when it is absent or malformed: a version-1 viewer): the `seq` frame, then, when
-   * the viewer comes back to this stream and the buffer still holds every message after its
-   * `last`, those messages, encoded with `ids`. Counts a hit or a miss when it came back.
+   * the viewer comes back to this stream, the messages after its `last`, encoded with
+   * `ids`: all of them (a hit), or those still held (a miss: the viewer sees its gap in the
+   * `seq` frame). Counts a hit or a miss when it came back.
    */
   start(resume: unknown, ids: MessageIdAllocator): RtcMessage[] {
     const r: ResumeRequest | undefined = resumeRequest(resume);
@@ -151,11 +152,17 @@ export class ReplayBuffer {
     if (r.stream !== undefined && from !== undefined) {
       this.#counters.replays?.inc({ outcome: hit ? "hit" : "miss" });
     }
-    const next = hit ? from! : this.#last + 1;
+    // A viewer of this stream that needs more than is held gets what is held: its gap is
+    // only what was forgotten. Any other starts with the next message.
+    const next = hit
+      ? from!
+      : r.stream === this.stream && from !== undefined && from < first
+      ? first
+      : this.#last + 1;
     const out: RtcMessage[] = [
       JSON.stringify({ t: "seq", stream: this.stream, next } satisfies ControlFrame),
     ];
-    if (!hit || next > this.#last) return out;
+    if (next > this.#last) return out;
     const coalescer = new Coalescer(ids);
     for (let i = this.#head + (next - first); i < this.#payloads.length; i++) {
       out.push(...coalescer.push(this.#payloads[i]));
