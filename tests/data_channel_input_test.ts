@@ -7,24 +7,16 @@ import type { RtcDataChannel, RtcMessage } from "../core/rtc.ts";
 import { Viewer } from "../core/viewer.ts";
 import { eventually, testServer } from "./_signal_helpers.ts";
 import { ManualViewer } from "./_manual_viewer.ts";
+import { tweaked } from "./_rtc_wrappers.ts";
 import { type FakePeerConnection, FakeRtcNetwork } from "./fake_rtc.ts";
 
 const text = new TextDecoder();
 
 /** A fake adapter that remembers the peer connections it made (the host's side). */
 function recording(net: FakeRtcNetwork) {
-  const base = net.adapter();
   const pcs: FakePeerConnection[] = [];
   return {
-    pcs,
-    rtc: {
-      ...base,
-      createPeerConnection: (c: Parameters<typeof base.createPeerConnection>[0]) => {
-        const pc = base.createPeerConnection(c);
-        pcs.push(pc);
-        return pc;
-      },
-    },
+    rtc: tweaked(net.adapter(), (_, pc) => pcs.push(pc)),
     /** The host's open channels. */
     channels: (): RtcDataChannel[] =>
       pcs.flatMap((pc) => [...pc._channels].filter((ch) => ch.readyState === "open")),
