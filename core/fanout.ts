@@ -240,6 +240,11 @@ export class Fanout implements AsyncDisposable {
     return this.close();
   }
 
+  /** Entries held per viewer: `links`, `held` (waiting on a snapshot), `closing`. */
+  retained(): { links: number; held: number; closing: number } {
+    return { links: this.#links.size, held: this.#held.size, closing: this.#closing.size };
+  }
+
   /** The frames of a message to `link` alone, marked `direct` if its viewer follows numbers. */
   #direct(link: PeerLink, payload: Uint8Array): RtcMessage[] {
     const frames = encodeMessage(payload, this.#ids.next());

@@ -208,6 +208,24 @@ export class Host implements AsyncDisposable {
     });
   }
 
+  /**
+   * How many entries the host holds for viewers, map by map: `viewers` (labels), `joinedAt`,
+   * `negotiators`, `orphans`, `slots` (the supervisor's), `links`, `held` and `closing` (the
+   * fan-out's). Each is 0 once no viewer is in the session: `bench/soak.ts` and the leak test
+   * watch them.
+   */
+  retained(): Record<string, number> {
+    const slots = Object.values(this.#supervisor.counts()).reduce((a, b) => a + b, 0);
+    return {
+      viewers: this.#labels.size,
+      joinedAt: this.#joinedAt.size,
+      negotiators: this.#negotiators.size,
+      orphans: this.#orphans.size,
+      slots,
+      ...this.#fanout.retained(),
+    };
+  }
+
   /** Tells every viewer `bye`, aborts handshakes, leaves the session. Idempotent. */
   close(): Promise<void> {
     this.#closed ??= (async () => {

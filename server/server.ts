@@ -188,6 +188,17 @@ export class SignalingServer implements AsyncDisposable {
     return this.#connections.size;
   }
 
+  /**
+   * What the server holds, for leak checks (`bench/soak.ts`, tests): open `connections`, and
+   * from its in-memory store and bus `sessions` and, per peer, `viewers`, `handshakes` and
+   * `subscribers` (absent with a shared store or bus, which keep them elsewhere).
+   */
+  retained(): Record<string, number> {
+    const of = (x: unknown) =>
+      (x as { retained?: () => Record<string, number> }).retained?.() ?? {};
+    return { connections: this.#connections.size, ...of(this.store), ...of(this.#bus) };
+  }
+
   /** Closes every socket with 1001 (after an `error` `shutdown`), then stops listening. */
   close(): Promise<void> {
     this.#closed ??= (async () => {
