@@ -89,6 +89,7 @@ export class ReplayBuffer {
   #head = 0;
   #bytes = 0;
 
+  /** Makes an empty buffer with `options`, the clock `now` (ms) and where to count resumes. */
   constructor(
     options: Partial<ReplayOptions> = {},
     now: () => number = () => performance.now(),
