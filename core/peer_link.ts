@@ -8,7 +8,7 @@
 import { delay } from "./async.ts";
 import { FrameDecoder } from "./frame_decoder.ts";
 import { FramingError, type FramingErrorCode } from "./framing.ts";
-import { type ControlFrame, parseControlFrame } from "./protocol.ts";
+import { type ControlFrame, type KnownByeReason, parseControlFrame } from "./protocol.ts";
 import type { RtcDataChannel, RtcMessage, RtcPeerConnection } from "./rtc.ts";
 
 /** Bytes of a queued frame (a control frame's UTF-16 length stands in for its bytes). */
@@ -31,18 +31,7 @@ const _size = (m: RtcMessage) => typeof m === "string" ? m.length : m.byteLength
  * console.assert(viewersFault("bad-length"));
  * ```
  */
-export type DropReason =
-  | "slow"
-  | "heartbeat-timeout"
-  | "capacity"
-  | "bad-frame"
-  | "bad-length"
-  | "bad-control"
-  | "flood"
-  | "kicked"
-  | "shutdown"
-  | "closed"
-  | "left";
+export type DropReason = KnownByeReason | "closed" | "left";
 
 /**
  * Send-path settings of each viewer's link: water marks on the channel's

@@ -200,8 +200,32 @@ export type ServerMessage =
 export type WelcomeMessage = Extract<ServerMessage, { type: "welcome" }>;
 
 /**
- * Reasons a `bye` control frame may give (other strings are tolerated on receipt): those of
- * PROTOCOL.md §2, and those shoal adds for bad input from a viewer (docs/protocol.md).
+ * Reasons a `bye` control frame may give (other strings are tolerated on receipt, see
+ * {@link ByeReason}): those of PROTOCOL.md §2, and those shoal adds for bad input from a
+ * viewer (docs/protocol.md).
+ *
+ * @example
+ * ```ts
+ * import type { KnownByeReason } from "@shoal/shoal";
+ *
+ * const reason: KnownByeReason = "bad-length";
+ * console.assert(reason.startsWith("bad-"));
+ * ```
+ */
+export type KnownByeReason =
+  | "slow"
+  | "shutdown"
+  | "kicked"
+  | "heartbeat-timeout"
+  | "capacity"
+  | "bad-frame"
+  | "bad-length"
+  | "bad-control"
+  | "flood";
+
+/**
+ * What a `bye` control frame may say: a {@link KnownByeReason} or any other string, which
+ * a receiver tolerates.
  *
  * @example
  * ```ts
@@ -211,17 +235,7 @@ export type WelcomeMessage = Extract<ServerMessage, { type: "welcome" }>;
  * console.assert(reason === "slow");
  * ```
  */
-export type ByeReason =
-  | "slow"
-  | "shutdown"
-  | "kicked"
-  | "heartbeat-timeout"
-  | "capacity"
-  | "bad-frame"
-  | "bad-length"
-  | "bad-control"
-  | "flood"
-  | string;
+export type ByeReason = KnownByeReason | string;
 
 /**
  * A control frame on the data channel (PROTOCOL.md §2).

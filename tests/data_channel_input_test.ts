@@ -36,6 +36,26 @@ async function viewers(host: Host, url: string, net: FakeRtcNetwork, n: number) 
   return vs;
 }
 
+/** A host whose channels the test reaches, one ready viewer, and the host's open channel. */
+async function oneViewer() {
+  const server = testServer();
+  const net = new FakeRtcNetwork();
+  const h = recording(net);
+  const host = await Host.start({ rtc: h.rtc, server: server.url });
+  const [viewer] = await viewers(host, server.url, net, 1);
+  await eventually(() => h.channels().length === 1, 5_000, "host's channel open");
+  return {
+    host,
+    viewer,
+    channel: h.channels()[0],
+    async [Symbol.asyncDispose]() {
+      await viewer.close();
+      await host.close();
+      await server.close();
+    },
+  };
+}
+
 async function take(viewer: Viewer, n: number): Promise<string[]> {
   const got: string[] = [];
   const it = viewer.messages();
@@ -71,16 +91,10 @@ Deno.test("a host ignores and counts a control frame of an unknown type, and the
 });
 
 Deno.test("a viewer ignores and counts a control frame of an unknown type from the host, and stays ready", async () => {
-  await using server = testServer();
-  const net = new FakeRtcNetwork();
-  const h = recording(net);
-  await using host = await Host.start({ rtc: h.rtc, server: server.url });
-  const [viewer] = await viewers(host, server.url, net, 1);
-  await using _v = viewer;
+  await using t = await oneViewer();
+  const { host, viewer, channel } = t;
   const states: string[] = [];
   viewer.on("state", (e) => states.push(e.state));
-  await eventually(() => h.channels().length === 1, 5_000, "host's channel open");
-  const [channel] = h.channels();
   channel.send('{"t":"hug","warmth":3}');
   channel.send('{"t":"replay-later","from":7}');
   host.broadcast("after the unknown frames");
@@ -91,19 +105,13 @@ Deno.test("a viewer ignores and counts a control frame of an unknown type from t
 });
 
 Deno.test("a viewer gives up a connection whose host sends a malformed control frame", async () => {
-  await using server = testServer();
-  const net = new FakeRtcNetwork();
-  const h = recording(net);
-  await using host = await Host.start({ rtc: h.rtc, server: server.url });
-  const [viewer] = await viewers(host, server.url, net, 1);
-  await using _v = viewer;
+  await using t = await oneViewer();
   const reasons: string[] = [];
-  viewer.on("state", (e) => e.reason && reasons.push(e.reason));
-  await eventually(() => h.channels().length === 1, 5_000, "host's channel open");
-  h.channels()[0].send('{"t":"ping","n":"one"}');
+  t.viewer.on("state", (e) => e.reason && reasons.push(e.reason));
+  t.channel.send('{"t":"ping","n":"one"}');
   await eventually(() => reasons.length > 0, 5_000, "connection given up");
   assert.match(reasons[0], /framing violation: bad control frame/);
-  assert.equal(viewer.stats.unknownControl, 0);
+  assert.equal(t.viewer.stats.unknownControl, 0);
 });
 
 /** A chunk header (0x01, messageId, totalLength) with `data` bytes after it. */
