@@ -8,7 +8,24 @@ import { SignalingError } from "../core/signaling.ts";
 import { ViewerError } from "../core/viewer.ts";
 import { werift } from "../adapters/werift.ts";
 import type { RtcAdapter } from "../core/rtc.ts";
-import { UsageError } from "./flags.ts";
+import { flagTable, UsageError } from "./flags.ts";
+
+/** The signaling server URL, a row of every command that connects to one. */
+export const SERVER_FLAG = flagTable({
+  server: {
+    type: "string",
+    help: "signaling server URL (http:// or https://)",
+    default: "http://127.0.0.1:8787",
+  },
+});
+
+/** Where werift gathers ICE candidates, a row of every command that runs werift peers. */
+export const ICE_ADDRESS_FLAG = flagTable({
+  "ice-address": {
+    type: "string",
+    help: "local IPv4 address for ICE (default: loopback for a local server)",
+  },
+});
 
 /**
  * The werift adapter for a server URL: ICE on `address` if given, on loopback when the
@@ -22,8 +39,7 @@ export function weriftFor(server: string, address?: string): RtcAdapter {
 }
 
 /** Checks `--server` is an http(s) URL. */
-export function serverUrl(value: string | boolean | undefined): string {
-  const raw = typeof value === "string" ? value : "http://127.0.0.1:8787";
+export function serverUrl(raw: string): string {
   let url: URL;
   try {
     url = new URL(raw);

@@ -549,3 +549,49 @@ export function resumeRequest(value: unknown): ResumeRequest | undefined {
 export function kindAllowedFrom(role: "host" | "viewer", kind: SignalKind): boolean {
   return role === "host" ? !VIEWER_ONLY_KINDS.has(kind) : !HOST_ONLY_KINDS.has(kind);
 }
+
+/**
+ * The WebSocket close codes of the signaling protocol: 1000 after `leave` (or a client's
+ * own close), 1001 when the server shuts down, 1012 when its state was fenced, 1013 when
+ * its store is away, and the 44xx codes of PROTOCOL.md §1 (a bad message, unauthorized, a
+ * hello timeout or silence, replaced by another host, the session full). The server closes
+ * with them; the client reconnects unless the code is one of {@link FATAL_CLOSE_CODES}.
+ *
+ * @example
+ * ```ts
+ * import { CloseCode } from "@shoal/shoal";
+ *
+ * const why = (code: number) => code === CloseCode.replaced ? "another host took over" : "";
+ * console.assert(CloseCode.replaced === 4409 && why(4409) !== "");
+ * ```
+ */
+export const CloseCode = {
+  normal: 1000,
+  goingAway: 1001,
+  serviceRestart: 1012,
+  tryAgain: 1013,
+  badMessage: 4400,
+  unauthorized: 4401,
+  timeout: 4408,
+  replaced: 4409,
+  full: 4429,
+} as const;
+
+/**
+ * The close codes after which reconnecting cannot help: a bad message, unauthorized,
+ * replaced by another host, the session full.
+ *
+ * @example
+ * ```ts
+ * import { CloseCode, FATAL_CLOSE_CODES } from "@shoal/shoal";
+ *
+ * console.assert(FATAL_CLOSE_CODES.has(CloseCode.unauthorized));
+ * console.assert(!FATAL_CLOSE_CODES.has(CloseCode.goingAway));
+ * ```
+ */
+export const FATAL_CLOSE_CODES: ReadonlySet<number> = new Set([
+  CloseCode.badMessage,
+  CloseCode.unauthorized,
+  CloseCode.replaced,
+  CloseCode.full,
+]);

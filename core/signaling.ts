@@ -11,7 +11,9 @@ import type { Logger } from "./logger.ts";
 import { abortable, backoff, delay } from "./async.ts";
 import { Emitter } from "./emitter.ts";
 import {
+  CloseCode,
   type ErrorCode,
+  FATAL_CLOSE_CODES,
   parseServerMessage,
   type PeerLeftReason,
   PROTOCOL_VERSION,
@@ -162,9 +164,6 @@ export class SignalingError extends Error {
   }
 }
 
-/** Close codes after which reconnecting cannot help. */
-const FATAL_CLOSE_CODES = new Set([4400, 4401, 4409, 4429]);
-
 /**
  * A connection to the signaling server, for a host or a viewer: {@link SignalingClient.connect}
  * says `hello` and resolves with the `welcome`; events arrive through
@@ -282,13 +281,13 @@ export class SignalingClient implements AsyncDisposable {
       const socket = this.#socket;
       if (socket && socket.readyState === 1) {
         this.#send({ type: "leave" });
-        await this.#closeSocket(socket, 1000, "bye");
+        await this.#closeSocket(socket, CloseCode.normal, "bye");
       } else if (socket && socket.readyState === 0) {
-        await this.#closeSocket(socket, 1000, "bye");
+        await this.#closeSocket(socket, CloseCode.normal, "bye");
       }
       await this.#reconnecting?.catch(() => {});
       this.#welcome = undefined;
-      this.#events.emit("closed", { code: 1000, reason: "closed by the user" });
+      this.#events.emit("closed", { code: CloseCode.normal, reason: "closed by the user" });
       this.#routes.clear();
       this.#events.clear();
     })();
@@ -365,7 +364,7 @@ export class SignalingClient implements AsyncDisposable {
       if (settle) {
         settle = undefined;
         socket.onclose = socket.onmessage = null;
-        await this.#closeSocket(socket, 1000, "abandoned");
+        await this.#closeSocket(socket, CloseCode.normal, "abandoned");
       }
       if (error === timeout.reason) {
         throw new SignalingError("connect-failed", "no welcome from the server in time");
