@@ -106,15 +106,9 @@ export class SignalingServer implements AsyncDisposable {
     return this.handler.connectionCount;
   }
 
-  /**
-   * What the server holds, for leak checks (`bench/soak.ts`, tests): open `connections`, and
-   * from its in-memory store and bus `sessions` and, per peer, `viewers`, `handshakes` and
-   * `subscribers` (absent with a shared store or bus, which keep them elsewhere).
-   */
+  /** What the server holds, for leak checks (see {@link SignalingHandler.retained}). */
   retained(): Record<string, number> {
-    const of = (x: unknown) =>
-      (x as { retained?: () => Record<string, number> }).retained?.() ?? {};
-    return { connections: this.#connections.size, ...of(this.store), ...of(this.#bus) };
+    return this.handler.retained();
   }
 
   /** Closes every socket with 1001 (after an `error` `shutdown`), then stops listening. */
