@@ -65,6 +65,10 @@ export async function viewCommand(args: string[]): Promise<number> {
       }
     })();
     typed.catch(() => {});
+    viewer.on("gap", (g) => {
+      const what = g.reason === "evicted" ? `messages ${g.from}–${g.to}` : "what the old host sent";
+      console.error(`shoal view: reconnected; ${what} could not be replayed`);
+    });
     const out = Deno.stdout.writable.getWriter();
     const encoder = new TextEncoder();
     const decoder = new TextDecoder();

@@ -17,6 +17,7 @@ import {
   type PeerSnapshot,
   readyPercentiles,
   renderHostMetrics,
+  replayTotals,
 } from "./host_metrics.ts";
 import type { HostEvents, HostOptions, ViewerMessage } from "./host_options.ts";
 import { type NegotiatedPeer, Negotiator } from "./negotiator.ts";
@@ -124,6 +125,7 @@ export class Host implements AsyncDisposable {
       onMessage: (peerId, data) => this.#inbox.push({ peerId, data }),
       onClosed: (peerId, reason, detail) => this.#linkClosed(peerId, reason, detail),
       onCongestion: (c) => this.#congestion(c),
+      counters: this.#metrics,
     });
     this.#wire();
   }
@@ -316,6 +318,7 @@ export class Host implements AsyncDisposable {
         congested: this.#fanout.congested,
       },
       timeToReadyMs: readyPercentiles(this.#ready),
+      replay: replayTotals(m, this.#fanout.replay),
     };
   }
 
@@ -328,6 +331,24 @@ export class Host implements AsyncDisposable {
       queuedBytes: this.#fanout.queuedBytes,
       congested: this.#fanout.congested,
     });
+  }
+
+  /**
+   * How many entries the host holds for viewers, map by map: `viewers` (labels), `joinedAt`,
+   * `negotiators`, `orphans`, `slots` (the supervisor's), `links`, `held` and `closing` (the
+   * fan-out's). Each is 0 once no viewer is in the session: `bench/soak.ts` and the leak test
+   * watch them.
+   */
+  retained(): Record<string, number> {
+    const slots = Object.values(this.#supervisor.counts()).reduce((a, b) => a + b, 0);
+    return {
+      viewers: this.#labels.size,
+      joinedAt: this.#joinedAt.size,
+      negotiators: this.#negotiators.size,
+      orphans: this.#orphans.size,
+      slots,
+      ...this.#fanout.retained(),
+    };
   }
 
   /** Tells every viewer `bye`, aborts handshakes, leaves the session. Idempotent. */
@@ -523,6 +544,7 @@ export class Host implements AsyncDisposable {
         framesSent: link?.stats.framesSent ?? 0,
         messagesReceived: link?.stats.messagesReceived ?? 0,
         bytesReceived: link?.stats.bytesReceived ?? 0,
+        unknownControl: link?.stats.unknownControl ?? 0,
       });
     }
     return out;

@@ -34,7 +34,7 @@ import type { PeerState } from "./supervisor.ts";
  * ```
  */
 export interface HostOptions
-  extends Omit<FanoutOptions, "onMessage" | "onClosed" | "onCongestion" | "now"> {
+  extends Omit<FanoutOptions, "onMessage" | "onClosed" | "onCongestion" | "now" | "counters"> {
   /** The WebRTC stack (`werift()` in Deno, `browser()` in a page). */
   rtc: RtcAdapter;
   /** The signaling server's base URL, e.g. `http://127.0.0.1:8787`. */

@@ -176,6 +176,8 @@ export interface NegotiatedPeer {
   channel: RtcDataChannel;
   /** How long each phase took. */
   timings: PhaseTimings;
+  /** The `resume` field of the viewer's `ready`, if it had one. */
+  resume?: unknown;
   /**
    * Hands the channel's messages over to `onMessage`, first those that came after `ready`
    * and before this call. Call once.
@@ -299,6 +301,7 @@ export class Negotiator {
     const channel = pc.createDataChannel(DATA_CHANNEL_LABEL);
     const early: RtcMessage[] = [];
     let ready = false;
+    let resume: unknown;
     let onReady!: () => void;
     const readySeen = new Promise<void>((r) => onReady = r);
     let deliver: ((m: RtcMessage) => void) | undefined;
@@ -308,6 +311,7 @@ export class Negotiator {
       const c = typeof m === "string" ? parseControlFrame(m) : undefined;
       if (c?.ok && c.value.t === "ready") {
         ready = true;
+        resume = c.value.resume;
         onReady();
       }
     });
@@ -373,6 +377,7 @@ export class Negotiator {
         pc,
         channel,
         timings: this.#timings,
+        resume,
         adopt: (onMessage) => {
           offMessage();
           offMessage = channel.on("message", onMessage);

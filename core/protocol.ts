@@ -12,6 +12,7 @@ import type {
   ErrorCode,
   IceServer,
   PeerLeftReason,
+  ResumeRequest,
   Schema,
   ServerMessage,
   SignalData,
@@ -290,12 +291,19 @@ const _serverMessage = z.discriminatedUnion("type", [
   z.object({ type: z.literal("error"), code: _errorCode, message: z.string() }),
 ]);
 
+/** A stream id: what a host's `seq` frames and a viewer's `resume` carry. */
+const _stream = z.string().min(1).max(64);
+const _seqNumber = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const _controlFrame = z.discriminatedUnion("t", [
-  z.object({ t: z.literal("ready") }),
+  // `resume` is read by resumeRequest(); any value is tolerated here, as extra fields are.
+  z.object({ t: z.literal("ready"), resume: z.unknown().optional() }),
   z.object({ t: z.literal("ping"), n: z.number().int(), ts: z.number() }),
   z.object({ t: z.literal("pong"), n: z.number().int(), ts: z.number() }),
   z.object({ t: z.literal("bye"), reason: z.string().optional() }),
+  z.object({ t: z.literal("seq"), stream: _stream, next: _seqNumber }),
+  z.object({ t: z.literal("direct"), count: z.number().int().min(1).max(1_000_000) }),
 ]);
+const _resumeRequest = z.object({ stream: _stream.optional(), last: _seqNumber.optional() });
 
 /** True when `A` and `B` are assignable to each other. */
 type _Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
@@ -308,7 +316,8 @@ const _inSync: [
   _Same<z.infer<typeof _iceServer>, IceServer>,
   _Same<z.infer<typeof _serverMessage>, ServerMessage>,
   _Same<z.infer<typeof _controlFrame>, ControlFrame>,
-] = [true, true, true, true, true, true, true];
+  _Same<z.infer<typeof _resumeRequest>, ResumeRequest>,
+] = [true, true, true, true, true, true, true, true];
 void _inSync;
 
 /**
@@ -450,7 +459,12 @@ export function parseServerMessage(
 
 /** The control frame types of protocol version 1; the record keeps it in step with the type. */
 const _knownControl: ReadonlySet<string> = new Set(
-  Object.keys({ ready: 0, ping: 0, pong: 0, bye: 0 } satisfies Record<ControlFrame["t"], 0>),
+  Object.keys(
+    { ready: 0, ping: 0, pong: 0, bye: 0, seq: 0, direct: 0 } satisfies Record<
+      ControlFrame["t"],
+      0
+    >,
+  ),
 );
 
 /**
@@ -503,6 +517,23 @@ export function parseControlFrame(
     }
   }
   return _schemaError(_controlFrame, value, "control frame", "t");
+}
+
+/**
+ * The `resume` of a viewer's `ready` (docs/protocol.md), or `undefined` when it has none or
+ * it is malformed: that viewer is served as a plain version-1 viewer.
+ *
+ * @example
+ * ```ts
+ * import { resumeRequest } from "@shoal/shoal";
+ *
+ * console.assert(resumeRequest({ stream: "abc", last: 7 })?.last === 7);
+ * console.assert(resumeRequest(undefined) === undefined && resumeRequest(true) === undefined);
+ * ```
+ */
+export function resumeRequest(value: unknown): ResumeRequest | undefined {
+  const r = _resumeRequest.safeParse(value);
+  return r.success ? r.data : undefined;
 }
 
 /**

@@ -12,13 +12,15 @@ import { backoff, openOrClose, type Waiter, waitIn } from "./async.ts";
 import { Emitter } from "./emitter.ts";
 import { FrameDecoder } from "./frame_decoder.ts";
 import { encodeMessage, MessageIdAllocator } from "./framing.ts";
+import type { ControlFrame } from "./protocol.ts";
 import { AsyncQueue } from "./queue.ts";
+import { ResumeCursor } from "./replay.ts";
 import { getSession, sessionWsUrl } from "./session.ts";
 import { type IncomingSignal, SignalingClient } from "./signaling.ts";
 import { ViewerConnection } from "./viewer_connection.ts";
-import type { ViewerEvents, ViewerOptions, ViewerState } from "./viewer_options.ts";
+import type { ViewerEvents, ViewerOptions, ViewerState, ViewerStats } from "./viewer_options.ts";
 
-export type { ViewerEvents, ViewerOptions, ViewerState } from "./viewer_options.ts";
+export type { ViewerEvents, ViewerOptions, ViewerState, ViewerStats } from "./viewer_options.ts";
 
 /**
  * The viewer cannot go on: `kicked` or `capacity` (the host said so), `gave-up` (no ready
@@ -81,6 +83,8 @@ const encoder = new TextEncoder();
  * ```
  */
 export class Viewer implements AsyncDisposable {
+  /** Counters over the viewer's life. */
+  readonly stats: ViewerStats = { unknownControl: 0, gaps: 0 };
   #o: ViewerOptions;
   #log: Logger;
   #signaling: SignalingClient;
@@ -89,6 +93,7 @@ export class Viewer implements AsyncDisposable {
   #state: ViewerState = "waiting";
   #events = new Emitter<ViewerEvents>();
   #inbox: AsyncQueue<Uint8Array>;
+  #cursor?: ResumeCursor;
   #ids = new MessageIdAllocator();
   #requests = 0;
   #requestTimer?: ReturnType<typeof setTimeout>;
@@ -103,6 +108,7 @@ export class Viewer implements AsyncDisposable {
     this.#o = options;
     this.#log = options.logger ?? getLogger(["shoal", "viewer"]);
     this.#inbox = new AsyncQueue(options.inboxCapacity ?? 10_000);
+    if (options.resume ?? true) this.#cursor = new ResumeCursor(options.resumeFrom);
     this.#signaling = new SignalingClient({
       url: sessionWsUrl(options.server, options.sessionId),
       role: "viewer",
@@ -143,6 +149,14 @@ export class Viewer implements AsyncDisposable {
   /** Where it stands. */
   get state(): ViewerState {
     return this.#state;
+  }
+
+  /**
+   * The host's stream and the number of the last message received from it, once known: a
+   * viewer made later with it as `resumeFrom` resumes where this one stopped.
+   */
+  get position(): { stream: string; last: number } | undefined {
+    return this.#cursor?.position;
   }
 
   /** Last round-trip time to the host over the data channel, ms. */
@@ -227,8 +241,11 @@ export class Viewer implements AsyncDisposable {
       signaling: this.#signaling,
       heartbeatIntervalMs: this.#o.heartbeatIntervalMs ?? 5_000,
       maxMissedPongs: this.#o.maxMissedPongs ?? 3,
+      stats: this.stats,
       decoder: new FrameDecoder({ maxMessageBytes: this.#o.maxMessageBytes }),
-      onMessage: (m) => this.#inbox.push(m),
+      onMessage: (m) => (this.#cursor?.message() ?? true) && this.#inbox.push(m),
+      resume: this.#cursor && (() => this.#cursor!.ready()),
+      onSequence: (frame) => this.#sequence(frame),
       onReady: () => this.#onReady(conn),
       onLost: (why, bye) => this.#lost(conn, why, bye),
       log: this.#log,
@@ -246,6 +263,14 @@ export class Viewer implements AsyncDisposable {
     this.#setState("ready");
     for (const w of this.#readyWaiters) w.resolve();
     this.#readyWaiters.clear();
+  }
+
+  #sequence(frame: Extract<ControlFrame, { t: "seq" | "direct" }>): void {
+    const gap = this.#cursor?.control(frame);
+    if (!gap) return;
+    this.stats.gaps++;
+    this.#log.warn("messages lost while away: {reason}", this.#fields({ ...gap }));
+    this.#events.emit("gap", gap);
   }
 
   #lost(conn: ViewerConnection, why: string, bye?: string): void {

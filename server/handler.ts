@@ -148,6 +148,12 @@ export interface SignalingHandler extends AsyncDisposable {
   readonly store: SessionStore;
   /** Open WebSocket connections. */
   readonly connectionCount: number;
+  /**
+   * What it holds, for leak checks: open `connections`, and from its in-memory store and bus
+   * `sessions` and, per peer, `viewers`, `handshakes` and `subscribers` (absent with a shared
+   * store or bus, which keep them elsewhere).
+   */
+  retained(): Record<string, number>;
 }
 
 /**
@@ -284,6 +290,12 @@ class _Handler implements SignalingHandler {
 
   get connectionCount(): number {
     return this.#connections.size;
+  }
+
+  retained(): Record<string, number> {
+    const of = (x: unknown) =>
+      (x as { retained?: () => Record<string, number> }).retained?.() ?? {};
+    return { connections: this.#connections.size, ...of(this.store), ...of(this.#bus) };
   }
 
   readonly fetch = async (request: Request, info?: RequestInfo): Promise<Response> => {

@@ -106,6 +106,11 @@ export class SignalingServer implements AsyncDisposable {
     return this.handler.connectionCount;
   }
 
+  /** What the server holds, for leak checks (see {@link SignalingHandler.retained}). */
+  retained(): Record<string, number> {
+    return this.handler.retained();
+  }
+
   /** Closes every socket with 1001 (after an `error` `shutdown`), then stops listening. */
   close(): Promise<void> {
     this.#closed ??= (async () => {
