@@ -64,3 +64,9 @@ export {
 export { RedisCounters } from "./redis_counters.ts";
 export { clientAddress, type ClientAddressOptions } from "./client_address.ts";
 export { OriginPolicy } from "./origin.ts";
+export {
+  DEFAULT_TURN_TTL_SECONDS,
+  type IceServerSource,
+  turnIceServers,
+  type TurnOptions,
+} from "./turn.ts";

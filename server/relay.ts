@@ -8,7 +8,6 @@ import type { Logger } from "@logtape/logtape";
 import {
   type ClientMessage,
   type HelloMessage,
-  type IceServer,
   kindAllowedFrom,
   type PeerLeftReason,
   type ServerMessage,
@@ -16,6 +15,7 @@ import {
 import { CloseCode, type Connection, type ConnectionHandler } from "./connection.ts";
 import { constantTimeEqual, hashSecret, newPeerId, normalizeJoinCode } from "./ids.ts";
 import type { ServerMetrics } from "./metrics.ts";
+import { type IceServerSource, resolveIceServers } from "./turn.ts";
 import {
   type Bus,
   type LostPeer,
@@ -35,8 +35,8 @@ export interface RelayOptions {
   metrics: ServerMetrics;
   /** Logger (category `shoal.server`). */
   log: Logger;
-  /** ICE servers handed out in `welcome`. */
-  iceServers: IceServer[];
+  /** ICE servers handed out in `welcome`: a fixed list, or minted per connection. */
+  iceServers: IceServerSource;
 }
 
 /** Per-connection state that only the relay uses. */
@@ -187,7 +187,7 @@ export class Relay implements ConnectionHandler {
       peerId,
       sessionId,
       role: "host",
-      iceServers: this.#o.iceServers,
+      iceServers: await resolveIceServers(this.#o.iceServers, peerId),
       peers,
     });
     log.info("host online", { sessionId, peerId, tookOver: previous !== undefined });
@@ -225,7 +225,7 @@ export class Relay implements ConnectionHandler {
       peerId,
       sessionId,
       role: "viewer",
-      iceServers: this.#o.iceServers,
+      iceServers: await resolveIceServers(this.#o.iceServers, peerId),
     });
     conn.send({ type: "host-status", online: host !== undefined });
     log.info("viewer joined", { sessionId, peerId, label });

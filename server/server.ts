@@ -5,7 +5,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { abortable } from "../core/async.ts";
-import type { IceServer } from "../core/protocol.ts";
+import type { IceServerSource } from "./turn.ts";
 import { CloseCode, Connection, type ConnectionLimits, DEFAULT_LIMITS } from "./connection.ts";
 import { hashSecret, newHostToken, newJoinCode, newSessionId, normalizeJoinCode } from "./ids.ts";
 import { MemoryBus, MemoryStore } from "./memory_store.ts";
@@ -39,8 +39,8 @@ export interface SignalingServerOptions {
   hostname?: string;
   /** Port to listen on (default 8787; 0 picks a free one). */
   port?: number;
-  /** ICE servers handed to clients (default `[]`: never a public STUN server). */
-  iceServers?: IceServer[];
+  /** ICE servers handed to clients, or a minter such as `turnIceServers` (default `[]`). */
+  iceServers?: IceServerSource;
   /** Session state (default: in memory). A store passed in is not closed with the server. */
   store?: SessionStore;
   /** Message delivery (default: in memory). A bus passed in is not closed with the server. */

@@ -82,6 +82,9 @@ Deno.test("shoal: unknown commands and flags and missing values are one sentence
     [["view", "--session"], /^shoal view: --session needs a value$/],
     [["demo", "--viewers", "many"], /^shoal demo: --viewers must be a whole number/],
     [["signal", "--log-format", "xml"], /^shoal signal: --log-format must be json or pretty$/],
+    [["signal", "--turn", "turn:10.1.1.1"], /^shoal signal: --turn and --turn-secret go together$/],
+    [["signal", "--turn", "http://a", "--turn-secret", "s"], /^shoal signal: "http:\/\/a" is not/],
+    [["signal", "--turn-ttl", "60"], /^shoal signal: --turn-ttl needs --turn$/],
     [["bench", "--pattern", "zigzag"], /^shoal bench: --pattern must be/],
   ];
   for (const [args, sentence] of cases) {
