@@ -26,6 +26,8 @@ import { abortable } from "../core/async.ts";
 import { Emitter } from "../core/emitter.ts";
 import type {
   RtcAdapter,
+  RtcCandidate,
+  RtcCandidatePair,
   RtcDataChannel,
   RtcDataChannelEvents,
   RtcDataChannelState,
@@ -116,6 +118,8 @@ function _peerConfig(config: RtcPeerConnectionConfig, options: WeriftOptions): P
     // Always an explicit list: werift's default config (peerConnection.ts,
     // generateDefaultPeerConfig) names stun:stun.l.google.com:19302.
     iceServers: config.iceServers.map((s) => ({ ...s })),
+    // "relay": werift gathers TURN candidates only and checks no direct pair (ice.ts forceTurn).
+    iceTransportPolicy: config.iceTransportPolicy ?? "all",
     icePortRange: options.portRange,
     // werift gathers on every non-internal interface and binds all sockets of a family to
     // iceInterfaceAddresses, so with an address given it would offer eth0's address on a
@@ -133,6 +137,17 @@ function _peerConfig(config: RtcPeerConnectionConfig, options: WeriftOptions): P
 
 function _hasStun(config: RtcPeerConnectionConfig): boolean {
   return config.iceServers.some((s) => [s.urls].flat().some((u) => /^stuns?:/i.test(u)));
+}
+
+function _candidate(c: { candidate?: string }): RtcCandidate {
+  // "candidate:F 1 udp PRIO ADDRESS PORT typ TYPE ..." (RFC 8839 §5.1)
+  const f = (c.candidate ?? "").replace(/^candidate:/, "").split(" ");
+  return {
+    type: f[7] ?? "",
+    address: f[4] ?? "",
+    port: Number(f[5]),
+    protocol: (f[2] ?? "").toLowerCase(),
+  };
 }
 
 function _isMdns(candidate: string): boolean {
@@ -154,9 +169,13 @@ class _WeriftPeerConnection implements RtcPeerConnection {
 
   constructor(config: RtcPeerConnectionConfig, options: WeriftOptions) {
     this.#noStun = !_hasStun(config);
+    const relayOnly = config.iceTransportPolicy === "relay";
     const pc = this.#pc = new RTCPeerConnection(_peerConfig(config, options));
     this.#offs.push(
       on(pc.onIceCandidate, (c) => {
+        // "relay": werift still gathers host candidates when it has no TURN server; they
+        // never leave this side, so the other one never learns this address.
+        if (relayOnly && c?.candidate && !/ typ relay\b/.test(c.candidate)) return;
         const candidate: RTCIceCandidateLike | null = c?.candidate
           ? {
             candidate: c.candidate,
@@ -184,6 +203,18 @@ class _WeriftPeerConnection implements RtcPeerConnection {
 
   get iceConnectionState(): RtcIceConnectionState {
     return this.#closing ? "closed" : this.#ice;
+  }
+
+  selectedCandidatePair(): Promise<RtcCandidatePair | undefined> {
+    if (this.#closing) return Promise.resolve(undefined);
+    for (const transport of this.#pc.iceTransports) {
+      // werift reports the nominated pair, else a succeeded one (transport/ice.ts).
+      const pair = transport.getSelectedCandidatePair();
+      if (pair) {
+        return Promise.resolve({ local: _candidate(pair.local), remote: _candidate(pair.remote) });
+      }
+    }
+    return Promise.resolve(undefined);
   }
 
   createDataChannel(label: string): RtcDataChannel {

@@ -7,8 +7,25 @@ import { SessionError } from "../core/session.ts";
 import { SignalingError } from "../core/signaling.ts";
 import { ViewerError } from "../core/viewer.ts";
 import { werift } from "../adapters/werift.ts";
-import type { RtcAdapter } from "../core/rtc.ts";
-import { UsageError } from "./flags.ts";
+import type { RtcAdapter, RtcIceTransportPolicy } from "../core/rtc.ts";
+import { type FlagSpec, UsageError } from "./flags.ts";
+
+/** `--ice-transport-policy`, shared by `host` and `view`. */
+export const ICE_POLICY_FLAG: FlagSpec = {
+  name: "ice-transport-policy",
+  type: "string",
+  description: "all, or relay to connect through the server's TURN only",
+  default: "all",
+};
+
+/** Checks `--ice-transport-policy`. */
+export function icePolicy(value: string | boolean | undefined): RtcIceTransportPolicy {
+  const policy = value ?? "all";
+  if (policy !== "all" && policy !== "relay") {
+    throw new UsageError("--ice-transport-policy must be all or relay");
+  }
+  return policy;
+}
 
 /**
  * The werift adapter for a server URL: ICE on `address` if given, on loopback when the

@@ -6,7 +6,7 @@
  */
 import { Host } from "../core/host.ts";
 import type { PeerState } from "../core/supervisor.ts";
-import { serverUrl, weriftFor } from "./common.ts";
+import { ICE_POLICY_FLAG, icePolicy, serverUrl, weriftFor } from "./common.ts";
 import { type FlagSpec, helpText, intFlag, parseFlags, UsageError } from "./flags.ts";
 import { readLines } from "./lines.ts";
 import { type LogFormat, setupLogging } from "./logging.ts";
@@ -52,6 +52,7 @@ export const HOST_FLAGS: FlagSpec[] = [
     type: "string",
     description: "local IPv4 address for ICE (default: loopback for a local server)",
   },
+  ICE_POLICY_FLAG,
   { name: "log-format", type: "string", description: "json or pretty", default: "pretty" },
   {
     name: "log-level",
@@ -75,6 +76,7 @@ export async function hostCommand(args: string[]): Promise<number> {
   if ((flags.session === undefined) !== (flags.token === undefined)) {
     throw new UsageError("--session and --token go together");
   }
+  const iceTransportPolicy = icePolicy(flags["ice-transport-policy"]);
   await setupLogging(_format(flags["log-format"]), _level(flags["log-level"]));
   const controller = new AbortController();
   const stop = () => controller.abort("interrupted");
@@ -90,6 +92,7 @@ export async function hostCommand(args: string[]): Promise<number> {
       maxViewers: intFlag(flags["max-viewers"], "max-viewers", 256, 1, 10_000),
       maxPeers: intFlag(flags["max-peers"], "max-peers", 128, 1, 100_000),
       whenFull: flags["drop-oldest"] ? "dropOldest" : "refuse",
+      iceTransportPolicy,
       signal: controller.signal,
     });
     _announce(host, server);

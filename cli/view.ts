@@ -5,7 +5,7 @@
  * @module
  */
 import { Viewer } from "../core/viewer.ts";
-import { serverUrl, weriftFor } from "./common.ts";
+import { ICE_POLICY_FLAG, icePolicy, serverUrl, weriftFor } from "./common.ts";
 import { type FlagSpec, helpText, parseFlags, UsageError } from "./flags.ts";
 import { readLines } from "./lines.ts";
 import { setupLogging } from "./logging.ts";
@@ -26,6 +26,7 @@ export const VIEW_FLAGS: FlagSpec[] = [
     type: "string",
     description: "local IPv4 address for ICE (default: loopback for a local server)",
   },
+  ICE_POLICY_FLAG,
   { name: "log-format", type: "string", description: "json or pretty", default: "pretty" },
   { name: "help", type: "boolean", description: "show this help" },
 ];
@@ -45,6 +46,7 @@ export async function viewCommand(args: string[]): Promise<number> {
   const server = serverUrl(flags.server);
   if (typeof flags.session !== "string") throw new UsageError("--session is required");
   if (typeof flags.code !== "string") throw new UsageError("--code is required");
+  const iceTransportPolicy = icePolicy(flags["ice-transport-policy"]);
   const format = flags["log-format"] ?? "pretty";
   if (format !== "json" && format !== "pretty") {
     throw new UsageError("--log-format must be json or pretty");
@@ -61,6 +63,7 @@ export async function viewCommand(args: string[]): Promise<number> {
       sessionId: flags.session,
       joinCode: flags.code,
       label: flags.label as string | undefined,
+      iceTransportPolicy,
       signal: controller.signal,
     });
     let ended: "host" | undefined;

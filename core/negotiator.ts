@@ -20,6 +20,7 @@ import type {
   RtcAdapter,
   RtcDataChannel,
   RTCIceServerLike,
+  RtcIceTransportPolicy,
   RtcMessage,
   RtcPeerConnection,
 } from "./rtc.ts";
@@ -82,6 +83,8 @@ export interface NegotiatorOptions {
   signaling: SignalSender;
   /** ICE servers from `welcome`. */
   iceServers: RTCIceServerLike[];
+  /** `relay` to use TURN-relayed candidates only (default `all`). */
+  iceTransportPolicy?: RtcIceTransportPolicy;
   /** The viewer. */
   peerId: string;
   /** Its label. */
@@ -184,7 +187,10 @@ export class Negotiator {
   async run(): Promise<NegotiatedPeer> {
     const started = performance.now();
     const { rtc, signaling, peerId } = this.#o;
-    const pc = rtc.createPeerConnection({ iceServers: this.#o.iceServers });
+    const pc = rtc.createPeerConnection({
+      iceServers: this.#o.iceServers,
+      iceTransportPolicy: this.#o.iceTransportPolicy,
+    });
     this.#pc = pc;
     const channel = pc.createDataChannel("shoal");
     const early: RtcMessage[] = [];
@@ -253,7 +259,10 @@ export class Negotiator {
       this.#timings.ready = this.#since(started) - this.#sum();
       this.#timings.total = this.#since(started);
       this.#o.counters?.outcomes?.inc({ outcome: "ready", phase: "ready" });
-      this.#log("info", "ready", { timings: this.#timings });
+      this.#log("info", "ready", {
+        timings: this.#timings,
+        candidatePair: await pc.selectedCandidatePair?.().catch(() => undefined),
+      });
       this.#detach();
       return {
         peerId,

@@ -9,7 +9,13 @@ import type { Logger } from "./logger.ts";
 import type { FrameDecoder } from "./frame_decoder.ts";
 import { FramingError } from "./framing.ts";
 import { type ControlFrame, parseControlFrame, type SignalData } from "./protocol.ts";
-import type { RtcAdapter, RtcDataChannel, RTCIceServerLike, RtcPeerConnection } from "./rtc.ts";
+import type {
+  RtcAdapter,
+  RtcDataChannel,
+  RTCIceServerLike,
+  RtcIceTransportPolicy,
+  RtcPeerConnection,
+} from "./rtc.ts";
 
 /** Options of {@link ViewerConnection}. */
 export interface ViewerConnectionOptions {
@@ -17,6 +23,8 @@ export interface ViewerConnectionOptions {
   rtc: RtcAdapter;
   /** ICE servers from `welcome`. */
   iceServers: RTCIceServerLike[];
+  /** `relay` to use TURN-relayed candidates only (default `all`). */
+  iceTransportPolicy?: RtcIceTransportPolicy;
   /** The host's peer id. */
   hostId: string;
   /** The offer's handshake id. */
@@ -60,7 +68,10 @@ export class ViewerConnection {
   constructor(options: ViewerConnectionOptions) {
     this.#o = options;
     this.handshakeId = options.handshakeId;
-    this.#pc = options.rtc.createPeerConnection({ iceServers: options.iceServers });
+    this.#pc = options.rtc.createPeerConnection({
+      iceServers: options.iceServers,
+      iceTransportPolicy: options.iceTransportPolicy,
+    });
     const pc = this.#pc;
     this.#offs.push(
       pc.on("icecandidate", (c) => {
