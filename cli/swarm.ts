@@ -13,8 +13,9 @@
  * @module
  */
 import process from "node:process";
+import type { RtcIceTransportPolicy } from "../core/rtc.ts";
 import { Viewer } from "../core/viewer.ts";
-import { weriftFor } from "./common.ts";
+import { ICE_POLICY_FLAG, icePolicy, weriftFor } from "./common.ts";
 import { type FlagSpec, intFlag, parseFlags, UsageError } from "./flags.ts";
 import { readLines } from "./lines.ts";
 import { setupLogging } from "./logging.ts";
@@ -32,6 +33,8 @@ export const SWARM_FLAGS: FlagSpec[] = [
   { name: "count", type: "string", description: "viewers to start at once", default: "10" },
   { name: "prefix", type: "string", description: "label prefix", default: "swarm" },
   { name: "ice-address", type: "string", description: "local IPv4 address for ICE" },
+  ICE_POLICY_FLAG,
+  { name: "heartbeat-ms", type: "string", description: "viewer heartbeat interval, ms" },
   { name: "log-level", type: "string", description: "log level on stderr", default: "error" },
 ];
 
@@ -118,6 +121,10 @@ export async function swarmCommand(args: string[]): Promise<number> {
   }
   await setupLogging("json", (flags["log-level"] as "error" | undefined) ?? "error");
   const rtc = weriftFor(server, flags["ice-address"] as string | undefined);
+  const iceTransportPolicy = icePolicy(flags["ice-transport-policy"]);
+  const heartbeatIntervalMs = flags["heartbeat-ms"] === undefined
+    ? undefined
+    : intFlag(flags["heartbeat-ms"], "heartbeat-ms", 5_000, 0, 600_000);
   const slots: _Slot[] = [];
   const join = (n: number) => {
     for (let k = 0; k < n; k++) {
@@ -135,6 +142,8 @@ export async function swarmCommand(args: string[]): Promise<number> {
         session: flags.session as string,
         code: flags.code as string,
         prefix: (flags.prefix as string | undefined) ?? "swarm",
+        iceTransportPolicy,
+        heartbeatIntervalMs,
       });
     }
   };
@@ -170,6 +179,8 @@ async function _run(
     session: string;
     code: string;
     prefix: string;
+    iceTransportPolicy: RtcIceTransportPolicy;
+    heartbeatIntervalMs?: number;
   },
 ): Promise<void> {
   const started = performance.now();
@@ -180,6 +191,10 @@ async function _run(
       sessionId: o.session,
       joinCode: o.code,
       label: `${o.prefix}-${slot.i}`,
+      iceTransportPolicy: o.iceTransportPolicy,
+      ...(o.heartbeatIntervalMs === undefined
+        ? {}
+        : { heartbeatIntervalMs: o.heartbeatIntervalMs }),
     });
     slot.viewer = viewer;
     slot.peerId = viewer.peerId;
