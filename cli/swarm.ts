@@ -35,6 +35,7 @@ export const SWARM_FLAGS: FlagSpec[] = [
   { name: "ice-address", type: "string", description: "local IPv4 address for ICE" },
   ICE_POLICY_FLAG,
   { name: "heartbeat-ms", type: "string", description: "viewer heartbeat interval, ms" },
+  { name: "max-offer-requests", type: "string", description: "offer requests before giving up" },
   { name: "log-level", type: "string", description: "log level on stderr", default: "error" },
 ];
 
@@ -125,6 +126,7 @@ export async function swarmCommand(args: string[]): Promise<number> {
   const heartbeatIntervalMs = flags["heartbeat-ms"] === undefined
     ? undefined
     : intFlag(flags["heartbeat-ms"], "heartbeat-ms", 5_000, 0, 600_000);
+  const maxOfferRequests = intFlag(flags["max-offer-requests"], "max-offer-requests", 8, 0, 1_000);
   const slots: _Slot[] = [];
   const join = (n: number) => {
     for (let k = 0; k < n; k++) {
@@ -144,6 +146,7 @@ export async function swarmCommand(args: string[]): Promise<number> {
         prefix: (flags.prefix as string | undefined) ?? "swarm",
         iceTransportPolicy,
         heartbeatIntervalMs,
+        maxOfferRequests,
       });
     }
   };
@@ -181,6 +184,7 @@ async function _run(
     prefix: string;
     iceTransportPolicy: RtcIceTransportPolicy;
     heartbeatIntervalMs?: number;
+    maxOfferRequests: number;
   },
 ): Promise<void> {
   const started = performance.now();
@@ -192,6 +196,7 @@ async function _run(
       joinCode: o.code,
       label: `${o.prefix}-${slot.i}`,
       iceTransportPolicy: o.iceTransportPolicy,
+      maxOfferRequests: o.maxOfferRequests,
       ...(o.heartbeatIntervalMs === undefined
         ? {}
         : { heartbeatIntervalMs: o.heartbeatIntervalMs }),

@@ -323,7 +323,15 @@ export class Negotiator {
   async #failed(pc: RtcPeerConnection, cause: unknown): Promise<HandshakeError> {
     const outer = this.#o.signal?.aborted ? String(this.#o.signal.reason) : undefined;
     const own = this.#fail.signal.aborted ? String(this.#fail.signal.reason) : undefined;
-    const reason = cause instanceof _Timeout
+    // The connected phase ended (its timeout, or a failed connection) before ICE found a
+    // working candidate pair: no path between the two (a firewall, no TURN, a bad credential).
+    const ice = pc.iceConnectionState;
+    const iceFailed = this.#phase === "connected" && outer === undefined &&
+      (cause instanceof _Timeout || own === "connection failed") &&
+      ice !== "connected" && ice !== "completed";
+    const reason = iceFailed
+      ? `ice-failed (ICE ${ice})`
+      : cause instanceof _Timeout
       ? "timeout"
       : outer !== undefined
       ? `aborted: ${outer}`
@@ -336,7 +344,9 @@ export class Negotiator {
     const error = cause instanceof _Timeout
       ? new HandshakeTimeoutError(this.#phase, reason, data)
       : new HandshakeError(this.#phase, reason, data, { cause });
-    const outcome = cause instanceof _Timeout
+    const outcome = iceFailed
+      ? "ice-failed"
+      : cause instanceof _Timeout
       ? "timeout"
       : outer !== undefined
       ? "aborted"

@@ -9,7 +9,7 @@
  *   `metrics`, `quit`
  *
  * Flags: `--server URL` (required), `--ice-transport-policy all|relay`,
- * `--heartbeat-ms N`.
+ * `--heartbeat-ms N`, `--max-attempts N`, `--connected-ms N`.
  *
  * @module
  */
@@ -26,6 +26,8 @@ const { values } = parseArgs({
     server: { type: "string" },
     "ice-transport-policy": { type: "string", default: "all" },
     "heartbeat-ms": { type: "string" },
+    "max-attempts": { type: "string" },
+    "connected-ms": { type: "string" },
   },
 });
 if (!values.server) throw new TypeError("--server is required");
@@ -50,6 +52,8 @@ await using host = await Host.start({
   server: values.server,
   iceTransportPolicy: policy,
   ...(heartbeat === undefined ? {} : { heartbeatIntervalMs: heartbeat }),
+  ...(values["max-attempts"] ? { maxAttempts: Number(values["max-attempts"]) } : {}),
+  ...(values["connected-ms"] ? { timeouts: { connectedMs: Number(values["connected-ms"]) } } : {}),
 });
 host.on("peer", (p) => emitEvent({ ev: "peer", ...p }));
 emitEvent({ ev: "session", sessionId: host.session.sessionId, joinCode: host.joinCode });

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { HostMetricsSnapshot } from "../core/host_metrics.ts";
 import { LAB, type NetLab, type NetProcess } from "./_netns.ts";
 import { Swarm } from "./_swarm.ts";
 
@@ -112,11 +113,14 @@ export class NetHost {
   }
 
   /** The host's metrics snapshot (and `cpuMs`, `readyCount`). */
-  async metrics(): Promise<HostEvent> {
+  async metrics(): Promise<HostMetricsSnapshot & { cpuMs: number; readyCount: number }> {
     const before = this.events("metrics").length;
     await this.proc.send("metrics");
     await waitUntil(() => this.events("metrics").length > before, 10_000, () => "metrics");
-    return this.events("metrics").at(-1)!;
+    return this.events("metrics").at(-1)! as unknown as HostMetricsSnapshot & {
+      cpuMs: number;
+      readyCount: number;
+    };
   }
 }
 

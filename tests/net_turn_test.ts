@@ -1,0 +1,94 @@
+// Off loopback, B: a firewall drops UDP between the viewers and the host; only coturn is
+// reachable. With `signal --turn` every viewer connects through TURN and gets every
+// message; without it the handshakes fail with a clear reason, bounded, and stop.
+import assert from "node:assert/strict";
+import type { RtcCandidatePair } from "../core/rtc.ts";
+import type { SwarmViewerSummary } from "../cli/swarm.ts";
+import type { Swarm } from "./_swarm.ts";
+import { LAB, netTest } from "./_netns.ts";
+import { type NetHost, NetHost as Host, netSwarm, startSignal, waitUntil } from "./_net_stack.ts";
+
+const SECRET = "net-test-secret";
+
+function _pairs(host: NetHost): RtcCandidatePair[] {
+  return host.logs("ready").map((r) =>
+    (r.props as { candidatePair: RtcCandidatePair }).candidatePair
+  );
+}
+
+/** Waits until every viewer has `count` messages; returns the last report. */
+async function _delivered(swarm: Swarm, count: number): Promise<SwarmViewerSummary[]> {
+  let viewers = await swarm.report();
+  const deadline = Date.now() + 15_000;
+  while (viewers.some((v) => v.received < count) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 200));
+    viewers = await swarm.report();
+  }
+  return viewers;
+}
+
+netTest(
+  "with UDP between viewers and host dropped, viewers connect through coturn with minted credentials and get every message in order",
+  async (lab) => {
+    await lab.blockViewerHostUdp(true);
+    const turn = await lab.startTurn({ secret: SECRET });
+    const { url } = await startSignal(lab, { turn, secret: SECRET });
+    const host = await Host.start(lab, url);
+    await using swarm = netSwarm(lab, url, host, 3);
+    await swarm.waitFor("ready", 3, 60_000);
+    await waitUntil(() => _pairs(host).length >= 3, 10_000, () => "host ready records");
+    for (const pair of _pairs(host)) {
+      assert.equal(pair.remote.type, "relay", JSON.stringify(pair));
+      assert.equal(pair.remote.address, LAB.services);
+    }
+    await host.stream(40, 20);
+    for (const v of await _delivered(swarm, 40)) {
+      assert.equal(v.received, 40, JSON.stringify(v));
+      assert.equal(v.outOfOrder, 0);
+    }
+  },
+);
+
+netTest(
+  "relay-only viewers go through coturn even where a direct path exists",
+  async (lab) => {
+    const turn = await lab.startTurn({ secret: SECRET });
+    const { url } = await startSignal(lab, { turn, secret: SECRET });
+    const host = await Host.start(lab, url);
+    await using swarm = netSwarm(lab, url, host, 2, ["--ice-transport-policy", "relay"]);
+    await swarm.waitFor("ready", 2, 60_000);
+    await waitUntil(() => _pairs(host).length >= 2, 10_000, () => "host ready records");
+    for (const pair of _pairs(host)) {
+      assert.equal(pair.remote.type, "relay", JSON.stringify(pair));
+    }
+    await host.stream(20, 20);
+    for (const v of await _delivered(swarm, 20)) assert.equal(v.received, 20, JSON.stringify(v));
+  },
+);
+
+netTest(
+  "without TURN and with UDP dropped, handshakes fail as ice-failed, and host and viewers give up instead of looping",
+  async (lab) => {
+    await lab.blockViewerHostUdp(true);
+    const { url } = await startSignal(lab);
+    const host = await Host.start(lab, url, ["--max-attempts", "2", "--connected-ms", "3000"]);
+    await using swarm = netSwarm(lab, url, host, 2, ["--max-offer-requests", "2"]);
+    // Each viewer gives up on its own (its offer requests are bounded) and says why.
+    const closed = () => swarm.events.filter((e) => e.ev === "state" && e.state === "closed");
+    await waitUntil(() => closed().length === 2, 90_000, () => JSON.stringify(swarm.events));
+    assert.equal(swarm.count("ready"), 0);
+    const failed = host.logs("handshake failed");
+    assert.ok(failed.length >= 2, JSON.stringify(failed));
+    for (const f of failed) {
+      assert.match(String((f.props as { reason: string }).reason), /^ice-failed/);
+    }
+    const before = await host.metrics();
+    assert.deepEqual(Object.keys(before.outcomesByPhase), ["ice-failed/connected"]);
+    // Nothing loops: no more offers once both have given up.
+    await new Promise((r) => setTimeout(r, 5_000));
+    const after = await host.metrics();
+    assert.deepEqual(after.signaling, before.signaling);
+    assert.equal(after.states.negotiating, 0);
+  },
+  { timeoutMs: 150_000 },
+);
