@@ -17,14 +17,18 @@ const DENO = Deno.execPath();
 /** The signaling server's port inside the services namespace. */
 export const SIGNAL_PORT = 8787;
 
-/** Waits until `test()` holds, polling; throws `what` after `timeoutMs`. */
+/**
+ * Waits until `test()` holds, polling (after `refresh()` each round when given); throws
+ * `what` after `timeoutMs`.
+ */
 export async function waitUntil(
   test: () => boolean,
   timeoutMs: number,
   what: () => string,
+  refresh?: () => Promise<void>,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!test()) {
+  while ((await refresh?.(), !test())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${what()}`);
     await new Promise((r) => setTimeout(r, 25));
   }
