@@ -9,6 +9,7 @@
 import type { HostMetricsSnapshot } from "../core/host_metrics.ts";
 import { LAB, type NetLab, type NetProcess } from "./_netns.ts";
 import { Swarm } from "./_swarm.ts";
+export { bigMessage } from "./_net_host.ts";
 
 const MAIN = new URL("../cli/main.ts", import.meta.url).pathname;
 const NET_HOST = new URL("./_net_host.ts", import.meta.url).pathname;
@@ -114,6 +115,20 @@ export class NetHost {
       count / rate * 1000 + 30_000,
       () => "stream",
     );
+  }
+
+  /** Waits until the host has admitted `n` viewers (its `ready` records). */
+  async waitReady(n: number, timeoutMs = 60_000): Promise<void> {
+    await waitUntil(() => this.logs("ready").length >= n, timeoutMs, () => {
+      return `${this.logs("ready").length} of ${n} ready at the host`;
+    });
+  }
+
+  /** Broadcasts one `bigMessage` of `bytes` from `seed`; resolves when it is out. */
+  async big(bytes: number, seed: number): Promise<void> {
+    const before = this.events("streamed").length;
+    await this.proc.send(`big ${bytes} ${seed}`);
+    await waitUntil(() => this.events("streamed").length > before, 30_000, () => "big");
   }
 
   /** The host's metrics snapshot (and `cpuMs`, `readyCount`). */

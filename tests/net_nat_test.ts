@@ -3,7 +3,7 @@
 // record names the selected candidate pair.
 import assert from "node:assert/strict";
 import { LAB, netTest } from "./_netns.ts";
-import { NetHost, netSwarm, startSignal, waitUntil } from "./_net_stack.ts";
+import { NetHost, netSwarm, startSignal } from "./_net_stack.ts";
 import type { RtcCandidatePair } from "../core/rtc.ts";
 
 netTest(
@@ -13,7 +13,7 @@ netTest(
     const host = await NetHost.start(lab, url);
     await using swarm = netSwarm(lab, url, host, 3);
     await swarm.waitFor("ready", 3, 60_000);
-    await waitUntil(() => host.logs("ready").length >= 3, 10_000, () => "host ready records");
+    await host.waitReady(3);
     for (const record of host.logs("ready")) {
       const pair = (record.props as { candidatePair?: RtcCandidatePair }).candidatePair;
       assert.ok(pair, `a candidate pair in ${JSON.stringify(record)}`);

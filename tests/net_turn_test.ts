@@ -42,7 +42,7 @@ netTest(
     const host = await Host.start(lab, url);
     await using swarm = netSwarm(lab, url, host, 3);
     await swarm.waitFor("ready", 3, 60_000);
-    await waitUntil(() => _pairs(host).length >= 3, 10_000, () => "host ready records");
+    await host.waitReady(3);
     for (const pair of _pairs(host)) assert.ok(_relayed(pair), JSON.stringify(pair));
     await host.stream(40, 20);
     for (const v of await _delivered(swarm, 40)) {
@@ -60,7 +60,7 @@ netTest(
     const host = await Host.start(lab, url);
     await using swarm = netSwarm(lab, url, host, 2, ["--ice-transport-policy", "relay"]);
     await swarm.waitFor("ready", 2, 60_000);
-    await waitUntil(() => _pairs(host).length >= 2, 10_000, () => "host ready records");
+    await host.waitReady(2);
     for (const pair of _pairs(host)) {
       assert.equal(pair.remote.type, "relay", JSON.stringify(pair));
     }
@@ -127,7 +127,7 @@ netTest(
     for (const page of pages) {
       await page.waitForSelector('#state[data-state="ready"]', { timeout: 60_000 });
     }
-    await waitUntil(() => _pairs(host).length >= 2, 10_000, () => "host ready records");
+    await host.waitReady(2);
     for (const pair of _pairs(host)) assert.ok(_relayed(pair), JSON.stringify(pair));
     await host.stream(30, 20);
     for (const page of pages) {
