@@ -41,8 +41,9 @@ export async function waitUntil(
  */
 export async function startSignal(
   lab: NetLab,
-  o: { turn?: string; secret?: string } = {},
+  o: { turn?: string; secret?: string; port?: number } = {},
 ): Promise<{ url: string; proc: NetProcess }> {
+  const port = o.port ?? SIGNAL_PORT;
   const turn = o.turn ? ["--turn", o.turn, "--turn-secret", o.secret!, "--turn-ttl", "600"] : [];
   const proc = lab.spawn("services", [
     DENO,
@@ -53,7 +54,7 @@ export async function startSignal(
     "--hostname",
     LAB.services,
     "--port",
-    String(SIGNAL_PORT),
+    String(port),
     "--log-format",
     "json",
     ...turn,
@@ -63,7 +64,7 @@ export async function startSignal(
     60_000,
     () => `signaling server: ${proc.errLines.slice(-5).join(" | ")}`,
   );
-  return { url: `http://${LAB.services}:${SIGNAL_PORT}`, proc };
+  return { url: `http://${LAB.services}:${port}`, proc };
 }
 
 /** An event of the host process. */
@@ -112,9 +113,17 @@ export class NetHost {
     await this.proc.send(`stream ${count} ${rate}`);
     await waitUntil(
       () => this.events("streamed").length > before,
-      count / rate * 1000 + 30_000,
+      count / rate * 1000 + 120_000,
       () => "stream",
     );
+  }
+
+  /** Stops the host process (its viewers see `bye`), waiting at most 10 s before killing it. */
+  async close(): Promise<void> {
+    await this.proc.send("quit");
+    const timer = setTimeout(() => this.proc.child.kill("SIGKILL"), 10_000);
+    await this.proc.child.status;
+    clearTimeout(timer);
   }
 
   /** Waits until the host has admitted `n` viewers (its `ready` records). */

@@ -105,9 +105,9 @@ export class Swarm implements AsyncDisposable {
   }
 
   /** Asks for a summary and waits for it. */
-  async report(timeoutMs = 5_000): Promise<SwarmViewerSummary[]> {
+  async report(timeoutMs = 5_000, full = false): Promise<SwarmViewerSummary[]> {
     const before = this.#summaries.length;
-    await this.command("report");
+    await this.command(full ? "report full" : "report");
     const deadline = Date.now() + timeoutMs;
     while (this.#summaries.length === before) {
       if (Date.now() > deadline) throw new Error("swarm: no summary");
