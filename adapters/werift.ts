@@ -51,6 +51,8 @@ import {
   keepEarlyClientHello,
   on,
   Quiescence,
+  recoverSooner,
+  resendFlightsSooner,
   sendFlightsWhole,
   type Unsubscribe,
   withDtlsSocket,
@@ -82,6 +84,12 @@ export interface WeriftOptions {
   interfaceAddresses?: { udp4?: string; udp6?: string };
   /** Inclusive UDP port range `[min, max]` for ICE sockets. Default: any free port. */
   portRange?: [number, number];
+  /**
+   * Recover from packet loss sooner than werift alone (default true): resend an unanswered
+   * DTLS flight after 200 ms, SCTP timeouts of 500 ms initial and 200 ms least, early
+   * retransmit (see `./werift_shims.ts`). `false` keeps werift's own timers, for comparison.
+   */
+  quickRecovery?: boolean;
 }
 
 /**
@@ -164,11 +172,13 @@ class _WeriftPeerConnection implements RtcPeerConnection {
   #prepared = new WeakSet<object>();
   #quiet = new Quiescence();
   #noStun: boolean;
+  #quick: boolean;
   #ice: RtcIceConnectionState = "new";
   #droppedMdns = false;
 
   constructor(config: RtcPeerConnectionConfig, options: WeriftOptions) {
     this.#noStun = !_hasStun(config);
+    this.#quick = options.quickRecovery ?? true;
     const relayOnly = config.iceTransportPolicy === "relay";
     const pc = this.#pc = new RTCPeerConnection(_peerConfig(config, options));
     this.#offs.push(
@@ -319,6 +329,7 @@ class _WeriftPeerConnection implements RtcPeerConnection {
       dropStaleHandshakes(transport); // first: its wrapper sees keepEarlyClientHello's replay
       keepEarlyClientHello(transport);
       sendFlightsWhole(transport);
+      if (this.#quick) resendFlightsSooner(transport); // after: it resends whole flights
       connectClientEarly(transport);
       this.#quiet.watch(transport);
       withDtlsSocket<object>(transport, (socket) => {
@@ -331,6 +342,7 @@ class _WeriftPeerConnection implements RtcPeerConnection {
       this.#prepared.add(sctp);
       delayAcks(sctp);
       leanSctpPackets(sctp);
+      if (this.#quick) recoverSooner(sctp);
     }
   }
 

@@ -356,3 +356,143 @@ export class Quiescence {
     this.#until = Math.max(this.#until, performance.now() + ms);
   }
 }
+
+/** When the shims resend an unanswered handshake flight: ms after the previous sending. */
+export const FLIGHT_RESEND_MS: readonly number[] = [200, 400];
+
+/**
+ * werift resends an unanswered DTLS handshake flight after 500 ms, then 1 s, 1.5 s, …
+ * (dtls/src/flight/flight.ts transmit: `1000 * ((n + 1) / 2)`), and only checks whether the
+ * answer came when each wait ends. On a lossy link every lost flight costs the handshake at
+ * least half a second, and a handshake is four flights: at 5% loss each way, 100 viewers
+ * joining at once were all ready 2.2 times later than without loss. This resends the latest
+ * flight (the same records, so the peer sees an ordinary retransmission, which the peer
+ * already has to handle) {@linkcode FLIGHT_RESEND_MS} after it went out, unless any DTLS
+ * datagram from the peer arrived meanwhile (the flight got through; werift's own timer
+ * covers a partial answer). werift's own retransmissions go on as before. An upstream fix
+ * would start at a shorter timer (RFC 6347 4.2.4.1 allows it) and wake on the answer.
+ */
+export function resendFlightsSooner(transport: RTCDtlsTransport): void {
+  withDtlsSocket<_DtlsTransportInternals>(transport, ({ transport: out }) => {
+    if (typeof out?.send !== "function") return;
+    const send = out.send.bind(out);
+    const connection = transport.iceTransport.connection;
+    let flight: Buffer[] = [];
+    let collecting = false;
+    let attempt = 0;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const stop = () => {
+      clearTimeout(timer);
+      timer = undefined;
+    };
+    const arm = () => {
+      stop();
+      const delay = FLIGHT_RESEND_MS[attempt];
+      if (delay === undefined) return;
+      timer = setTimeout(() => {
+        timer = undefined;
+        if (transport.state !== "connecting") return;
+        attempt++;
+        for (const record of flight) send(record)?.catch?.(() => {});
+        arm();
+      }, delay);
+    };
+    out.send = (data: Buffer) => {
+      if (_isHandshake(data) && transport.state === "connecting") {
+        if (!collecting) {
+          // A new flight (or werift's own resend of it): the records one turn sends.
+          collecting = true;
+          if (flight[0] !== data) attempt = 0;
+          flight = [];
+          queueMicrotask(() => {
+            collecting = false;
+            arm();
+          });
+        }
+        flight.push(data);
+      }
+      return send(data);
+    };
+    const offData = on(connection.onData, (data) => {
+      if (_isDtls(data)) stop();
+    });
+    const offState = on(transport.onStateChange, (state) => {
+      if (state === "connecting") return;
+      stop();
+      flight = [];
+      offData();
+      offState();
+    });
+  });
+}
+
+type _SctpSentChunk = { misses: number; acked: boolean };
+type _SctpRecovery = {
+  rto: number;
+  srtt?: number;
+  rttvar?: number;
+  updateRto(R: number): void;
+  timer1Start(chunk: unknown): void;
+  timer1Cancel(): void;
+  receiveSackChunk(chunk: { gaps: unknown[] }): Promise<void>;
+  sentQueue: _SctpSentChunk[];
+};
+
+/** SCTP retransmission timeouts the shims use, s: before any round trip is measured, least. */
+export const SCTP_RTO = { initial: 0.5, min: 0.2, max: 60 } as const;
+
+/**
+ * werift's SCTP starts with a 3 s retransmission timeout (sctp/src/sctp.ts SCTP_RTO_INITIAL,
+ * RFC 4960's value) and never goes below 1 s (SCTP_RTO_MIN), and resends a lost chunk early
+ * only after three SACKs report it missing. On a lossy link a lost INIT, COOKIE ECHO or the
+ * first DATA (the channel's open, the viewer's `ready`) then costs a join 3 s, and a lost
+ * line of a 10 msg/s stream at least 300 ms. This uses Chromium's dcsctp timeouts
+ * ({@linkcode SCTP_RTO}: 500 ms initial, 200 ms least; RFC 9260 lowered RTO.Initial to 1 s)
+ * and RFC 5827's early retransmit: with fewer than four chunks outstanding, a chunk is
+ * resent once `outstanding - 1` SACKs report it missing, since three can never come. An
+ * upstream fix would make the timeouts options and count misses against the outstanding.
+ */
+export function recoverSooner(sctp: object): void {
+  const a = sctp as _SctpRecovery;
+  if (
+    typeof a.updateRto !== "function" || typeof a.receiveSackChunk !== "function" ||
+    typeof a.timer1Start !== "function" || typeof a.timer1Cancel !== "function" ||
+    !Array.isArray(a.sentQueue) || typeof a.rto !== "number"
+  ) return;
+  if (!a.srtt) a.rto = Math.min(a.rto, SCTP_RTO.initial);
+  // Two INIT ACKs (answers to a resent INIT) can both pass werift's COOKIE_WAIT check while
+  // the first awaits its send; the second timer1Start then throws out of the packet handler
+  // (sctp.ts: `if (this.timer1Handle) throw new Error()`), killing the process. Sooner
+  // timeouts resend more INITs, so the timer is restarted instead.
+  const start = a.timer1Start;
+  a.timer1Start = (chunk: unknown) => {
+    a.timer1Cancel();
+    start.call(a, chunk);
+  };
+  const update = a.updateRto;
+  a.updateRto = (R: number) => {
+    update.call(a, R);
+    a.rto = Math.max(SCTP_RTO.min, Math.min(a.srtt! + 4 * a.rttvar!, SCTP_RTO.max));
+  };
+  const receiveSack = a.receiveSackChunk;
+  a.receiveSackChunk = (chunk) => {
+    const outstanding = a.sentQueue.filter((c) => !c.acked);
+    const raised = new Map<_SctpSentChunk, number>();
+    if (chunk.gaps.length > 0 && outstanding.length > 1 && outstanding.length < 4) {
+      // werift counts a miss per SACK and resends at three (sackChunk handling).
+      const head = 3 - (outstanding.length - 1);
+      for (const c of outstanding) {
+        if (c.misses < head) {
+          raised.set(c, c.misses);
+          c.misses = head;
+        }
+      }
+    }
+    const done = receiveSack.call(a, chunk);
+    // werift's miss counting runs before its first await: restore what this SACK left alone.
+    for (const [c, before] of raised) {
+      if (c.misses === 3 - (outstanding.length - 1)) c.misses = before;
+    }
+    return done;
+  };
+}

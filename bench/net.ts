@@ -9,6 +9,7 @@
  * every round; `--rounds` repeats them and medians are printed.
  *
  *   deno task bench:net --viewers 100 --rounds 3 --losses 0,2,5 --modes direct,turn
+ *   deno task bench:net --recovery quick,stock   # the adapter's loss shims against werift's timers
  *
  * @module
  */
@@ -25,6 +26,7 @@ const { flags } = parseFlags(Deno.args, [
   { name: "modes", type: "string", description: "direct,turn", default: "direct,turn" },
   { name: "messages", type: "string", description: "lines streamed", default: "200" },
   { name: "rate", type: "string", description: "lines per second", default: "10" },
+  { name: "recovery", type: "string", description: "quick,stock: werift timers", default: "quick" },
   { name: "json", type: "string", description: "write every run here" },
 ]);
 const viewers = Number(flags.viewers ?? 100);
@@ -34,6 +36,7 @@ const losses = String(flags.losses ?? "0,2,5").split(",").map(Number);
 const modes = String(flags.modes ?? "direct,turn").split(",") as Array<"direct" | "turn">;
 const messages = Number(flags.messages ?? 200);
 const rate = Number(flags.rate ?? 10);
+const recoveries = String(flags.recovery ?? "quick").split(",") as Array<"quick" | "stock">;
 
 const missing = await netnsMissing();
 if (missing) {
@@ -44,6 +47,7 @@ if (missing) {
 /** One configuration's figures. */
 interface NetRun {
   mode: "direct" | "turn";
+  recovery: "quick" | "stock";
   loss: number;
   ready: number;
   allReadyMs: number;
@@ -69,16 +73,24 @@ const load = async () =>
 
 const SECRET = "bench-net-secret";
 await using lab = await NetLab.create();
+// Interrupted: stop every process and delete the namespaces before exiting.
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  Deno.addSignalListener(signal, () => void lab.close().finally(() => Deno.exit(130)));
+}
 const turn = await lab.startTurn({ secret: SECRET });
 const servers = {
   direct: (await startSignal(lab, { port: 8787 })).url,
   turn: (await startSignal(lab, { port: 8788, turn, secret: SECRET })).url,
 };
 
-async function runOne(mode: "direct" | "turn", loss: number): Promise<NetRun> {
+async function runOne(
+  mode: "direct" | "turn",
+  loss: number,
+  recovery: "quick" | "stock",
+): Promise<NetRun> {
   await lab.setLoss(loss);
   await lab.blockViewerHostUdp(mode === "turn");
-  const host = await NetHost.start(lab, servers[mode]);
+  const host = await NetHost.start(lab, servers[mode], ["--werift-recovery", recovery]);
   const cpu0 = (await host.metrics()).cpuMs;
   const swarms: Swarm[] = [];
   try {
@@ -93,6 +105,7 @@ async function runOne(mode: "direct" | "turn", loss: number): Promise<NetRun> {
           prefix: `p${p}`,
           wrap: ["ip", "netns", "exec", lab.ns.viewers],
           iceAddress: null,
+          flags: ["--werift-recovery", recovery],
         }),
       );
     }
@@ -126,6 +139,7 @@ async function runOne(mode: "direct" | "turn", loss: number): Promise<NetRun> {
     );
     return {
       mode,
+      recovery,
       loss,
       ready: readyMs.length,
       allReadyMs: readyMs.length ? Math.max(...readyMs) : NaN,
@@ -153,33 +167,36 @@ console.error(`bench:net: ${viewers} viewers in ${processes} processes; load ${a
 for (let round = 0; round < rounds; round++) {
   for (const loss of losses) {
     for (const mode of round % 2 ? [...modes].reverse() : modes) {
-      const run = await runOne(mode, loss);
-      runs.push(run);
-      console.error(
-        `round ${round + 1} ${mode} ${loss}%: ${JSON.stringify(run)}; load ${await load()}`,
-      );
+      for (const recovery of round % 2 ? [...recoveries].reverse() : recoveries) {
+        const run = await runOne(mode, loss, recovery);
+        runs.push(run);
+        const figures = JSON.stringify(run);
+        console.error(
+          `round ${round + 1} ${mode} ${recovery} ${loss}%: ${figures}; load ${await load()}`,
+        );
+      }
     }
   }
 }
 
 const rows = [
-  "| mode | loss | ready | all ready ms (median) | p50 ready ms | delivered | out of order | latency p50/p99 ms | dropped | reconnected | host CPU join ms | host CPU stream % | TURN pairs |",
-  "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+  "| mode | recovery | loss | ready | all ready ms (median) | p50 ready ms | delivered | out of order | latency p50/p99 ms | dropped | reconnected | host CPU join ms | host CPU stream % | TURN pairs |",
+  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
 ];
 for (const loss of losses) {
-  for (const mode of modes) {
-    const rs = runs.filter((r) => r.mode === mode && r.loss === loss);
+  for (const [mode, recovery] of modes.flatMap((m) => recoveries.map((r) => [m, r] as const))) {
+    const rs = runs.filter((r) => r.mode === mode && r.loss === loss && r.recovery === recovery);
     const med = (f: (r: NetRun) => number) => median(rs.map(f));
     rows.push(
-      `| ${mode} | ${loss}% | ${med((r) => r.ready)}/${viewers} | ${med((r) => r.allReadyMs)} (${
-        rs.map((r) => r.allReadyMs).join(", ")
-      }) | ${med((r) => r.p50ReadyMs)} | ${(med((r) => r.delivered) * 100).toFixed(2)}% | ${
-        med((r) => r.outOfOrder)
-      } | ${med((r) => r.latencyP50)}/${med((r) => r.latencyP99)} | ${med((r) => r.dropped)} | ${
-        med((r) => r.reconnected)
-      } | ${med((r) => r.hostCpuJoinMs)} | ${med((r) => r.hostCpuStreamPct)} | ${
-        med((r) => r.relayed)
-      } |`,
+      `| ${mode} | ${recovery} | ${loss}% | ${med((r) => r.ready)}/${viewers} | ${
+        med((r) => r.allReadyMs)
+      } (${rs.map((r) => r.allReadyMs).join(", ")}) | ${med((r) => r.p50ReadyMs)} | ${
+        (med((r) => r.delivered) * 100).toFixed(2)
+      }% | ${med((r) => r.outOfOrder)} | ${med((r) => r.latencyP50)}/${
+        med((r) => r.latencyP99)
+      } | ${med((r) => r.dropped)} | ${med((r) => r.reconnected)} | ${
+        med((r) => r.hostCpuJoinMs)
+      } | ${med((r) => r.hostCpuStreamPct)} | ${med((r) => r.relayed)} |`,
     );
   }
 }

@@ -36,6 +36,12 @@ export const SWARM_FLAGS: FlagSpec[] = [
   ICE_POLICY_FLAG,
   { name: "heartbeat-ms", type: "string", description: "viewer heartbeat interval, ms" },
   { name: "max-offer-requests", type: "string", description: "offer requests before giving up" },
+  {
+    name: "werift-recovery",
+    type: "string",
+    description: "quick (the adapter's loss shims) or stock (werift's timers)",
+    default: "quick",
+  },
   { name: "log-level", type: "string", description: "log level on stderr", default: "error" },
 ];
 
@@ -121,7 +127,13 @@ export async function swarmCommand(args: string[]): Promise<number> {
     throw new UsageError("--session and --code are required");
   }
   await setupLogging("json", (flags["log-level"] as "error" | undefined) ?? "error");
-  const rtc = weriftFor(server, flags["ice-address"] as string | undefined);
+  const recovery = flags["werift-recovery"] ?? "quick";
+  if (recovery !== "quick" && recovery !== "stock") {
+    throw new UsageError("--werift-recovery must be quick or stock");
+  }
+  const rtc = weriftFor(server, flags["ice-address"] as string | undefined, {
+    quickRecovery: recovery === "quick",
+  });
   const iceTransportPolicy = icePolicy(flags["ice-transport-policy"]);
   const heartbeatIntervalMs = flags["heartbeat-ms"] === undefined
     ? undefined

@@ -9,7 +9,7 @@
  *   `big BYTES SEED` (one {@link bigMessage}), `metrics`, `quit`
  *
  * Flags: `--server URL` (required), `--ice-transport-policy all|relay`,
- * `--heartbeat-ms N`, `--max-attempts N`, `--connected-ms N`.
+ * `--heartbeat-ms N`, `--max-attempts N`, `--connected-ms N`, `--werift-recovery quick|stock`.
  *
  * @module
  */
@@ -42,6 +42,7 @@ async function _main(): Promise<void> {
       "heartbeat-ms": { type: "string" },
       "max-attempts": { type: "string" },
       "connected-ms": { type: "string" },
+      "werift-recovery": { type: "string", default: "quick" },
     },
   });
   if (!values.server) throw new TypeError("--server is required");
@@ -64,7 +65,7 @@ async function _main(): Promise<void> {
     ? undefined
     : Number(values["heartbeat-ms"]);
   await using host = await Host.start({
-    rtc: werift(),
+    rtc: werift({ quickRecovery: values["werift-recovery"] !== "stock" }),
     server: values.server,
     iceTransportPolicy: policy,
     ...(heartbeat === undefined ? {} : { heartbeatIntervalMs: heartbeat }),
