@@ -103,8 +103,8 @@ export interface RTCIceCandidateLike {
  * ```ts
  * import type { RtcIceTransportPolicy } from "@shoal/shoal";
  *
- * const policy: RtcIceTransportPolicy = "relay";
- * console.assert(policy !== "all");
+ * const policyOf = (hidden: boolean): RtcIceTransportPolicy => hidden ? "relay" : "all";
+ * console.assert(policyOf(true) === "relay");
  * ```
  */
 export type RtcIceTransportPolicy = "all" | "relay";
