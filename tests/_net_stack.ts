@@ -8,6 +8,7 @@
  */
 import type { HostMetricsSnapshot } from "../core/host_metrics.ts";
 import { LAB, type NetLab, type NetProcess } from "./_netns.ts";
+import type { SwarmViewerSummary } from "../cli/swarm.ts";
 import { Swarm } from "./_swarm.ts";
 export { bigMessage } from "./_net_host.ts";
 
@@ -169,4 +170,19 @@ export function netSwarm(
     iceAddress: null,
     flags,
   });
+}
+
+/** Waits (at most `timeoutMs`) until every viewer of `swarm` has `count` messages; its report. */
+export async function waitDelivered(
+  swarm: Swarm,
+  count: number,
+  timeoutMs = 15_000,
+): Promise<SwarmViewerSummary[]> {
+  let viewers = await swarm.report();
+  const deadline = Date.now() + timeoutMs;
+  while (viewers.some((v) => v.received < count) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 200));
+    viewers = await swarm.report();
+  }
+  return viewers;
 }

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { fnv1a } from "../cli/swarm.ts";
 import { netTest } from "./_netns.ts";
-import { bigMessage, NetHost, netSwarm, startSignal } from "./_net_stack.ts";
+import { bigMessage, NetHost, netSwarm, startSignal, waitDelivered } from "./_net_stack.ts";
 
 netTest(
   "with 5% UDP loss each way, every viewer gets every message intact and in order and none is dropped as slow",
@@ -18,12 +18,7 @@ netTest(
     await host.stream(200, 20);
     await host.big(200_000, 7); // chunked: 13 frames, each of which may be lost and resent
     const expected = { bytes: 200_000, fnv: fnv1a(bigMessage(200_000, 7)) };
-    let viewers = await swarm.report();
-    const deadline = Date.now() + 30_000;
-    while (viewers.some((v) => v.received < 201) && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 250));
-      viewers = await swarm.report();
-    }
+    const viewers = await waitDelivered(swarm, 201, 30_000);
     for (const v of viewers) {
       assert.equal(v.received, 201, JSON.stringify(v));
       assert.equal(v.outOfOrder, 0, JSON.stringify(v));

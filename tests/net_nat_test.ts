@@ -3,7 +3,7 @@
 // record names the selected candidate pair.
 import assert from "node:assert/strict";
 import { LAB, netTest } from "./_netns.ts";
-import { NetHost, netSwarm, startSignal } from "./_net_stack.ts";
+import { NetHost, netSwarm, startSignal, waitDelivered } from "./_net_stack.ts";
 import type { RtcCandidatePair } from "../core/rtc.ts";
 
 netTest(
@@ -24,12 +24,7 @@ netTest(
       assert.notEqual(pair.remote.type, "relay");
     }
     await host.stream(40, 20);
-    let viewers = await swarm.report();
-    const deadline = Date.now() + 10_000;
-    while (viewers.some((v) => v.received < 40) && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 200));
-      viewers = await swarm.report();
-    }
+    const viewers = await waitDelivered(swarm, 40);
     for (const v of viewers) {
       assert.equal(v.received, 40, JSON.stringify(v));
       assert.equal(v.outOfOrder, 0);

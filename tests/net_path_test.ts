@@ -4,7 +4,7 @@
 // returns; the host drops the dead connection and keeps streaming to the others.
 import assert from "node:assert/strict";
 import { netTest } from "./_netns.ts";
-import { NetHost, netSwarm, startSignal, waitUntil } from "./_net_stack.ts";
+import { NetHost, netSwarm, startSignal, waitDelivered, waitUntil } from "./_net_stack.ts";
 
 const MOVING = "10.77.2.3";
 
@@ -62,12 +62,7 @@ netTest(
     assert.ok(asked.includes(movingPeer!), `it asked for a new offer: ${JSON.stringify(asked)}`);
 
     // The healthy viewers never noticed.
-    let viewers = await healthy.report();
-    const deadline = Date.now() + 15_000;
-    while (viewers.some((v) => v.received < 400) && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 250));
-      viewers = await healthy.report();
-    }
+    const viewers = await waitDelivered(healthy, 400);
     for (const v of viewers) {
       assert.equal(v.received, 400, JSON.stringify(v));
       assert.equal(v.outOfOrder, 0);

@@ -3,11 +3,16 @@
 // message; without it the handshakes fail with a clear reason, bounded, and stop.
 import assert from "node:assert/strict";
 import type { RtcCandidatePair } from "../core/rtc.ts";
-import type { SwarmViewerSummary } from "../cli/swarm.ts";
-import type { Swarm } from "./_swarm.ts";
 import { BROWSER_REQUIRED, Chromium, CHROMIUM_PATH, chromiumMissing } from "./_chromium.ts";
 import { LAB, netTest } from "./_netns.ts";
-import { type NetHost, NetHost as Host, netSwarm, startSignal, waitUntil } from "./_net_stack.ts";
+import {
+  type NetHost,
+  NetHost as Host,
+  netSwarm,
+  startSignal,
+  waitDelivered,
+  waitUntil,
+} from "./_net_stack.ts";
 
 const SECRET = "net-test-secret";
 
@@ -22,17 +27,6 @@ function _relayed(pair: RtcCandidatePair): boolean {
   return [pair.local, pair.remote].some((c) => c.type === "relay" && c.address === LAB.services);
 }
 
-/** Waits until every viewer has `count` messages; returns the last report. */
-async function _delivered(swarm: Swarm, count: number): Promise<SwarmViewerSummary[]> {
-  let viewers = await swarm.report();
-  const deadline = Date.now() + 15_000;
-  while (viewers.some((v) => v.received < count) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 200));
-    viewers = await swarm.report();
-  }
-  return viewers;
-}
-
 netTest(
   "with UDP between viewers and host dropped, viewers connect through coturn with minted credentials and get every message in order",
   async (lab) => {
@@ -45,7 +39,7 @@ netTest(
     await host.waitReady(3);
     for (const pair of _pairs(host)) assert.ok(_relayed(pair), JSON.stringify(pair));
     await host.stream(40, 20);
-    for (const v of await _delivered(swarm, 40)) {
+    for (const v of await waitDelivered(swarm, 40)) {
       assert.equal(v.received, 40, JSON.stringify(v));
       assert.equal(v.outOfOrder, 0);
     }
@@ -65,7 +59,7 @@ netTest(
       assert.equal(pair.remote.type, "relay", JSON.stringify(pair));
     }
     await host.stream(20, 20);
-    for (const v of await _delivered(swarm, 20)) assert.equal(v.received, 20, JSON.stringify(v));
+    for (const v of await waitDelivered(swarm, 20)) assert.equal(v.received, 20, JSON.stringify(v));
   },
 );
 
