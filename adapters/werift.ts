@@ -86,8 +86,8 @@ export interface WeriftOptions {
   portRange?: [number, number];
   /**
    * Recover from packet loss sooner than werift alone (default true): resend an unanswered
-   * DTLS flight after 200 ms, SCTP timeouts of 500 ms initial and 200 ms least, early
-   * retransmit (see `./werift_shims.ts`). `false` keeps werift's own timers, for comparison.
+   * DTLS flight after 250 ms, a 1 s first SCTP timeout (werift: 3 s), early retransmit (see
+   * `./werift_shims.ts`). `false` keeps werift's own timers, for comparison.
    */
   quickRecovery?: boolean;
 }

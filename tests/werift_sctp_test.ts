@@ -144,12 +144,12 @@ function _association() {
   };
 }
 
-test("quicker SCTP recovery: a 500 ms first timeout, a 200 ms floor, and a second INIT ACK does not throw", () => {
+test("quicker SCTP recovery: a 1 s first timeout, werift's 1 s floor, and a second INIT ACK does not throw", () => {
   const a = _association();
   recoverSooner(a);
-  assert.equal(a.rto, 0.5);
+  assert.equal(a.rto, 1);
   a.updateRto(0.002); // a LAN round trip
-  assert.equal(a.rto, 0.2);
+  assert.equal(a.rto, 1);
   a.timer1Start("echo");
   a.timer1Start("echo"); // werift would throw here, out of its packet handler
   assert.equal(a.timer1Handle, 1);
