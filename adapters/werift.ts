@@ -45,6 +45,7 @@ import { assertSendable } from "../core/rtc.ts";
 import { installFastHandshakeCrypto } from "./werift_crypto.ts";
 import { leanDtlsRecords, leanSctpPackets, smallReceiveBuffers } from "./werift_fast_path.ts";
 import {
+  boundGathering,
   connectClientEarly,
   delayAcks,
   dropStaleHandshakes,
@@ -326,6 +327,7 @@ class _WeriftPeerConnection implements RtcPeerConnection {
       // (applyStunTurnServersFromOptions) and setLocalDescription waits for that query
       // (5 s timeout, plus DNS) before it resolves; an agent without one skips it.
       if (this.#noStun) transport.iceTransport.connection.stunServer = undefined;
+      boundGathering(transport.iceTransport.connection);
       dropStaleHandshakes(transport); // first: its wrapper sees keepEarlyClientHello's replay
       keepEarlyClientHello(transport);
       sendFlightsWhole(transport);

@@ -491,3 +491,31 @@ export function recoverSooner(sctp: object): void {
     return done;
   };
 }
+
+/** The longest werift's gathering waits for a STUN or TURN server's answer, ms. */
+export const GATHER_WAIT_MS = 2_000;
+
+type _Gathering = { getCandidatePromises(...args: unknown[]): Promise<unknown>[] };
+
+/**
+ * werift's setLocalDescription waits until every candidate is gathered (ice.ts
+ * gatherCandidates: `Promise.allSettled` over getCandidatePromises), and a TURN allocation
+ * that gets no answer is retried over UDP for about 6.4 s (STUN retransmissions), then over
+ * TCP; with a wrong credential the TCP attempt never ended. So one unreachable or
+ * misconfigured TURN server held back every offer and answer, even between peers with a
+ * direct path: 15 s to ready, or never. This stops waiting for a server after
+ * {@linkcode GATHER_WAIT_MS}: gathering completes with what it has, and a relayed candidate
+ * that comes later is still trickled (werift appends it when the allocation succeeds).
+ * An upstream fix would trickle server candidates instead of awaiting them.
+ */
+export function boundGathering(connection: object): void {
+  const c = connection as _Gathering;
+  const original = c.getCandidatePromises;
+  if (typeof original !== "function") return;
+  c.getCandidatePromises = (...args: unknown[]) =>
+    original.apply(c, args).map((p) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<void>((resolve) => timer = setTimeout(resolve, GATHER_WAIT_MS));
+      return Promise.race([p, late]).finally(() => clearTimeout(timer));
+    });
+}

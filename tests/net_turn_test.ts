@@ -64,6 +64,20 @@ netTest(
 );
 
 netTest(
+  "a wrong TURN secret costs viewers with a direct path a bounded wait, not their connection",
+  async (lab) => {
+    await lab.startTurn({ secret: SECRET });
+    const { url } = await startSignal(lab, { turn: `turn:${LAB.services}:3478`, secret: "wrong" });
+    const host = await Host.start(lab, url);
+    await using swarm = netSwarm(lab, url, host, 2);
+    // werift alone waited for the refused allocation without end; gathering is bounded now.
+    await swarm.waitFor("ready", 2, 30_000);
+    await host.waitReady(2);
+    for (const pair of _pairs(host)) assert.ok(!_relayed(pair), JSON.stringify(pair));
+  },
+);
+
+netTest(
   "without TURN and with UDP dropped, handshakes fail as ice-failed, and host and viewers give up instead of looping",
   async (lab) => {
     await lab.blockViewerHostUdp(true);
