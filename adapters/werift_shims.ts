@@ -493,7 +493,7 @@ export function recoverSooner(sctp: object): void {
 }
 
 /** The longest werift's gathering waits for a STUN or TURN server's answer, ms. */
-export const GATHER_WAIT_MS = 2_000;
+export const GATHER_WAIT_MS = 5_000;
 
 type _Gathering = { getCandidatePromises(...args: unknown[]): Promise<unknown>[] };
 
@@ -504,9 +504,11 @@ type _Gathering = { getCandidatePromises(...args: unknown[]): Promise<unknown>[]
  * TCP; with a wrong credential the TCP attempt never ended. So one unreachable or
  * misconfigured TURN server held back every offer and answer, even between peers with a
  * direct path: 15 s to ready, or never. This stops waiting for a server after
- * {@linkcode GATHER_WAIT_MS}: gathering completes with what it has, and a relayed candidate
- * that comes later is still trickled (werift appends it when the allocation succeeds).
- * An upstream fix would trickle server candidates instead of awaiting them.
+ * {@linkcode GATHER_WAIT_MS}: gathering completes with what it has. Not sooner: werift never
+ * pairs a relayed candidate that comes after the remote ones were added (it pairs protocols
+ * as candidates arrive), so a working TURN server must answer within the wait, and at 5%
+ * loss on a loaded machine 2 s cut off a third of 100 TURN-only viewers (bench/RESULTS.md).
+ * An upstream fix would trickle server candidates and pair them when they come.
  */
 export function boundGathering(connection: object): void {
   const c = connection as _Gathering;
