@@ -13,30 +13,29 @@
  *
  * @module
  */
-import { parseFlags } from "../cli/flags.ts";
+import { flagTable, parseFlags } from "../cli/flags.ts";
 import { NetLab, netnsMissing } from "../tests/_netns.ts";
 import { NetHost, startSignal } from "../tests/_net_stack.ts";
 import { Swarm } from "../tests/_swarm.ts";
 
-const { flags } = parseFlags(Deno.args, [
-  { name: "viewers", type: "string", description: "viewers", default: "100" },
-  { name: "processes", type: "string", description: "swarm processes", default: "4" },
-  { name: "rounds", type: "string", description: "rounds", default: "1" },
-  { name: "losses", type: "string", description: "loss percentages", default: "0,2,5" },
-  { name: "modes", type: "string", description: "direct,turn", default: "direct,turn" },
-  { name: "messages", type: "string", description: "lines streamed", default: "200" },
-  { name: "rate", type: "string", description: "lines per second", default: "10" },
-  { name: "recovery", type: "string", description: "quick,stock: werift timers", default: "quick" },
-  { name: "json", type: "string", description: "write every run here" },
-]);
-const viewers = Number(flags.viewers ?? 100);
-const processes = Number(flags.processes ?? 4);
-const rounds = Number(flags.rounds ?? 1);
-const losses = String(flags.losses ?? "0,2,5").split(",").map(Number);
-const modes = String(flags.modes ?? "direct,turn").split(",") as Array<"direct" | "turn">;
-const messages = Number(flags.messages ?? 200);
-const rate = Number(flags.rate ?? 10);
-const recoveries = String(flags.recovery ?? "quick").split(",") as Array<"quick" | "stock">;
+const { values: flags } = parseFlags(
+  Deno.args,
+  flagTable({
+    viewers: { type: "int", help: "viewers", default: 100, min: 1 },
+    processes: { type: "int", help: "swarm processes", default: 4, min: 1 },
+    rounds: { type: "int", help: "rounds", default: 1, min: 1 },
+    losses: { type: "string", help: "loss percentages", default: "0,2,5" },
+    modes: { type: "string", help: "direct,turn", default: "direct,turn" },
+    messages: { type: "int", help: "lines streamed", default: 200, min: 1 },
+    rate: { type: "int", help: "lines per second", default: 10, min: 1 },
+    recovery: { type: "string", help: "quick,stock: werift timers", default: "quick" },
+    json: { type: "string", help: "write every run here" },
+  }),
+);
+const { viewers, processes, rounds, messages, rate } = flags;
+const losses = flags.losses.split(",").map(Number);
+const modes = flags.modes.split(",") as Array<"direct" | "turn">;
+const recoveries = flags.recovery.split(",") as Array<"quick" | "stock">;
 
 const missing = await netnsMissing();
 if (missing) {
@@ -202,4 +201,4 @@ for (const loss of losses) {
 }
 console.log(rows.join("\n"));
 console.log(`load after: ${await load()}`);
-if (flags.json) await Deno.writeTextFile(String(flags.json), JSON.stringify(runs, null, 2));
+if (flags.json) await Deno.writeTextFile(flags.json, JSON.stringify(runs, null, 2));

@@ -7,25 +7,35 @@ import { SessionError } from "../core/session.ts";
 import { SignalingError } from "../core/signaling.ts";
 import { ViewerError } from "../core/viewer.ts";
 import { werift, type WeriftOptions } from "../adapters/werift.ts";
-import type { RtcAdapter, RtcIceTransportPolicy } from "../core/rtc.ts";
-import { type FlagSpec, UsageError } from "./flags.ts";
+import type { RtcAdapter } from "../core/rtc.ts";
+import { flagTable, UsageError } from "./flags.ts";
 
-/** `--ice-transport-policy`, shared by `host` and `view`. */
-export const ICE_POLICY_FLAG: FlagSpec = {
-  name: "ice-transport-policy",
-  type: "string",
-  description: "all, or relay to connect through the server's TURN only",
-  default: "all",
-};
+/** The signaling server URL, a row of every command that connects to one. */
+export const SERVER_FLAG = flagTable({
+  server: {
+    type: "string",
+    help: "signaling server URL (http:// or https://)",
+    default: "http://127.0.0.1:8787",
+  },
+});
 
-/** Checks `--ice-transport-policy`. */
-export function icePolicy(value: string | boolean | undefined): RtcIceTransportPolicy {
-  const policy = value ?? "all";
-  if (policy !== "all" && policy !== "relay") {
-    throw new UsageError("--ice-transport-policy must be all or relay");
-  }
-  return policy;
-}
+/** Where werift gathers ICE candidates, a row of every command that runs werift peers. */
+export const ICE_ADDRESS_FLAG = flagTable({
+  "ice-address": {
+    type: "string",
+    help: "local IPv4 address for ICE (default: loopback for a local server)",
+  },
+});
+
+/** Which candidates ICE may use, a row of `host`, `view` and `swarm`. */
+export const ICE_POLICY_FLAG = flagTable({
+  "ice-transport-policy": {
+    type: "choice",
+    choices: ["all", "relay"],
+    help: "all, or relay to connect through the server's TURN only",
+    default: "all",
+  },
+});
 
 /**
  * The werift adapter for a server URL: ICE on `address` if given, on loopback when the
@@ -43,8 +53,7 @@ export function weriftFor(
 }
 
 /** Checks `--server` is an http(s) URL. */
-export function serverUrl(value: string | boolean | undefined): string {
-  const raw = typeof value === "string" ? value : "http://127.0.0.1:8787";
+export function serverUrl(raw: string): string {
   let url: URL;
   try {
     url = new URL(raw);

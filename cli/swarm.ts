@@ -15,35 +15,40 @@
 import process from "node:process";
 import type { RtcIceTransportPolicy } from "../core/rtc.ts";
 import { Viewer } from "../core/viewer.ts";
-import { ICE_POLICY_FLAG, icePolicy, weriftFor } from "./common.ts";
-import { type FlagSpec, intFlag, parseFlags, UsageError } from "./flags.ts";
+import { ICE_ADDRESS_FLAG, ICE_POLICY_FLAG, SERVER_FLAG, weriftFor } from "./common.ts";
+import { flagTable, parseFlags, UsageError } from "./flags.ts";
 import { readLines } from "./lines.ts";
-import { setupLogging } from "./logging.ts";
+import { logLevelFlag, setupLogging } from "./logging.ts";
+
+/** What a swarm of viewers joins: the flags it shares with the raw baseline's swarm. */
+export const SWARM_JOIN_FLAGS = flagTable({
+  ...SERVER_FLAG,
+  session: { type: "string", help: "session id (required)" },
+  code: { type: "string", help: "join code (required)" },
+  count: { type: "int", help: "viewers to start at once", default: 10, max: 10_000 },
+});
 
 /** Flags of `shoal swarm`. */
-export const SWARM_FLAGS: FlagSpec[] = [
-  {
-    name: "server",
-    type: "string",
-    description: "signaling server URL",
-    default: "http://127.0.0.1:8787",
+export const SWARM_FLAGS = flagTable({
+  ...SWARM_JOIN_FLAGS,
+  prefix: { type: "string", help: "label prefix", default: "swarm" },
+  ...ICE_ADDRESS_FLAG,
+  ...ICE_POLICY_FLAG,
+  "heartbeat-ms": { type: "int", help: "viewer heartbeat interval, ms", max: 600_000 },
+  "max-offer-requests": {
+    type: "int",
+    help: "offer requests before giving up",
+    default: 8,
+    max: 1_000,
   },
-  { name: "session", type: "string", description: "session id (required)" },
-  { name: "code", type: "string", description: "join code (required)" },
-  { name: "count", type: "string", description: "viewers to start at once", default: "10" },
-  { name: "prefix", type: "string", description: "label prefix", default: "swarm" },
-  { name: "ice-address", type: "string", description: "local IPv4 address for ICE" },
-  ICE_POLICY_FLAG,
-  { name: "heartbeat-ms", type: "string", description: "viewer heartbeat interval, ms" },
-  { name: "max-offer-requests", type: "string", description: "offer requests before giving up" },
-  {
-    name: "werift-recovery",
-    type: "string",
-    description: "quick (the adapter's loss shims) or stock (werift's timers)",
+  "werift-recovery": {
+    type: "choice",
+    choices: ["quick", "stock"],
+    help: "quick (the adapter's loss shims) or stock (werift's timers)",
     default: "quick",
   },
-  { name: "log-level", type: "string", description: "log level on stderr", default: "error" },
-];
+  "log-level": logLevelFlag("error"),
+});
 
 /** What the swarm knows of one viewer. */
 export interface SwarmViewerSummary {
@@ -121,24 +126,15 @@ export function summarizeStats(s: SwarmStats, state: string): SwarmViewerSummary
 
 /** Runs the swarm until `quit` or stdin closes. */
 export async function swarmCommand(args: string[]): Promise<number> {
-  const { flags } = parseFlags(args, SWARM_FLAGS);
-  const server = (flags.server as string | undefined) ?? "http://127.0.0.1:8787";
-  if (typeof flags.session !== "string" || typeof flags.code !== "string") {
+  const { values: flags } = parseFlags(args, SWARM_FLAGS);
+  const { server, session, code } = flags;
+  if (session === undefined || code === undefined) {
     throw new UsageError("--session and --code are required");
   }
-  await setupLogging("json", (flags["log-level"] as "error" | undefined) ?? "error");
-  const recovery = flags["werift-recovery"] ?? "quick";
-  if (recovery !== "quick" && recovery !== "stock") {
-    throw new UsageError("--werift-recovery must be quick or stock");
-  }
-  const rtc = weriftFor(server, flags["ice-address"] as string | undefined, {
-    quickRecovery: recovery === "quick",
+  await setupLogging("json", flags["log-level"]);
+  const rtc = weriftFor(server, flags["ice-address"], {
+    quickRecovery: flags["werift-recovery"] === "quick",
   });
-  const iceTransportPolicy = icePolicy(flags["ice-transport-policy"]);
-  const heartbeatIntervalMs = flags["heartbeat-ms"] === undefined
-    ? undefined
-    : intFlag(flags["heartbeat-ms"], "heartbeat-ms", 5_000, 0, 600_000);
-  const maxOfferRequests = intFlag(flags["max-offer-requests"], "max-offer-requests", 8, 0, 1_000);
   const slots: _Slot[] = [];
   const join = (n: number) => {
     for (let k = 0; k < n; k++) {
@@ -153,16 +149,16 @@ export async function swarmCommand(args: string[]): Promise<number> {
       void _run(slot, {
         rtc,
         server,
-        session: flags.session as string,
-        code: flags.code as string,
-        prefix: (flags.prefix as string | undefined) ?? "swarm",
-        iceTransportPolicy,
-        heartbeatIntervalMs,
-        maxOfferRequests,
+        session,
+        code,
+        prefix: flags.prefix,
+        iceTransportPolicy: flags["ice-transport-policy"],
+        heartbeatIntervalMs: flags["heartbeat-ms"],
+        maxOfferRequests: flags["max-offer-requests"],
       });
     }
   };
-  join(intFlag(flags.count, "count", 10, 0, 10_000));
+  join(flags.count);
   for await (const line of readLines(Deno.stdin.readable)) {
     const [cmd, arg, ...rest] = line.trim().split(" ");
     if (cmd === "report") {

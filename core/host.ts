@@ -6,6 +6,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import type { Logger } from "./logger.ts";
+import { openOrClose } from "./async.ts";
 import { Emitter } from "./emitter.ts";
 import { Fanout } from "./fanout.ts";
 import {
@@ -23,7 +24,11 @@ import type { DropReason } from "./peer_link.ts";
 import { AsyncQueue } from "./queue.ts";
 import type { IceServer } from "./protocol.ts";
 import { type IncomingSignal, SignalingClient } from "./signaling.ts";
-import { type NegotiationJob, Supervisor } from "./supervisor.ts";
+import {
+  DEFAULT_MAX_CONCURRENT_HANDSHAKES,
+  type NegotiationJob,
+  Supervisor,
+} from "./supervisor.ts";
 import { createSession, type SessionInfo, sessionWsUrl } from "./session.ts";
 
 export type { HostEvents, HostOptions, ViewerMessage } from "./host_options.ts";
@@ -99,7 +104,7 @@ export class Host implements AsyncDisposable {
     this.#supervisor = new Supervisor<NegotiatedPeer>({
       negotiate: (job) => this.#negotiate(job),
       dispose: (peer) => void peer.pc.close(),
-      maxConcurrentHandshakes: options.maxConcurrentHandshakes ?? 32,
+      maxConcurrentHandshakes: options.maxConcurrentHandshakes ?? DEFAULT_MAX_CONCURRENT_HANDSHAKES,
       maxConcurrentHandshakesCeiling: options.maxConcurrentHandshakesCeiling ?? 64,
       maxAttempts: options.maxAttempts,
       requestOfferIntervalMs: options.requestOfferIntervalMs,
@@ -128,14 +133,11 @@ export class Host implements AsyncDisposable {
         signal: options.signal,
       });
     const host = new Host(session, options);
-    try {
-      await host.#signaling.connect({ signal: options.signal });
-    } catch (error) {
-      await host.close();
-      throw error;
-    }
-    options.signal?.addEventListener("abort", () => host.close(), { once: true });
-    return host;
+    return openOrClose(
+      host,
+      () => host.#signaling.connect({ signal: options.signal }),
+      options.signal,
+    );
   }
 
   /** The join code, when this host created the session. */

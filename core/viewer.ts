@@ -8,7 +8,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import type { Logger } from "./logger.ts";
-import { backoff } from "./async.ts";
+import { backoff, openOrClose } from "./async.ts";
 import { Emitter } from "./emitter.ts";
 import { FrameDecoder } from "./frame_decoder.ts";
 import { encodeMessage, MessageIdAllocator } from "./framing.ts";
@@ -16,11 +16,33 @@ import { AsyncQueue } from "./queue.ts";
 import { getSession, sessionWsUrl } from "./session.ts";
 import { type IncomingSignal, SignalingClient } from "./signaling.ts";
 import { ViewerConnection } from "./viewer_connection.ts";
-import { ViewerError } from "./viewer_error.ts";
 import type { ViewerEvents, ViewerOptions, ViewerState } from "./viewer_options.ts";
 
-export { ViewerError } from "./viewer_error.ts";
 export type { ViewerEvents, ViewerOptions, ViewerState } from "./viewer_options.ts";
+
+/**
+ * The viewer cannot go on: `kicked` or `capacity` (the host said so), `gave-up` (no ready
+ * after the allowed offer requests), `refused` (the server refused it), or `closed`.
+ *
+ * @example
+ * ```ts
+ * import { ViewerError } from "./viewer.ts";
+ * console.assert(new ViewerError("gave-up", "no offer").code === "gave-up");
+ * ```
+ */
+export class ViewerError extends Error {
+  /** Always `"ViewerError"`. */
+  override name = "ViewerError";
+  /** Makes an error with its `code`, a message, and optionally a `cause`. */
+  constructor(
+    /** Why. */
+    readonly code: "kicked" | "capacity" | "gave-up" | "refused" | "closed",
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
 
 const encoder = new TextEncoder();
 
@@ -76,8 +98,6 @@ export class Viewer implements AsyncDisposable {
   #error?: ViewerError;
   #signalingError?: ViewerError;
   #closed?: Promise<void>;
-  /** Signals dropped because of a stale `handshakeId`. */
-  staleSignals = 0;
 
   private constructor(options: ViewerOptions) {
     this.#o = options;
@@ -108,14 +128,11 @@ export class Viewer implements AsyncDisposable {
   static async join(options: ViewerOptions): Promise<Viewer> {
     await getSession(options.server, options.sessionId, { signal: options.signal });
     const viewer = new Viewer(options);
-    try {
-      await viewer.#signaling.connect({ signal: options.signal });
-    } catch (error) {
-      await viewer.close();
-      throw error;
-    }
-    options.signal?.addEventListener("abort", () => viewer.close(), { once: true });
-    return viewer;
+    return openOrClose(
+      viewer,
+      () => viewer.#signaling.connect({ signal: options.signal }),
+      options.signal,
+    );
   }
 
   /** This viewer's peer id on the signaling server. */
@@ -207,10 +224,7 @@ export class Viewer implements AsyncDisposable {
     if (this.#closed) return;
     if (s.data.kind === "offer") return void this.#answer(s.from, s.handshakeId, s.data.sdp);
     const conn = this.#conn;
-    if (!conn || conn.handshakeId !== s.handshakeId) {
-      this.staleSignals++;
-      return;
-    }
+    if (!conn || conn.handshakeId !== s.handshakeId) return;
     if (s.data.kind === "abort") {
       this.#log.info("host aborted the handshake", this.#fields({ reason: s.data.reason }));
       void this.#drop("host-abort", this.#o.abortGraceMs ?? 3_000);

@@ -8,7 +8,12 @@
 import type { Logger } from "./logger.ts";
 import type { FrameDecoder } from "./frame_decoder.ts";
 import { FramingError } from "./framing.ts";
-import { type ControlFrame, parseControlFrame, type SignalData } from "./protocol.ts";
+import {
+  type ControlFrame,
+  DATA_CHANNEL_LABEL,
+  parseControlFrame,
+  type SignalData,
+} from "./protocol.ts";
 import type {
   RtcAdapter,
   RtcDataChannel,
@@ -136,7 +141,7 @@ export class ViewerConnection {
   }
 
   #adopt(channel: RtcDataChannel): void {
-    if (channel.label !== "shoal" || this.#channel) return;
+    if (channel.label !== DATA_CHANNEL_LABEL || this.#channel) return;
     this.#channel = channel;
     this.#offs.push(
       channel.on("message", (m) => {

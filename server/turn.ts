@@ -8,21 +8,7 @@
  * @module
  */
 import type { IceServer } from "../core/protocol.ts";
-
-/**
- * Where `welcome`'s `iceServers` come from: a fixed list, or a function minting them for
- * each connection (the peer id it is about to welcome).
- *
- * @example
- * ```ts
- * import type { IceServerSource } from "@shoal/shoal/server";
- *
- * const fixed: IceServerSource = [{ urls: "stun:10.0.0.1:3478" }];
- * const perPeer: IceServerSource = (peerId) => Promise.resolve([{ urls: `stun:${peerId}` }]);
- * console.assert(Array.isArray(fixed) && typeof perPeer === "function");
- * ```
- */
-export type IceServerSource = IceServer[] | ((peerId: string) => Promise<IceServer[]>);
+import type { IceServersFor } from "./relay.ts";
 
 /**
  * Options of {@link turnIceServers}.
@@ -54,23 +40,22 @@ export interface TurnOptions {
 export const DEFAULT_TURN_TTL_SECONDS = 86_400;
 
 /**
- * Returns an {@link IceServerSource} that mints one TURN credential per connection, valid
- * for `ttlSeconds`, beside the fixed and STUN servers. Throws `TypeError`/`RangeError` at
- * once for a malformed URL, an empty secret or a bad lifetime.
+ * Returns an {@link IceServersFor} (the signaling server's `iceServers` option) that mints
+ * one TURN credential per connection, valid for `ttlSeconds`, beside the fixed and STUN
+ * servers. Throws `TypeError`/`RangeError` at once for a malformed URL, an empty secret or
+ * a bad lifetime.
  *
  * @example
  * ```ts
  * import { turnIceServers } from "@shoal/shoal/server";
  *
  * const mint = turnIceServers({ urls: "turn:10.0.0.1:3478", secret: "s3cret", now: () => 0 });
- * const [turn] = await mint("peer-1");
+ * const [turn] = await mint({ sessionId: "s", peerId: "peer-1", role: "viewer" });
  * console.assert(turn.username === "86400:peer-1");
  * console.assert(typeof turn.credential === "string" && turn.credential.length === 28);
  * ```
  */
-export function turnIceServers(
-  options: TurnOptions,
-): (peerId: string) => Promise<IceServer[]> {
+export function turnIceServers(options: TurnOptions): IceServersFor {
   const urls = _urls(options.urls, /^turns?:[^\s]+$/i, "a turn: or turns: URL");
   const stun = _urls(options.stun ?? [], /^stuns?:[^\s]+$/i, "a stun: or stuns: URL");
   if (urls.length === 0) throw new TypeError("TURN needs at least one turn: URL");
@@ -91,17 +76,12 @@ export function turnIceServers(
     false,
     ["sign"],
   );
-  return async (peerId) => {
+  return async ({ peerId }) => {
     const username = `${Math.floor(now() / 1000) + ttl}:${peerId}`;
     const mac = await crypto.subtle.sign("HMAC", await key, new TextEncoder().encode(username));
     const credential = btoa(String.fromCharCode(...new Uint8Array(mac)));
     return [...fixed, { urls: urls.length === 1 ? urls[0] : urls, username, credential }];
   };
-}
-
-/** Resolves a source for one peer. */
-export function resolveIceServers(source: IceServerSource, peerId: string): Promise<IceServer[]> {
-  return typeof source === "function" ? source(peerId) : Promise.resolve(source);
 }
 
 function _urls(value: string | string[], pattern: RegExp, what: string): string[] {

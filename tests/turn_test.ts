@@ -3,6 +3,7 @@ import { createHmac } from "node:crypto";
 import { turnIceServers } from "../server/turn.ts";
 
 const now = () => 1_700_000_000_000;
+const _peer = (peerId: string) => ({ sessionId: "s", peerId, role: "viewer" as const });
 
 Deno.test("turnIceServers mints coturn use-auth-secret credentials: expiry:peerId and base64 HMAC-SHA1", async () => {
   const mint = turnIceServers({
@@ -11,7 +12,7 @@ Deno.test("turnIceServers mints coturn use-auth-secret credentials: expiry:peerI
     ttlSeconds: 600,
     now,
   });
-  const servers = await mint("peer-7");
+  const servers = await mint(_peer("peer-7"));
   assert.equal(servers.length, 1);
   const [turn] = servers;
   assert.equal(turn.urls, "turn:10.1.2.3:3478");
@@ -23,12 +24,12 @@ Deno.test("turnIceServers mints coturn use-auth-secret credentials: expiry:peerI
 Deno.test("turnIceServers gives each peer its own credential and follows the clock", async () => {
   let t = now();
   const mint = turnIceServers({ urls: "turn:10.1.2.3:3478", secret: "s", now: () => t });
-  const [a] = await mint("a");
-  const [b] = await mint("b");
+  const [a] = await mint(_peer("a"));
+  const [b] = await mint(_peer("b"));
   assert.notEqual(a.credential, b.credential);
   assert.equal(a.username, `${t / 1000 + 86_400}:a`);
   t += 5_000;
-  const [a2] = await mint("a");
+  const [a2] = await mint(_peer("a"));
   assert.equal(a2.username, `${t / 1000 + 86_400}:a`);
   assert.notEqual(a2.credential, a.credential);
 });
@@ -41,7 +42,7 @@ Deno.test("turnIceServers puts fixed servers and STUN before the TURN server", a
     iceServers: [{ urls: "stun:10.4.4.4:3478" }],
     now,
   });
-  const servers = await mint("p");
+  const servers = await mint(_peer("p"));
   assert.deepEqual(servers.slice(0, 2), [{ urls: "stun:10.4.4.4:3478" }, {
     urls: "stun:10.1.2.3:3478",
   }]);
@@ -61,6 +62,6 @@ Deno.test("turnIceServers refuses a bad URL, an empty secret or a bad lifetime a
 Deno.test("turnIceServers keeps the secret out of anything it returns or can be printed", async () => {
   const secret = "do-not-print-me";
   const mint = turnIceServers({ urls: "turn:10.1.2.3:3478", secret, now });
-  assert.ok(!JSON.stringify(await mint("p")).includes(secret));
+  assert.ok(!JSON.stringify(await mint(_peer("p"))).includes(secret));
   assert.ok(!Deno.inspect(mint, { depth: 10, showHidden: true }).includes(secret));
 });
