@@ -6,7 +6,7 @@
 import { SessionError } from "../core/session.ts";
 import { SignalingError } from "../core/signaling.ts";
 import { ViewerError } from "../core/viewer.ts";
-import { werift } from "../adapters/werift.ts";
+import { werift, type WeriftOptions } from "../adapters/werift.ts";
 import type { RtcAdapter } from "../core/rtc.ts";
 import { flagTable, UsageError } from "./flags.ts";
 
@@ -27,15 +27,29 @@ export const ICE_ADDRESS_FLAG = flagTable({
   },
 });
 
+/** Which candidates ICE may use, a row of `host`, `view` and `swarm`. */
+export const ICE_POLICY_FLAG = flagTable({
+  "ice-transport-policy": {
+    type: "choice",
+    choices: ["all", "relay"],
+    help: "all, or relay to connect through the server's TURN only",
+    default: "all",
+  },
+});
+
 /**
  * The werift adapter for a server URL: ICE on `address` if given, on loopback when the
  * signaling server is on this machine's loopback, else on every interface.
  */
-export function weriftFor(server: string, address?: string): RtcAdapter {
+export function weriftFor(
+  server: string,
+  address?: string,
+  options: WeriftOptions = {},
+): RtcAdapter {
   const host = new URL(server).hostname;
   const loopback = host === "127.0.0.1" || host === "localhost" || host === "[::1]";
   const udp4 = address ?? (loopback ? "127.0.0.1" : undefined);
-  return werift(udp4 ? { interfaceAddresses: { udp4 } } : {});
+  return werift(udp4 ? { ...options, interfaceAddresses: { udp4 } } : options);
 }
 
 /** Checks `--server` is an http(s) URL. */

@@ -14,10 +14,26 @@ export class Swarm implements AsyncDisposable {
   #exited = false;
 
   constructor(
-    o: { server: string; session: string; code: string; count: number; prefix?: string },
+    o: {
+      server: string;
+      session: string;
+      code: string;
+      count: number;
+      prefix?: string;
+      /** Runs it through this command, e.g. `["ip", "netns", "exec", NS]`. */
+      wrap?: string[];
+      /** Local ICE address (default 127.0.0.1; `null`: every interface). */
+      iceAddress?: string | null;
+      /** Extra `shoal swarm` flags. */
+      flags?: string[];
+    },
   ) {
-    this.child = new Deno.Command(Deno.execPath(), {
+    const wrap = o.wrap ?? [];
+    const ice = o.iceAddress === null ? [] : ["--ice-address", o.iceAddress ?? "127.0.0.1"];
+    this.child = new Deno.Command(wrap[0] ?? Deno.execPath(), {
       args: [
+        ...wrap.slice(1),
+        ...(wrap.length ? [Deno.execPath()] : []),
         "run",
         "-A",
         SWARM,
@@ -31,8 +47,8 @@ export class Swarm implements AsyncDisposable {
         String(o.count),
         "--prefix",
         o.prefix ?? "swarm",
-        "--ice-address",
-        "127.0.0.1",
+        ...ice,
+        ...(o.flags ?? []),
       ],
       stdin: "piped",
       stdout: "piped",
@@ -89,9 +105,9 @@ export class Swarm implements AsyncDisposable {
   }
 
   /** Asks for a summary and waits for it. */
-  async report(timeoutMs = 5_000): Promise<SwarmViewerSummary[]> {
+  async report(timeoutMs = 5_000, full = false): Promise<SwarmViewerSummary[]> {
     const before = this.#summaries.length;
-    await this.command("report");
+    await this.command(full ? "report full" : "report");
     const deadline = Date.now() + timeoutMs;
     while (this.#summaries.length === before) {
       if (Date.now() > deadline) throw new Error("swarm: no summary");
