@@ -6,8 +6,15 @@
 import type { HostMetricsSnapshot, PeerSnapshot } from "../core/host_metrics.ts";
 import { formatBytes, formatMs, h } from "./dom.ts";
 
-/** Fills the `<tbody>` of `table` with one row per viewer, in join order. */
-export function renderViewers(table: HTMLElement, peers: PeerSnapshot[]): void {
+/**
+ * Fills the `<tbody>` of `table` with one row per viewer, in join order; `extra` adds a
+ * last cell to each row (the share page's input grant).
+ */
+export function renderViewers<P extends PeerSnapshot>(
+  table: HTMLElement,
+  peers: P[],
+  extra?: (peer: P) => HTMLElement,
+): void {
   const body = table.querySelector("tbody");
   if (!body) throw new TypeError("the viewers table has no tbody");
   const rows = peers.map((p) => {
@@ -21,6 +28,7 @@ export function renderViewers(table: HTMLElement, peers: PeerSnapshot[]): void {
       h("td", formatMs(p.rttMs), { class: "num" }),
       h("td", formatBytes(p.queuedBytes + p.bufferedAmount), { class: "num" }),
     );
+    if (extra) row.append(extra(p));
     return row;
   });
   body.replaceChildren(...rows);
