@@ -62,6 +62,11 @@ export class TerminalModel {
     this.#term.resize(cols, rows);
   }
 
+  /** Back to a blank screen, default modes and no scrollback (before a fresh `screen`). */
+  reset(): void {
+    this.#term.reset();
+  }
+
   /** The screen and scrollback as escape sequences for a fresh terminal of this size. */
   serialize(): string {
     return this.#serializer.serialize({ scrollback: this.#scrollback });
