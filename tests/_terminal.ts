@@ -20,7 +20,9 @@ export class ViewerScreen {
       if (m.kind === "hello") {
         this.hello = m.hello;
         const { cols, rows } = this.model.size;
-        if (cols !== m.hello.cols || rows !== m.hello.rows) this.model.resize(m.hello.cols, m.hello.rows);
+        if (cols !== m.hello.cols || rows !== m.hello.rows) {
+          this.model.resize(m.hello.cols, m.hello.rows);
+        }
       } else if (m.kind === "screen") {
         this.screens++;
         this.model.reset();

@@ -35,7 +35,9 @@ class Outlet {
 Deno.test("a viewer joining mid-program gets hello and the serialized screen, and then shows what the host's model shows", async () => {
   const outlet = new Outlet();
   await using stream = new TerminalStream({ outlet, cols: 40, rows: 10 });
-  await stream.write(enc("\x1b[1;31mred bold\x1b[0m\r\nplain\r\n\x1b[?1049h\x1b[2J\x1b[3;5H\x1b[7mframe"));
+  await stream.write(
+    enc("\x1b[1;31mred bold\x1b[0m\r\nplain\r\n\x1b[?1049h\x1b[2J\x1b[3;5H\x1b[7mframe"),
+  );
   await stream.flush();
   const screen = await outlet.admit(stream, "late");
   assert.deepEqual(outlet.kinds("late"), ["hello", "screen"]);
