@@ -111,11 +111,9 @@ export async function shareCommand(args: string[]): Promise<number> {
     if (flags["page-port"] !== undefined) {
       page = await startSharePage({
         port: intFlag(flags["page-port"], "page-port", 0, 0, 65535),
-        host: share.host,
-        stream: share.stream,
+        share,
         server,
       });
-      share.on("input", (e) => page!.logInput(e.peerId, e.data, e.accepted));
     }
     _announce(share.host, server, page);
     if (tty) {

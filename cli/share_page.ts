@@ -7,19 +7,16 @@
  *
  * @module
  */
-import type { Host } from "../core/host.ts";
 import { buildWeb } from "../web/build.ts";
 import { XTERM_CSS } from "../server/web.ts";
-import type { TerminalStream } from "./terminal_stream.ts";
+import type { Share } from "./share.ts";
 
 /** Options of {@linkcode startSharePage}. */
 export interface SharePageOptions {
   /** Port on 127.0.0.1 (0: any free one). */
   port: number;
-  /** The sharing host. */
-  host: Host;
-  /** Its terminal stream. */
-  stream: TerminalStream;
+  /** The share it shows. */
+  share: Share;
   /** The signaling server (for the viewer link). */
   server: string;
 }
@@ -28,8 +25,6 @@ export interface SharePageOptions {
 export interface SharePage extends AsyncDisposable {
   /** The page's address, with its token in the fragment. */
   readonly url: string;
-  /** Shows a viewer's keystrokes (or dropped ones) in the page's log. */
-  logInput(peerId: string, data: Uint8Array, accepted: boolean): void;
   /** Stops serving. */
   close(): Promise<void>;
 }
@@ -50,7 +45,7 @@ function _grant(text: string): { peerId: string; allow: boolean } | undefined {
 
 /** Bundles the page and serves it; resolves once it listens. */
 export async function startSharePage(options: SharePageOptions): Promise<SharePage> {
-  const { host, stream } = options;
+  const { host, stream } = options.share;
   const [scripts, html, style, xterm] = await Promise.all([
     buildWeb({ "share.js": new URL("share.ts", WEB) }),
     Deno.readTextFile(new URL("share.html", WEB)),
@@ -84,6 +79,13 @@ export async function startSharePage(options: SharePageOptions): Promise<SharePa
   };
   const timer = setInterval(() => sockets.size && broadcast(status()), 1_000);
   const offPeer = host.on("peer", () => sockets.size && broadcast(status()));
+  // Each viewer keystroke message, accepted or dropped, goes to the page's log.
+  const offInput = options.share.on("input", ({ peerId, data, accepted }) => {
+    if (sockets.size === 0) return;
+    const label = stream.viewers().find((v) => v.peerId === peerId)?.label ?? "";
+    const text = new TextDecoder().decode(data);
+    broadcast(JSON.stringify({ type: "input", peerId, label, text, accepted }));
+  });
 
   const headers = (type: string) => ({
     "content-type": type,
@@ -147,21 +149,11 @@ export async function startSharePage(options: SharePageOptions): Promise<SharePa
   let closed: Promise<void> | undefined;
   const page: SharePage = {
     url: `http://127.0.0.1:${server.addr.port}/#token=${token}`,
-    logInput(peerId, data, accepted) {
-      if (sockets.size === 0) return;
-      const label = stream.viewers().find((v) => v.peerId === peerId)?.label ?? "";
-      broadcast(JSON.stringify({
-        type: "input",
-        peerId,
-        label,
-        text: new TextDecoder().decode(data),
-        accepted,
-      }));
-    },
     close() {
       closed ??= (async () => {
         clearInterval(timer);
         offPeer();
+        offInput();
         for (const ws of sockets) ws.close(1001, "the share ended");
         await server.shutdown();
       })();

@@ -8,7 +8,8 @@ import { formatBytes, formatMs, h } from "./dom.ts";
 
 /**
  * Fills the `<tbody>` of `table` with one row per viewer, in join order; `extra` adds a
- * last cell to each row (the share page's input grant).
+ * last cell to each row (the share page's input grant). Cells that did not change stay
+ * in place, so that a button in them can be clicked while the table refreshes.
  */
 export function renderViewers<P extends PeerSnapshot>(
   table: HTMLElement,
@@ -31,7 +32,19 @@ export function renderViewers<P extends PeerSnapshot>(
     if (extra) row.append(extra(p));
     return row;
   });
-  body.replaceChildren(...rows);
+  const old = new Map<string, HTMLTableRowElement>();
+  for (const row of body.querySelectorAll("tr")) old.set(row.dataset.peer ?? "", row);
+  const kept = rows.map((row) => {
+    const before = old.get(row.dataset.peer ?? "");
+    if (!before || before.cells.length !== row.cells.length) return row;
+    before.dataset.state = row.dataset.state;
+    [...row.cells].forEach((cell, i) => {
+      if (before.cells[i].outerHTML !== cell.outerHTML) before.cells[i].replaceWith(cell);
+    });
+    return before;
+  });
+  const same = kept.length === body.rows.length && kept.every((r, i) => body.rows[i] === r);
+  if (!same) body.replaceChildren(...kept);
 }
 
 function _pairs(record: Record<string, number>): string {
