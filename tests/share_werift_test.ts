@@ -141,3 +141,31 @@ Deno.test("a read-only viewer's keystrokes never reach the program; once granted
     await v.close();
   }
 });
+
+Deno.test("a flood (10 MB of `yes`) drops no viewer: each ends on the host's screen, resynchronised when it fell behind", async () => {
+  await using server = testServer();
+  await using share = await Share.start({
+    rtc: loopback(),
+    server: server.url,
+    command: ["bash", "-c", "read -r go; yes | head -c 10000000; echo FLOOD DONE; read -r end"],
+    cols: 80,
+    rows: 24,
+  });
+  const viewers = [await watch(share, server.url, "a"), await watch(share, server.url, "b")];
+  try {
+    await eventually(() => share.host.readyCount === 2, 10_000, "two viewers ready");
+    await share.type("\r");
+    await converge(share, viewers, "FLOOD DONE");
+    assert.ok(share.stream.stats.bytesIn > 10_000_000);
+    assert.deepEqual(share.host.metrics().drops, {});
+    assert.equal(share.host.readyCount, 2);
+    console.log(
+      `flood: ${share.stream.stats.ticks} ticks, ${share.stream.stats.resyncs} resyncs, ` +
+        `screens per viewer ${viewers.map((v) => v.screen.screens).join(", ")}`,
+    );
+    await share.type("\r");
+    assert.equal(await share.exited, 0);
+  } finally {
+    for (const v of viewers) await v.close();
+  }
+});
