@@ -93,6 +93,8 @@ export class Pty implements AsyncDisposable {
       child = new Deno.Command("script", {
         args: ["--quiet", "--return", "--flush", "--command", wrapper, "/dev/null"],
         env: {
+          // What the program may assume of the terminal: xterm.js's, unless told otherwise.
+          TERM: Deno.env.get("TERM") || "xterm-256color",
           ...options.env,
           SHELL: "/bin/sh", // script runs `$SHELL -c wrapper`; the program gets the real one
           SHOAL_SHELL: Deno.env.get("SHELL") ?? "/bin/sh",
