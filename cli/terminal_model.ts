@@ -5,6 +5,7 @@
  * @module
  */
 import xterm from "@xterm/headless";
+// @ts-types="./addon_serialize.d.ts"
 import { SerializeAddon } from "@xterm/addon-serialize";
 
 type _HeadlessAddon = Parameters<InstanceType<typeof xterm.Terminal>["loadAddon"]>[0];

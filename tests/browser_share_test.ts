@@ -8,14 +8,34 @@ import type { Page } from "playwright-core";
 import { werift } from "../adapters/werift.ts";
 import { Share } from "../cli/share.ts";
 import { startSharePage } from "../cli/share_page.ts";
-import type { TerminalView } from "../web/terminal_view.ts";
 import { browserTest } from "./_chromium.ts";
 import { SHARE_PROGRAM } from "./_share_program.ts";
 import { eventually } from "./_signal_helpers.ts";
 import { webServer } from "./_web.ts";
 
 const loopback = () => werift({ interfaceAddresses: { udp4: "127.0.0.1" } });
-type _Page = { shoalTerminal?: TerminalView };
+/** What the test reads of the page's `TerminalView` (its xterm.js types would pull in the DOM). */
+interface _Cell {
+  getFgColor(): number;
+  isBold(): number;
+}
+interface _View {
+  settled(): Promise<void>;
+  lines(): string[];
+  terminal: {
+    cols: number;
+    rows: number;
+    buffer: {
+      active: {
+        cursorX: number;
+        cursorY: number;
+        type: "normal" | "alternate";
+        getLine(y: number): { getCell(x: number): _Cell | undefined } | undefined;
+      };
+    };
+  };
+}
+type _Page = { shoalTerminal?: _View };
 
 async function screenOf(page: Page) {
   return await page.evaluate(async () => {

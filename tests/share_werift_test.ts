@@ -77,7 +77,7 @@ Deno.test("share streams colours, cursor motion, a full-screen redraw and a resi
     await converge(share, early, "moved");
     assert.match(
       share.stream.model.serialize(),
-      /\x1b\[[\d;]*\b31\b[\d;]*m/,
+      new RegExp(String.raw`\u001b\[[\d;]*\b31\b[\d;]*m`),
       "red reached the model",
     );
     assert.equal(share.stream.model.cursor().buffer, "normal");

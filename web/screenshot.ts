@@ -11,7 +11,6 @@ import { werift } from "../adapters/werift.ts";
 import { Viewer } from "../core/viewer.ts";
 import { Share } from "../cli/share.ts";
 import { type SignalingServer, startSignalingServer } from "../server/server.ts";
-import type { TerminalView } from "./terminal_view.ts";
 import { webRoutes } from "../server/web.ts";
 import { Chromium } from "../tests/_chromium.ts";
 
@@ -50,7 +49,9 @@ async function shareViewer(server: SignalingServer, browser: Chromium): Promise<
   await new Promise((r) => setTimeout(r, 2_500));
   await until(async () => {
     const lines = await page.evaluate(async () => {
-      const t = (globalThis as unknown as { shoalTerminal: TerminalView }).shoalTerminal;
+      const t = (globalThis as unknown as {
+        shoalTerminal: { settled(): Promise<void>; lines(): string[] };
+      }).shoalTerminal;
       await t.settled();
       return t.lines();
     });
