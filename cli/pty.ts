@@ -7,7 +7,9 @@
  * `sh` wrapper inside the pty sets the size with `stty` and writes the pty's name to a
  * temporary file before it `exec`s the program. A resize runs `stty -F /dev/pts/N cols C
  * rows R`: the kernel's TIOCSWINSZ then sends SIGWINCH to the program, as a terminal
- * emulator's resize would.
+ * emulator's resize would, except that stty sets the columns and the rows one after the
+ * other, so a program may see two SIGWINCHs and, after the first, a size with only the
+ * columns changed; it reads the final size after the second.
  *
  * @module
  */

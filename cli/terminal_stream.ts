@@ -322,42 +322,54 @@ export class TerminalStream implements AsyncDisposable {
     for (const l of this.#listeners) l(message, bytes);
   }
 
-  /** One tick: the pending output goes into the model, then to each viewer. */
+  /**
+   * One tick: the pending output goes into the model, then to each live viewer; a viewer
+   * that fell behind is checked again, output or not, until it has caught up.
+   */
   async #tick(): Promise<void> {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    if (this.#pendingBytes === 0) return this.#wake();
-    const chunk = _concat(this.#pending, this.#pendingBytes);
-    this.#pending = [];
-    this.#pendingBytes = 0;
-    this.#wake();
-    await this.#model.write(chunk);
-    this.stats.ticks++;
-    const message = encodeTerminalMessage({ kind: "output", data: chunk });
+    let message: Uint8Array | undefined;
+    let chunk: Uint8Array | undefined;
+    if (this.#pendingBytes > 0) {
+      chunk = _concat(this.#pending, this.#pendingBytes);
+      this.#pending = [];
+      this.#pendingBytes = 0;
+      this.#wake();
+      await this.#model.write(chunk);
+      this.stats.ticks++;
+      message = encodeTerminalMessage({ kind: "output", data: chunk });
+    } else this.#wake();
+    let behind = 0;
     const backlogs = this.#o.outlet.backlogs();
     const limit = this.#o.resyncBytes ?? 256 * 1024;
     for (const v of this.#viewers.values()) {
       const backlog = backlogs.get(v.peerId) ?? 0;
-      if (v.state === "live" && backlog > limit) {
+      if (v.state === "live" && message && backlog > limit) {
         v.state = "behind";
         this.#log.info("viewer fell behind; it will start again from a fresh screen", {
           peerId: v.peerId,
           backlog,
         });
-        continue;
       }
       if (v.state === "behind") {
-        if (backlog > limit / 4) continue;
+        // What it misses meanwhile is in the fresh screen it gets once it has caught up.
+        if (backlog > limit / 4) {
+          behind++;
+          continue;
+        }
         for (const m of this.#start(v)) this.#o.outlet.send(v.peerId, m);
         v.state = "live";
         v.resyncs++;
         this.stats.resyncs++;
         continue;
       }
-      if (v.state !== "live") continue;
-      if (this.#o.outlet.send(v.peerId, message)) this.stats.messagesOut++;
+      if (v.state === "live" && message && this.#o.outlet.send(v.peerId, message)) {
+        this.stats.messagesOut++;
+      }
     }
-    this.#tell({ kind: "output", data: chunk });
+    if (chunk) this.#tell({ kind: "output", data: chunk });
+    if (behind > 0 && !this.#closed) this.#timer ??= setTimeout(() => this.#flushSoon(), 50);
   }
 
   #wake(): void {

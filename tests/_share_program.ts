@@ -8,18 +8,33 @@ export const SHARE_PROGRAM: string[] = [
 stty -echo
 printf '\e[1;31mred bold\e[0m \e[42mgreen bg\e[0m\r\n'
 printf 'cursor\e[3;20Hmoved\r\n'
-read -r go
+read -r go || exit 1
 printf '\e[?1049h'
 last=none
-draw() { set -- $(stty size); printf '\e[2J\e[HTOP %sx%s\e[%s;1HBOTTOM\e[2;3H\e[7mframe\e[0m %s' "$2" "$1" "$1" "$last"; }
+draw() { local IFS=" "; drawn=$(stty size); set -- $drawn; printf '\e[2J\e[HTOP %sx%s\e[%s;1HBOTTOM\e[2;3H\e[7mframe\e[0m %s' "$2" "$1" "$1" "$last"; }
 draw
 trap draw WINCH
+buf=
+eofs=0
 while :; do
-  if read -r -t 0.1 line; then
-    [ "$line" = quit ] && break
-    last="got:$line"
+  # A read that times out (or is interrupted by SIGWINCH) keeps what it got of the line.
+  IFS= read -r -t 0.5 part
+  rc=$?
+  buf="$buf$part"
+  if [ $rc -eq 0 ]; then
+    [ "$buf" = quit ] && break
+    last="got:$buf"
+    buf=
     draw
+  elif [ $rc -lt 128 ]; then
+    # End of input, or a read cut short by SIGWINCH: only a run of them is a hang-up.
+    eofs=$((eofs + 1))
+    [ $eofs -gt 50 ] && exit 1
+    continue
   fi
+  eofs=0
+  # stty resizes in two steps (columns, then rows): a trap may have drawn the first.
+  [ "$(stty size)" != "$drawn" ] && draw
 done
 printf '\e[?1049l'
 echo bye

@@ -44,3 +44,16 @@ export class ViewerScreen {
     this.model.dispose();
   }
 }
+
+/** The exit status of a share's program, or a rejection if it has not exited within `ms`. */
+export async function exitStatus(share: { exited: Promise<number> }, ms = 20_000): Promise<number> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the program did not exit within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([share.exited, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

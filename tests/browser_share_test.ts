@@ -11,6 +11,7 @@ import { startSharePage } from "../cli/share_page.ts";
 import { browserTest } from "./_chromium.ts";
 import { SHARE_PROGRAM } from "./_share_program.ts";
 import { eventually } from "./_signal_helpers.ts";
+import { exitStatus } from "./_terminal.ts";
 import { webServer } from "./_web.ts";
 
 const loopback = () => werift({ interfaceAddresses: { udp4: "127.0.0.1" } });
@@ -113,7 +114,7 @@ browserTest(
     await converge(share, [early, late], "frame got:from chromium");
     await late.keyboard.type("quit");
     await late.keyboard.press("Enter");
-    assert.equal(await share.exited, 5);
+    assert.equal(await exitStatus(share), 5);
     await eventually(
       async () =>
         /exited \(status 5\)/.test((await early.locator("#terminal-mode").textContent())!),
@@ -166,7 +167,7 @@ browserTest(
     await hostPage.locator("#log li").first().waitFor();
     assert.match((await hostPage.locator("#log").textContent())!, /watcher/);
     await share.type("quit\r");
-    assert.equal(await share.exited, 5);
+    assert.equal(await exitStatus(share), 5);
     assert.deepEqual(browser.report, []);
   },
 );

@@ -9,7 +9,7 @@ import { encodeTerminalMessage } from "../core/terminal_messages.ts";
 import { Viewer } from "../core/viewer.ts";
 import { SHARE_PROGRAM } from "./_share_program.ts";
 import { eventually, testServer } from "./_signal_helpers.ts";
-import { ViewerScreen } from "./_terminal.ts";
+import { exitStatus, ViewerScreen } from "./_terminal.ts";
 
 const loopback = () => werift({ interfaceAddresses: { udp4: "127.0.0.1" } });
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -41,8 +41,21 @@ async function watch(share: Share, server: string, label: string) {
 type Watched = Awaited<ReturnType<typeof watch>>;
 
 /** Waits until the host's model shows `text`, then until every viewer shows the same. */
-async function converge(share: Share, viewers: Watched[], text: string): Promise<void> {
-  await eventually(() => share.stream.model.lines().join("\n").includes(text), 10_000, `"${text}"`);
+async function converge(
+  share: Share,
+  viewers: Watched[],
+  text: string,
+  timeoutMs = 10_000,
+): Promise<void> {
+  await eventually(
+    () => share.stream.model.lines().join("\n").includes(text),
+    timeoutMs,
+    `"${text}"`,
+  ).catch((error) => {
+    throw new Error(
+      `${error.message}; the host shows ${JSON.stringify(share.stream.model.lines())}`,
+    );
+  });
   for (const v of viewers) {
     await eventually(
       async () => {
@@ -51,7 +64,7 @@ async function converge(share: Share, viewers: Watched[], text: string): Promise
         return JSON.stringify(v.screen.model.lines()) ===
           JSON.stringify(share.stream.model.lines());
       },
-      10_000,
+      timeoutMs,
       `viewer ${v.viewer.peerId} shows "${text}"`,
     ).catch((error) => {
       assert.deepEqual(v.screen.model.lines(), share.stream.model.lines(), error.message);
@@ -97,7 +110,7 @@ Deno.test("share streams colours, cursor motion, a full-screen redraw and a resi
     assert.equal(share.stream.model.lines()[19], "BOTTOM");
 
     await share.type("quit\r");
-    assert.equal(await share.exited, 5);
+    assert.equal(await exitStatus(share), 5);
     for (const v of all) {
       await eventually(async () => (await v.screen.settled(), v.screen.exitCode === 5), 5_000);
     }
@@ -134,7 +147,7 @@ Deno.test("a read-only viewer's keystrokes never reach the program; once granted
     v.viewer.send(encodeTerminalMessage({ kind: "input", data: enc("hello\r") }));
     await converge(share, [v], "frame got:hello");
     v.viewer.send(encodeTerminalMessage({ kind: "input", data: enc("quit\r") }));
-    assert.equal(await share.exited, 5);
+    assert.equal(await exitStatus(share), 5);
     assert.deepEqual(typed, [false, true, true]);
     assert.equal(share.stream.stats.inputAccepted, 2);
   } finally {
@@ -142,12 +155,12 @@ Deno.test("a read-only viewer's keystrokes never reach the program; once granted
   }
 });
 
-Deno.test("a flood (10 MB of `yes`) drops no viewer: each ends on the host's screen, resynchronised when it fell behind", async () => {
+Deno.test("a flood (4 MB of `yes`) drops no viewer: each ends on the host's screen, resynchronised when it fell behind", async () => {
   await using server = testServer();
   await using share = await Share.start({
     rtc: loopback(),
     server: server.url,
-    command: ["bash", "-c", "read -r go; yes | head -c 10000000; echo FLOOD DONE; read -r end"],
+    command: ["bash", "-c", "read -r go; yes | head -c 4000000; echo FLOOD DONE; read -r end"],
     cols: 80,
     rows: 24,
   });
@@ -155,8 +168,9 @@ Deno.test("a flood (10 MB of `yes`) drops no viewer: each ends on the host's scr
   try {
     await eventually(() => share.host.readyCount === 2, 10_000, "two viewers ready");
     await share.type("\r");
-    await converge(share, viewers, "FLOOD DONE");
-    assert.ok(share.stream.stats.bytesIn > 10_000_000);
+    // `script` relays a few MB/s on this machine: the time limit is generous.
+    await converge(share, viewers, "FLOOD DONE", 60_000);
+    assert.ok(share.stream.stats.bytesIn > 4_000_000);
     assert.deepEqual(share.host.metrics().drops, {});
     assert.equal(share.host.readyCount, 2);
     console.log(
@@ -164,7 +178,7 @@ Deno.test("a flood (10 MB of `yes`) drops no viewer: each ends on the host's scr
         `screens per viewer ${viewers.map((v) => v.screen.screens).join(", ")}`,
     );
     await share.type("\r");
-    assert.equal(await share.exited, 0);
+    assert.equal(await exitStatus(share), 0);
   } finally {
     for (const v of viewers) await v.close();
   }

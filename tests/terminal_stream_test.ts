@@ -77,10 +77,14 @@ Deno.test("a viewer that falls behind gets no output until its backlog drains, t
   }
   assert.deepEqual(outlet.kinds("slow"), ["hello", "screen"], "nothing while behind");
   assert.equal(outlet.kinds("fast").filter((k) => k === "output").length, 20);
+  // Output has stopped: the stream checks on its own until the viewer has caught up.
   outlet.backlog.set("slow", 100);
-  await stream.write(enc("caught up"));
+  await new Promise((r) => setTimeout(r, 120));
   await stream.flush();
   assert.deepEqual(outlet.kinds("slow"), ["hello", "screen", "hello", "screen"]);
+  await stream.write(enc("caught up"));
+  await stream.flush();
+  assert.deepEqual(outlet.kinds("slow"), ["hello", "screen", "hello", "screen", "output"]);
   await Promise.all([slow.settled(), fast.settled()]);
   assert.deepEqual(slow.model.lines(), stream.model.lines());
   assert.deepEqual(fast.model.lines(), stream.model.lines());
