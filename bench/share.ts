@@ -20,9 +20,7 @@ import { werift } from "../adapters/werift.ts";
 import { parseFlags } from "../cli/flags.ts";
 import { setupLogging } from "../cli/logging.ts";
 import { Share } from "../cli/share.ts";
-import type { SwarmViewerSummary } from "../cli/swarm.ts";
-import { SwarmProc } from "../cli/swarm_proc.ts";
-import { swarmCommandLine } from "../cli/swarm_spawn.ts";
+import { spawnSwarms, swarmReports } from "../cli/swarm_proc.ts";
 import { startSignalingServer } from "../server/server.ts";
 
 const { flags } = parseFlags(Deno.args, [
@@ -53,33 +51,14 @@ await using share = await Share.start({
   cols: 80,
   rows: 24,
 });
-const swarms: SwarmProc[] = [];
-for (let p = 0; p < processes; p++) {
-  const count = Math.floor(viewers / processes) + (p < viewers % processes ? 1 : 0);
-  swarms.push(
-    new SwarmProc(
-      swarmCommandLine([
-        "--server",
-        server.url,
-        "--session",
-        share.host.session.sessionId,
-        "--code",
-        share.host.joinCode!,
-        "--count",
-        String(count),
-        "--prefix",
-        `p${p}`,
-        "--ice-address",
-        "127.0.0.1",
-      ]),
-      count,
-    ),
-  );
-}
-
-async function reports(): Promise<SwarmViewerSummary[]> {
-  return (await Promise.all(swarms.map((s) => s.report(true)))).flat();
-}
+const swarms = spawnSwarms({
+  server: server.url,
+  sessionId: share.host.session.sessionId,
+  joinCode: share.host.joinCode!,
+  processes,
+  countOf: (p) => Math.floor(viewers / processes) + (p < viewers % processes ? 1 : 0),
+});
+const reports = () => swarmReports(swarms, true);
 
 /** Samples the host's RSS every 100 ms while `run` runs; returns CPU %, peak RSS (MiB). */
 async function measure<T>(run: () => Promise<T>): Promise<T & { cpu: number; rssMiB: number }> {
@@ -145,10 +124,17 @@ try {
   await Promise.all(swarms.map((s) => s.command("reset")));
   const before = { ...share.stream.stats };
   const flood = await measure(async () => {
-    const t0 = performance.now();
+    // The largest backlog (queued + buffered) any viewer had on the host, sampled.
+    let peakBacklog = 0;
+    const sampler = setInterval(() => {
+      for (const p of share.host.metrics().peers) {
+        peakBacklog = Math.max(peakBacklog, p.queuedBytes + p.bufferedAmount);
+      }
+    }, 100);
     await share.type("flood\r");
     await sleep(seconds * 1000 + 2_000);
-    return { wallS: (performance.now() - t0) / 1000 };
+    clearInterval(sampler);
+    return { peakBacklogKiB: Math.round(peakBacklog / 1024) };
   });
   const r2 = await reports();
   const received = r2.reduce((n, v) => n + (v.terminal?.bytes ?? 0), 0);
@@ -158,7 +144,11 @@ try {
     producedMiBps: +((after.bytesIn - before.bytesIn) / seconds / 1048576).toFixed(2),
     deliveredMiBpsAllViewers: +(received / seconds / 1048576).toFixed(2),
     deliveredMiBpsPerViewer: +(received / seconds / viewers / 1048576).toFixed(3),
+    peakBacklogKiB: flood.peakBacklogKiB,
     resyncs: after.resyncs - before.resyncs,
+    ticks: after.ticks - before.ticks,
+    modelMs: Math.round(after.modelMs - before.modelMs),
+    sendMs: Math.round(after.sendMs - before.sendMs),
     screensPerViewerMedian: pct(r2.map((v) => v.terminal?.screens ?? 0).sort((a, b) => a - b), 0.5),
     ready: share.host.readyCount,
     drops: share.host.metrics().drops,

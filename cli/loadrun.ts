@@ -10,8 +10,12 @@ import { Host, type HostOptions } from "../core/host.ts";
 import type { HostMetricsSnapshot } from "../core/host_metrics.ts";
 import type { SignalingServer } from "../server/mod.ts";
 import { type LoadServer, startLoadServer } from "./server_proc.ts";
-import { type BroadcastResult, measureBroadcast, SwarmProc } from "./swarm_proc.ts";
-import { swarmCommandLine } from "./swarm_spawn.ts";
+import {
+  type BroadcastResult,
+  measureBroadcast,
+  spawnSwarms,
+  type SwarmProc,
+} from "./swarm_proc.ts";
 
 export type { BroadcastResult } from "./swarm_proc.ts";
 
@@ -127,28 +131,13 @@ export class LoadRun implements AsyncDisposable {
 
   #spawn(countOf: (p: number) => number): void {
     this.joinStarted = performance.now();
-    for (let p = 0; p < this.#o.processes; p++) {
-      const count = countOf(p);
-      this.#swarms.push(
-        new SwarmProc(
-          swarmCommandLine([
-            "--server",
-            this.serverUrl,
-            "--session",
-            this.host.session.sessionId,
-            "--code",
-            this.host.joinCode!,
-            "--count",
-            String(count),
-            "--prefix",
-            `p${p}`,
-            "--ice-address",
-            "127.0.0.1",
-          ]),
-          count,
-        ),
-      );
-    }
+    this.#swarms.push(...spawnSwarms({
+      server: this.serverUrl,
+      sessionId: this.host.session.sessionId,
+      joinCode: this.host.joinCode!,
+      processes: this.#o.processes,
+      countOf,
+    }));
   }
 
   /** Viewers the swarms report ready, and failed. */

@@ -8,7 +8,7 @@
 import process from "node:process";
 import { readLines } from "./lines.ts";
 import type { SwarmViewerSummary } from "./swarm.ts";
-import type { CommandLine } from "./swarm_spawn.ts";
+import { type CommandLine, swarmCommandLine } from "./swarm_spawn.ts";
 
 /** A swarm child process: its `ready`/`failed` events, and its commands. */
 export class SwarmProc {
@@ -112,8 +112,31 @@ function _swarmsCpuMs(swarms: SwarmProc[]): number {
   return swarms.reduce((sum, s) => sum + s.cpuMs, 0);
 }
 
-async function _reports(swarms: SwarmProc[], full: boolean): Promise<SwarmViewerSummary[]> {
+/** Every viewer's summary from every swarm (`full`: with every latency). */
+export async function swarmReports(
+  swarms: SwarmProc[],
+  full: boolean,
+): Promise<SwarmViewerSummary[]> {
   return (await Promise.all(swarms.map((s) => s.report(full)))).flat();
+}
+
+/**
+ * Starts `processes` swarm processes of `countOf(p)` viewers each, joining `sessionId` on
+ * `server` over loopback ICE; labels are `p<process>-<index>`.
+ */
+export function spawnSwarms(o: {
+  server: string;
+  sessionId: string;
+  joinCode: string;
+  processes: number;
+  countOf: (process: number) => number;
+}): SwarmProc[] {
+  return Array.from({ length: o.processes }, (_, p) => {
+    const count = o.countOf(p);
+    const args = ["--server", o.server, "--session", o.sessionId, "--code", o.joinCode];
+    args.push("--count", String(count), "--prefix", `p${p}`, "--ice-address", "127.0.0.1");
+    return new SwarmProc(swarmCommandLine(args), count);
+  });
 }
 
 /**
@@ -128,7 +151,7 @@ export async function measureBroadcast(
   size: number,
 ): Promise<BroadcastResult> {
   await Promise.all(swarms.map((s) => s.command("reset")));
-  const before = await _reports(swarms, false);
+  const before = await swarmReports(swarms, false);
   const base = new Map(before.map((v) => [`${v.peerId}`, v.received]));
   const pad = "x".repeat(Math.max(0, size - 40));
   const viewersCpu0 = _swarmsCpuMs(swarms);
@@ -148,7 +171,7 @@ export async function measureBroadcast(
   const cpu = process.cpuUsage(cpu0);
   const hostCpuPercent = ((cpu.user + cpu.system) / 1000 / elapsed) * 100;
   // Let the last messages land (bounded).
-  let after = await _reports(swarms, true);
+  let after = await swarmReports(swarms, true);
   const viewersCpuPercent = (_swarmsCpuMs(swarms) - viewersCpu0) / (performance.now() - t0) * 100;
   const deadline = performance.now() + 10_000;
   while (
@@ -156,7 +179,7 @@ export async function measureBroadcast(
     performance.now() < deadline
   ) {
     await new Promise((r) => setTimeout(r, 200));
-    after = await _reports(swarms, true);
+    after = await swarmReports(swarms, true);
   }
   const survivors = after.filter((v) => v.state === "ready");
   const survivorsComplete =

@@ -74,6 +74,10 @@ export interface TerminalStreamStats {
   ticks: number;
   /** Viewers started again from a fresh screen after falling behind. */
   resyncs: number;
+  /** Wall time spent parsing output into the model, ms. */
+  modelMs: number;
+  /** Wall time spent handing output to viewers (and resynchronising them), ms. */
+  sendMs: number;
   /** Viewer keystroke messages that reached the program. */
   inputAccepted: number;
   /** Viewer keystroke messages dropped because the viewer may not type. */
@@ -97,6 +101,8 @@ export class TerminalStream implements AsyncDisposable {
     messagesOut: 0,
     ticks: 0,
     resyncs: 0,
+    modelMs: 0,
+    sendMs: 0,
     inputAccepted: 0,
     inputDropped: 0,
   };
@@ -336,11 +342,14 @@ export class TerminalStream implements AsyncDisposable {
       this.#pending = [];
       this.#pendingBytes = 0;
       this.#wake();
+      const parsing = performance.now();
       await this.#model.write(chunk);
+      this.stats.modelMs += performance.now() - parsing;
       this.stats.ticks++;
       message = encodeTerminalMessage({ kind: "output", data: chunk });
     } else this.#wake();
     let behind = 0;
+    const sending = performance.now();
     const backlogs = this.#o.outlet.backlogs();
     const limit = this.#o.resyncBytes ?? 256 * 1024;
     for (const v of this.#viewers.values()) {
@@ -368,6 +377,7 @@ export class TerminalStream implements AsyncDisposable {
         this.stats.messagesOut++;
       }
     }
+    this.stats.sendMs += performance.now() - sending;
     if (chunk) this.#tell({ kind: "output", data: chunk });
     if (behind > 0 && !this.#closed) this.#timer ??= setTimeout(() => this.#flushSoon(), 50);
   }

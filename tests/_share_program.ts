@@ -1,6 +1,9 @@
 // The scripted program the share tests run in a pseudo-terminal: colours, cursor motion,
 // then (after a line of input) a full-screen frame in the alternate buffer that is redrawn
 // on every resize and shows the last line typed; `quit` leaves it and exits with status 5.
+import { werift } from "../adapters/werift.ts";
+import { Share } from "../cli/share.ts";
+
 export const SHARE_PROGRAM: string[] = [
   "bash",
   "-c",
@@ -41,3 +44,18 @@ echo bye
 exit 5
 `,
 ];
+
+/** Shares `command` (default: {@linkcode SHARE_PROGRAM}) from this process, werift on loopback. */
+export function shareOnLoopback(
+  server: string,
+  options: { cols: number; rows: number; allowInput?: boolean; command?: string[] },
+): Promise<Share> {
+  return Share.start({
+    rtc: werift({ interfaceAddresses: { udp4: "127.0.0.1" } }),
+    server,
+    command: options.command ?? SHARE_PROGRAM,
+    cols: options.cols,
+    rows: options.rows,
+    allowInput: options.allowInput,
+  });
+}

@@ -5,16 +5,14 @@
 // page reaches the program. The share's own host page shows the terminal and grants input.
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
-import { werift } from "../adapters/werift.ts";
-import { Share } from "../cli/share.ts";
+import type { Share } from "../cli/share.ts";
 import { startSharePage } from "../cli/share_page.ts";
 import { browserTest } from "./_chromium.ts";
-import { SHARE_PROGRAM } from "./_share_program.ts";
+import { shareOnLoopback } from "./_share_program.ts";
 import { eventually } from "./_signal_helpers.ts";
 import { exitStatus } from "./_terminal.ts";
 import { webServer } from "./_web.ts";
 
-const loopback = () => werift({ interfaceAddresses: { udp4: "127.0.0.1" } });
 /** What the test reads of the page's `TerminalView` (its xterm.js types would pull in the DOM). */
 interface _Cell {
   getFgColor(): number;
@@ -76,14 +74,7 @@ browserTest(
   "the viewer page renders a shared terminal with xterm.js: colours, cursor motion, full-screen redraw, resize, a late joiner, and typing once input is allowed",
   async (browser) => {
     await using server = await webServer();
-    await using share = await Share.start({
-      rtc: loopback(),
-      server: server.url,
-      command: SHARE_PROGRAM,
-      cols: 60,
-      rows: 12,
-      allowInput: true,
-    });
+    await using share = await shareOnLoopback(server.url, { cols: 60, rows: 12, allowInput: true });
     const link = `${server.url}/view/${share.host.session.sessionId}#code=${share.host.joinCode}`;
     const early = await browser.page();
     await early.goto(link);
@@ -129,13 +120,7 @@ browserTest(
   "the share's host page shows the terminal beside the viewers and grants a viewer's input",
   async (browser) => {
     await using server = await webServer();
-    await using share = await Share.start({
-      rtc: loopback(),
-      server: server.url,
-      command: SHARE_PROGRAM,
-      cols: 50,
-      rows: 10,
-    });
+    await using share = await shareOnLoopback(server.url, { cols: 50, rows: 10 });
     await using page = await startSharePage({
       port: 0,
       share,

@@ -4,10 +4,10 @@
 // redraw and a resize, for viewers there from the start and for a late joiner.
 import assert from "node:assert/strict";
 import { werift } from "../adapters/werift.ts";
-import { Share } from "../cli/share.ts";
+import type { Share } from "../cli/share.ts";
 import { encodeTerminalMessage } from "../core/terminal_messages.ts";
 import { Viewer } from "../core/viewer.ts";
-import { SHARE_PROGRAM } from "./_share_program.ts";
+import { shareOnLoopback } from "./_share_program.ts";
 import { eventually, testServer } from "./_signal_helpers.ts";
 import { exitStatus, ViewerScreen } from "./_terminal.ts";
 
@@ -77,13 +77,7 @@ async function converge(
 
 Deno.test("share streams colours, cursor motion, a full-screen redraw and a resize to werift viewers; a late joiner sees the full-screen frame; the exit status reaches them", async () => {
   await using server = testServer();
-  await using share = await Share.start({
-    rtc: loopback(),
-    server: server.url,
-    command: SHARE_PROGRAM,
-    cols: 60,
-    rows: 12,
-  });
+  await using share = await shareOnLoopback(server.url, { cols: 60, rows: 12 });
   const early = [await watch(share, server.url, "a"), await watch(share, server.url, "b")];
   const all = [...early];
   try {
@@ -121,13 +115,7 @@ Deno.test("share streams colours, cursor motion, a full-screen redraw and a resi
 
 Deno.test("a read-only viewer's keystrokes never reach the program; once granted, they do", async () => {
   await using server = testServer();
-  await using share = await Share.start({
-    rtc: loopback(),
-    server: server.url,
-    command: SHARE_PROGRAM,
-    cols: 40,
-    rows: 8,
-  });
+  await using share = await shareOnLoopback(server.url, { cols: 40, rows: 8 });
   const v = await watch(share, server.url, "typist");
   try {
     await converge(share, [v], "moved");
@@ -157,12 +145,10 @@ Deno.test("a read-only viewer's keystrokes never reach the program; once granted
 
 Deno.test("a flood (4 MB of `yes`) drops no viewer: each ends on the host's screen, resynchronised when it fell behind", async () => {
   await using server = testServer();
-  await using share = await Share.start({
-    rtc: loopback(),
-    server: server.url,
-    command: ["bash", "-c", "read -r go; yes | head -c 4000000; echo FLOOD DONE; read -r end"],
+  await using share = await shareOnLoopback(server.url, {
     cols: 80,
     rows: 24,
+    command: ["bash", "-c", "read -r go; yes | head -c 4000000; echo FLOOD DONE; read -r end"],
   });
   const viewers = [await watch(share, server.url, "a"), await watch(share, server.url, "b")];
   try {
