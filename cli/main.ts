@@ -90,6 +90,9 @@ async function _explain(
   if (error instanceof Error && error.name === "StoreUnavailableError") {
     return { sentence: error.message, code: 1 }; // `signal --redis` cannot reach Redis
   }
+  if (error instanceof Error && error.name === "PtyError") {
+    return { sentence: error.message, code: 1 }; // `share` without util-linux `script`
+  }
   const sentence = (await import("./common.ts")).explain(error);
   return sentence === undefined ? undefined : { sentence, code: 1 };
 }
