@@ -15,9 +15,9 @@ import {
   type FloodResult,
   measureBroadcast,
   measureFlood,
-  SwarmProc,
+  spawnSwarms,
+  type SwarmProc,
 } from "./swarm_proc.ts";
-import { swarmCommandLine } from "./swarm_spawn.ts";
 
 import { flagTable } from "./flags.ts";
 
@@ -155,28 +155,13 @@ export class LoadRun implements AsyncDisposable {
 
   #spawn(countOf: (p: number) => number): void {
     this.joinStarted = performance.now();
-    for (let p = 0; p < this.#o.processes; p++) {
-      const count = countOf(p);
-      this.#swarms.push(
-        new SwarmProc(
-          swarmCommandLine([
-            "--server",
-            this.serverUrl,
-            "--session",
-            this.host.session.sessionId,
-            "--code",
-            this.host.joinCode!,
-            "--count",
-            String(count),
-            "--prefix",
-            `p${p}`,
-            "--ice-address",
-            "127.0.0.1",
-          ]),
-          count,
-        ),
-      );
-    }
+    this.#swarms.push(...spawnSwarms({
+      server: this.serverUrl,
+      sessionId: this.host.session.sessionId,
+      joinCode: this.host.joinCode!,
+      processes: this.#o.processes,
+      countOf,
+    }));
   }
 
   /** Viewers the swarms report ready, and failed. */

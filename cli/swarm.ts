@@ -8,12 +8,15 @@
  *   `leave I`, `send I TEXT`, `join N` (N more viewers)
  *
  * Broadcast payloads that start with `SEQ TS ` (a sequence number and `Date.now()` at
- * send) are checked for order and timed; others are only counted.
+ * send) are checked for order and timed; others are only counted. In a shared terminal
+ * (`shoal share`), the bytes of `screen` and `output` messages are counted, and each
+ * `@@TS@@` in the output is timed (the share benchmark types them and `cat` echoes them).
  *
  * @module
  */
 import process from "node:process";
 import type { RtcIceTransportPolicy } from "../core/rtc.ts";
+import { decodeTerminalMessage, TERMINAL_KIND } from "../core/terminal_messages.ts";
 import { Viewer } from "../core/viewer.ts";
 import { ICE_ADDRESS_FLAG, ICE_POLICY_FLAG, SERVER_FLAG, weriftFor } from "./common.ts";
 import { flagTable, parseFlags, UsageError } from "./flags.ts";
@@ -74,6 +77,8 @@ export interface SwarmViewerSummary {
   readyMs?: number;
   /** Why it failed, if it did. */
   error?: string;
+  /** In a terminal session: bytes of `screen` and `output` received, and `screen`s. */
+  terminal?: { bytes: number; screens: number };
   /** Messages over 64 KiB: their size and FNV-1a hash. */
   large?: Array<{ bytes: number; fnv: number }>;
 }
@@ -171,6 +176,7 @@ export async function swarmCommand(args: string[]): Promise<number> {
     } else if (cmd === "reset") {
       for (const s of slots) {
         Object.assign(s, { lat: [], outOfOrder: 0, firstSeq: undefined, lastSeq: undefined });
+        if (s.terminal) s.terminal = { bytes: 0, screens: 0 };
       }
     } else if (cmd === "leave") await slots[Number(arg)]?.viewer?.close();
     else if (cmd === "send") slots[Number(arg)]?.viewer?.send(rest.join(" "));
@@ -245,6 +251,9 @@ export function fnv1a(bytes: Uint8Array): number {
  */
 export function recordMessage(slot: SwarmStats, m: Uint8Array): void {
   slot.received++;
+  if (slot.terminal || (m[0] === TERMINAL_KIND.hello && decodeTerminalMessage(m))) {
+    return _recordTerminal(slot, m);
+  }
   if (m.byteLength > 65_536) {
     (slot.large ??= []).push({ bytes: m.byteLength, fnv: fnv1a(m) });
     return;
@@ -258,6 +267,20 @@ export function recordMessage(slot: SwarmStats, m: Uint8Array): void {
   slot.lastSeq = seq;
   const now = performance.timeOrigin + performance.now();
   if (slot.lat.length < 100_000) slot.lat.push(Math.round((now - Number(match[2])) * 10) / 10);
+}
+
+const MARK = /@@(\d+(?:\.\d+)?)@@/g;
+
+function _recordTerminal(slot: SwarmStats, m: Uint8Array): void {
+  const t = slot.terminal ??= { bytes: 0, screens: 0 };
+  if (m[0] === TERMINAL_KIND.screen) t.screens++;
+  if (m[0] !== TERMINAL_KIND.screen && m[0] !== TERMINAL_KIND.output) return;
+  t.bytes += m.byteLength - 1;
+  if (m[0] !== TERMINAL_KIND.output || m.byteLength > 4096) return; // a flood has no marks
+  const now = performance.timeOrigin + performance.now();
+  for (const [, ts] of decoder.decode(m.subarray(1)).matchAll(MARK)) {
+    if (slot.lat.length < 100_000) slot.lat.push(Math.round((now - Number(ts)) * 10) / 10);
+  }
 }
 
 if (import.meta.main) {
