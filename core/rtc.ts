@@ -109,6 +109,8 @@ export interface RTCIceCandidateLike {
 export interface RtcPeerConnectionConfig {
   /** STUN/TURN servers; `[]` means host candidates only (and no public STUN server). */
   iceServers: RTCIceServerLike[];
+  /** `"relay"` uses TURN relay candidates only, as the DOM's; default `"all"`. */
+  iceTransportPolicy?: "all" | "relay";
 }
 
 /**
