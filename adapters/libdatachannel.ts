@@ -16,8 +16,14 @@
  * and sends are handed over in a microtask, so a burst is seen whole). The native threads
  * are stopped (`cleanup()`) when the last connection is closed, so a process exits by itself.
  *
+ * One isolate per process: node-datachannel 0.33.4 keeps its N-API constructors in
+ * process-wide statics, so loading it from a second isolate (a Worker; `deno test` runs each
+ * file in its own) makes Deno panic ("attempt to access Handle hosted by disposed Isolate").
+ * Hence the examples here are not run by `deno test --doc`; tests/libdatachannel_test.ts runs
+ * them. (Upstream fix: per-environment constructors, `Napi::Env::SetInstanceData`.)
+ *
  * @example
- * ```ts
+ * ```ts ignore
  * import { libdatachannel } from "./libdatachannel.ts";
  *
  * const rtc = libdatachannel({ interfaceAddresses: { udp4: "127.0.0.1" } });
@@ -63,7 +69,7 @@ export type * from "../core/rtc.ts";
  * Options of {@linkcode libdatachannel}.
  *
  * @example One UDP port for every viewer, on loopback
- * ```ts
+ * ```ts ignore
  * import { libdatachannel, type LibdatachannelOptions } from "@shoal/shoal/libdatachannel";
  *
  * const options: LibdatachannelOptions = {
@@ -109,7 +115,7 @@ const CLOSE_WAIT_MS = 2_000;
  * An {@linkcode RtcAdapter} backed by libdatachannel through npm:node-datachannel.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * import { libdatachannel } from "./libdatachannel.ts";
  *
  * const rtc = libdatachannel({ interfaceAddresses: { udp4: "127.0.0.1" }, portRange: [40000, 40100] });
@@ -204,9 +210,11 @@ function _nativeConfig(
  * arrives. The answerer's ICE connects first (it checks as soon as it has the offer, the
  * offerer only once the answer is back), so the stall hits whenever the answerer is the
  * client, which is what every stack picks for an `actpass` offer. So an offer made here
- * says `active`: the offerer, whose ICE connects last, sends the ClientHello, to a server
- * already listening. (werift and browsers keep an early ClientHello, so an answer made
- * here to their `actpass` offer stays the client, as they expect.) (Upstream fix:
+ * says `active`, making the answerer the server. Measured with 30 viewers joining a
+ * libdatachannel host at once (3 runs each, loaded machine): libdatachannel viewers all
+ * ready in 229–659 ms this way, 1.2–1.5 s with `actpass`; werift viewers 0.67–1.8 s and
+ * 1.0–2.3 s. An answer made here to an `actpass` offer (werift, browsers: they keep an
+ * early ClientHello) stays the client, as they expect. (Upstream fix:
  * `changeState(Connecting)` before `registerIncoming()` in `DtlsTransport::start`, or an
  * `enqueueRecv()` after it.)
  */
@@ -233,8 +241,10 @@ class _LdcPeerConnection implements RtcPeerConnection {
   #closing?: Promise<void>;
   #nativeClosed: Promise<void>;
   #channels = new Set<_LdcDataChannel>();
-  /** Local candidates found before `setLocalDescription` was called; null once released. */
+  /** Local candidates held until both descriptions are applied (see #release); null once
+   * released. */
   #heldCandidates: (RTCIceCandidateLike | null)[] | null = [];
+  #localSet = false;
   /** Remote candidates that came before the remote description. */
   #early: RTCIceCandidateLike[] = [];
   #remoteMids: string[] = [];
@@ -309,9 +319,8 @@ class _LdcPeerConnection implements RtcPeerConnection {
       // without applying it); a description made elsewhere is made here.
       const current = this.#pc.localDescription();
       if (current?.type !== description.type) this.#pc.setLocalDescription(description.type);
-      const held = this.#heldCandidates ?? [];
-      this.#heldCandidates = null;
-      for (const candidate of held) this.#events.emit("icecandidate", candidate);
+      this.#localSet = true;
+      this.#release();
     }, options);
   }
 
@@ -322,6 +331,7 @@ class _LdcPeerConnection implements RtcPeerConnection {
     return this.#op(() => {
       this.#pc.setRemoteDescription(description.sdp, description.type);
       this.#remoteMids = _mids(description.sdp);
+      this.#release();
       // A kept candidate the stack refuses is skipped, not a failed description.
       for (const c of this.#early.splice(0)) {
         try {
@@ -401,8 +411,27 @@ class _LdcPeerConnection implements RtcPeerConnection {
     if (!description || description.type !== type) {
       throw new DOMException(`libdatachannel made no ${type}`, "OperationError");
     }
-    // The offerer is the DTLS client (see _DTLS_ROLES).
-    return { type, sdp: type === "offer" ? _setup(description.sdp, "active") : description.sdp };
+    // Candidates are trickled, never in the description (see #release); the offerer is
+    // the DTLS client (see _DTLS_ROLES).
+    const sdp = description.sdp.replace(/^a=(candidate:.*|end-of-candidates)\r?\n/gm, "");
+    return { type, sdp: type === "offer" ? _setup(sdp, "active") : sdp };
+  }
+
+  /**
+   * Hands out the held local candidates once both descriptions are applied. An offerer's
+   * candidates wait for the answer: libjuice answers a peer's checks before it has the
+   * remote credentials, so a peer that checks early (any answerer that has the offer and
+   * the candidates) can connect ICE, and then DTLS, before the answer is applied; the DTLS
+   * handshake then fails, as there is no remote fingerprint to verify yet ("certificate
+   * verify failed", then "Got a remote candidate without ICE transport" when the answer
+   * comes). Seen on 1 to 7 of 20 simultaneous joins here. (Upstream fix: start DTLS, or
+   * verify the fingerprint, only once the remote description is set.)
+   */
+  #release(): void {
+    if (!this.#heldCandidates || !this.#localSet || !this.#pc.remoteDescription()) return;
+    const held = this.#heldCandidates;
+    this.#heldCandidates = null;
+    for (const candidate of held) this.#events.emit("icecandidate", candidate);
   }
 
   #local(candidate: RTCIceCandidateLike | null): void {

@@ -43,6 +43,7 @@ import { assertSendable } from "../core/rtc.ts";
 import { installFastHandshakeCrypto } from "./werift_crypto.ts";
 import { leanDtlsRecords, leanSctpPackets, smallReceiveBuffers } from "./werift_fast_path.ts";
 import {
+  clearSctpTimers,
   connectClientEarly,
   delayAcks,
   dropStaleHandshakes,
@@ -266,6 +267,8 @@ class _WeriftPeerConnection implements RtcPeerConnection {
     this.#quiet.freeze(this.#pc);
     // werift's close() returns at once when already closing; ours is memoized instead.
     await this.#pc.close().catch(() => {});
+    const sctp = this.#pc.sctpTransport?.sctp;
+    if (sctp) clearSctpTimers(sctp);
     await this.#quiet.settle();
   }
 

@@ -1,11 +1,23 @@
+// Every test that loads libdatachannel in this process lives here: node-datachannel keeps its
+// N-API constructors in process-wide statics, so a second isolate that loads it (deno test
+// runs each file in its own) makes Deno panic ("attempt to access Handle hosted by disposed
+// Isolate"). Other files reach it through child processes (the CLI, the swarm).
 import assert from "node:assert/strict";
 import { libdatachannel } from "../adapters/libdatachannel.ts";
-import type { RTCIceCandidateLike, RtcPeerConnection } from "../core/rtc.ts";
+import { werift } from "../adapters/werift.ts";
+import { Host } from "../core/host.ts";
+import type { RtcAdapter, RTCIceCandidateLike, RtcPeerConnection } from "../core/rtc.ts";
+import { Viewer } from "../core/viewer.ts";
+import { eventually, testServer } from "./_signal_helpers.ts";
+import { Swarm } from "./_swarm.ts";
+import { chromiumViewersJoin } from "./_browser_viewers.ts";
+import { browserTest } from "./_chromium.ts";
 import {
   channelOpen,
   collect,
   connectPair,
   nextEvent,
+  rtcContract,
   type RtcTestRegistrar,
 } from "./rtc_contract.ts";
 
@@ -14,7 +26,22 @@ const test: RtcTestRegistrar = (name, fn) =>
   Deno.test({ name, fn, sanitizeOps: true, sanitizeResources: true });
 
 const loopback = () => libdatachannel({ interfaceAddresses: { udp4: "127.0.0.1" } });
+const ldc = loopback;
+const wrt = () => werift({ interfaceAddresses: { udp4: "127.0.0.1" } });
 
+// --- the contract, alone and mixed with werift ------------------------------------------
+
+rtcContract("libdatachannel", () => ({ host: ldc(), hostHoldsCandidates: true }), test);
+rtcContract(
+  "libdatachannel host, werift viewer",
+  () => ({ host: ldc(), viewer: wrt(), hostHoldsCandidates: true }),
+  test,
+);
+rtcContract("werift host, libdatachannel viewer", () => ({ host: wrt(), viewer: ldc() }), test);
+
+// --- libdatachannel specifics ---------------------------------------------------------------
+
+/** Every candidate `pc` gives out as the offerer (it gives them once the answer is in). */
 async function gatherAll(pc: RtcPeerConnection): Promise<RTCIceCandidateLike[]> {
   const got: RTCIceCandidateLike[] = [];
   const off = pc.on("icecandidate", (c) => c && got.push(c));
@@ -23,7 +50,13 @@ async function gatherAll(pc: RtcPeerConnection): Promise<RTCIceCandidateLike[]> 
     filter: (c) => c === null,
   });
   pc.createDataChannel("shoal");
-  await pc.setLocalDescription(await pc.createOffer());
+  const offer = await pc.createOffer();
+  await pc.setLocalDescription(offer);
+  await using answerer = loopback().createPeerConnection({ iceServers: [] });
+  await answerer.setRemoteDescription(offer);
+  const answer = await answerer.createAnswer();
+  await answerer.setLocalDescription(answer);
+  await pc.setRemoteDescription(answer);
   await done;
   off();
   return got;
@@ -129,6 +162,30 @@ test("libdatachannel: an offer makes the offerer the DTLS client (setup:active)"
   assert.doesNotMatch(offer.sdp, /a=setup:actpass/);
 });
 
+test("libdatachannel: an offerer gives out its candidates once the answer is applied, none in the SDP", async () => {
+  const rtc = loopback();
+  await using host = rtc.createPeerConnection({ iceServers: [] });
+  await using viewer = rtc.createPeerConnection({ iceServers: [] });
+  const given: unknown[] = [];
+  host.on("icecandidate", (c) => given.push(c));
+  host.createDataChannel("shoal");
+  const offer = await host.createOffer();
+  await host.setLocalDescription(offer);
+  await new Promise((resolve) => setTimeout(resolve, 100)); // gathering on loopback: ~1 ms
+  assert.deepEqual(given, [], "nothing before the answer");
+  assert.doesNotMatch(offer.sdp, /a=candidate:/);
+  await viewer.setRemoteDescription(offer);
+  const answer = await viewer.createAnswer();
+  await viewer.setLocalDescription(answer);
+  const ended = nextEvent((fn) => host.on("icecandidate", fn), {
+    signal: AbortSignal.timeout(5000),
+    filter: (c) => c === null,
+  });
+  await host.setRemoteDescription(answer);
+  await ended;
+  assert.ok(given.length >= 2, "candidates, then the end");
+});
+
 test("libdatachannel: relay-only ICE offers no host candidate", async () => {
   const rtc = loopback();
   await using all = rtc.createPeerConnection({ iceServers: [] });
@@ -168,3 +225,83 @@ test("libdatachannel: a message larger than the peer accepts is refused at send"
   assert.throws(() => pair.hostChannel.send(new Uint8Array(4097)), TypeError);
   pair.hostChannel.send(new Uint8Array(4096));
 });
+
+// --- Host and Viewer over real signaling ------------------------------------------------
+
+const stamp = (seq: number) => `${seq} ${performance.timeOrigin + performance.now()} payload`;
+
+Deno.test("a libdatachannel host and 30 werift viewers in a second process: all ready, every broadcast arrives in order, the host forgets them when they leave", async () => {
+  await using server = testServer();
+  await using host = await Host.start({ rtc: ldc(), server: server.url });
+  await using swarm = Swarm.of(host, server.url, 30);
+  await swarm.waitFor("ready", 30, 30_000);
+  await eventually(() => host.readyCount === 30, 5_000, "host sees 30 ready");
+  for (let seq = 0; seq < 200; seq++) {
+    host.broadcast(stamp(seq));
+    if (seq % 20 === 19) await new Promise((r) => setTimeout(r, 10));
+  }
+  await eventually(async () => (await swarm.report()).every((v) => v.received >= 200), 15_000);
+  for (const v of await swarm.report()) {
+    assert.equal(v.received, 200, `viewer ${v.i}`);
+    assert.equal(v.firstSeq, 0);
+    assert.equal(v.lastSeq, 199);
+    assert.equal(v.outOfOrder, 0);
+  }
+  const m = host.metrics();
+  assert.equal(m.outcomes.ready, 30);
+  assert.equal(m.outcomes.failed ?? 0, 0);
+  assert.equal(m.outcomes.timeout ?? 0, 0);
+  await swarm.quit();
+  await eventually(() => host.metrics().peers.length === 0, 10_000, "host forgets them");
+});
+
+/** `count` viewers on `viewerRtc` join `hostRtc`'s session at once: all ready, each gets
+ * every broadcast in order (one 64 KiB message among them, chunked), one talks back. */
+async function joinAndTalk(hostRtc: RtcAdapter, viewerRtc: () => RtcAdapter, count: number) {
+  await using server = testServer();
+  await using host = await Host.start({ rtc: hostRtc, server: server.url });
+  const viewers = await Promise.all(Array.from({ length: count }, (_, i) =>
+    Viewer.join({
+      rtc: viewerRtc(),
+      server: server.url,
+      sessionId: host.session.sessionId,
+      joinCode: host.joinCode!,
+      label: `v${i}`,
+    })));
+  try {
+    await Promise.all(viewers.map((v) => v.ready({ signal: AbortSignal.timeout(20_000) })));
+    await eventually(() => host.readyCount === count, 5_000, `host sees ${count} ready`);
+    const big = new Uint8Array(64 * 1024).map((_, i) => i % 251);
+    const inboxes = viewers.map((v) => v.messages());
+    for (let seq = 0; seq < 50; seq++) host.broadcast(`${seq}`);
+    host.broadcast(big);
+    for (const [i, inbox] of inboxes.entries()) {
+      for (let seq = 0; seq < 50; seq++) {
+        const next = await inbox.next();
+        assert.equal(new TextDecoder().decode(next.value), `${seq}`, `viewer ${i}`);
+      }
+      assert.deepEqual((await inbox.next()).value, big, `viewer ${i}: the 64 KiB message`);
+    }
+    const inbox = host.messages();
+    await viewers[count - 1].send("hello from the last viewer");
+    const got = await inbox.next();
+    assert.equal(new TextDecoder().decode(got.value!.data), "hello from the last viewer");
+    assert.equal(host.metrics().outcomes.failed ?? 0, 0);
+  } finally {
+    await Promise.all(viewers.map((v) => v.close()));
+  }
+  await eventually(() => host.metrics().peers.length === 0, 10_000, "host forgets them");
+}
+
+Deno.test("a libdatachannel host and 20 libdatachannel viewers: all ready, every broadcast in order, one talks back", async () => {
+  await joinAndTalk(ldc(), ldc, 20);
+});
+
+Deno.test("a werift host and 10 libdatachannel viewers: all ready, every broadcast in order, one talks back", async () => {
+  await joinAndTalk(wrt(), ldc, 10);
+});
+
+browserTest(
+  "a libdatachannel host in Deno and 20 viewers in Chromium with mDNS candidates: all ready, all receive every broadcast in order, one talks back",
+  (browser) => chromiumViewersJoin(browser, ldc(), 20),
+);

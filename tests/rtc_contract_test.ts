@@ -4,7 +4,6 @@ import dns from "node:dns";
 import FakeTimers from "@sinonjs/fake-timers";
 import { RTCPeerConnection as RawWerift } from "werift";
 import { werift } from "../adapters/werift.ts";
-import { libdatachannel } from "../adapters/libdatachannel.ts";
 import type { RTCIceCandidateLike, RtcPeerConnection } from "../core/rtc.ts";
 import { type FakePeerConnection, FakeRtcNetwork } from "./fake_rtc.ts";
 import {
@@ -36,19 +35,6 @@ rtcContract("fake", () => {
 }, test);
 
 rtcContract("werift", () => ({ host: loopback() }), test);
-
-const ldc = () => libdatachannel({ interfaceAddresses: { udp4: "127.0.0.1" } });
-rtcContract("libdatachannel", () => ({ host: ldc() }), test);
-rtcContract(
-  "libdatachannel host, werift viewer",
-  () => ({ host: ldc(), viewer: loopback() }),
-  test,
-);
-rtcContract(
-  "werift host, libdatachannel viewer",
-  () => ({ host: loopback(), viewer: ldc() }),
-  test,
-);
 
 // --- the fake's misbehaviour knobs -------------------------------------------------------
 
