@@ -1,6 +1,6 @@
 /**
  * Chromium join benchmark: N `Viewer`s inside headless Chromium (native WebRTC, one page, or
- * `--pages P` pages in the same browser) join a werift host in this process at once, R
+ * `--pages P` pages in the same browser) join a host (werift or libdatachannel, `--rtc`) in this process at once, R
  * times. Each run gets a fresh signaling server, host and page; the browser is shared.
  * Prints per run the host-side all-ready time (the host's first `peer` event `queued` to
  * its last `ready`, as in bench/join.ts and cli/loadrun.ts), the wall time (from the call
@@ -28,7 +28,7 @@
 import { configure, type LogRecord } from "@logtape/logtape";
 import type { Page } from "playwright-core";
 import { helpText, intFlag, parseFlags } from "../cli/flags.ts";
-import { werift } from "../adapters/werift.ts";
+import { RTC_FLAG, rtcAdapter, rtcStack } from "../cli/common.ts";
 import { Host } from "../core/host.ts";
 import { Chromium } from "../tests/_chromium.ts";
 import { TcpProxy } from "../tests/_tcp_proxy.ts";
@@ -48,6 +48,7 @@ const SPECS = [
   },
   { name: "timeout", type: "string", description: "seconds a run may take", default: "60" },
   { name: "json", type: "string", description: "write the results here" },
+  RTC_FLAG,
   { name: "help", type: "boolean", description: "show this help" },
 ] as const;
 const { flags } = parseFlags(Deno.args, SPECS);
@@ -226,7 +227,7 @@ async function run(browser: Chromium, r: number): Promise<RunResult> {
   const reportsBefore = browser.report.length;
   await using server = await webServer({ testPages: { "bench-viewers": PAGE } });
   const host = await Host.start({
-    rtc: werift({ interfaceAddresses: { udp4: "127.0.0.1" } }),
+    rtc: await rtcAdapter(rtcStack(flags.rtc), "127.0.0.1"),
     server: server.url,
     maxViewers: Math.max(256, viewers),
     maxPeers: Math.max(128, viewers),

@@ -1,5 +1,5 @@
 /**
- * Fan-out benchmark: 100 werift viewers in separate processes, the host broadcasting 1 KiB
+ * Fan-out benchmark: 100 viewers (`--rtc`) in separate processes, the host broadcasting 1 KiB
  * messages at 10, 50 and 200 per second for 10 s each. Prints delivered/sent, one-way
  * latency p50/p99, host CPU and RSS, RSS per viewer.
  *
@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { RTC_FLAG, rtcStack } from "../cli/common.ts";
 import { parseFlags } from "../cli/flags.ts";
 import { setupLogging } from "../cli/logging.ts";
 import { LoadRun } from "../cli/loadrun.ts";
@@ -32,6 +33,7 @@ const { flags } = parseFlags(Deno.args, [
   },
   { name: "json", type: "string", description: "write results here" },
   { name: "server-process", type: "boolean", description: "signaling server in its own process" },
+  RTC_FLAG,
 ]);
 const viewers = Number(flags.viewers ?? 100);
 const rates = String(flags.rates ?? "10,50,200").split(",").map(Number);
@@ -42,6 +44,7 @@ await using run = new LoadRun({
   viewers,
   processes: Number(flags.processes ?? 4),
   serverProcess: !!flags["server-process"],
+  rtc: rtcStack(flags.rtc),
   host: {
     coalesceMs: Number(flags["coalesce-ms"] ?? 2),
     limits: {

@@ -1,5 +1,5 @@
 /**
- * Join benchmark: N werift viewers in P processes join one host at once (a stampede),
+ * Join benchmark: N viewers (`--rtc` werift or libdatachannel) in P processes join one host at once (a stampede),
  * R times, for each handshake cap given. Prints time until all are ready (from the first
  * `peer-joined` seen by the host and from the viewers' join calls) and failures.
  *
@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { RTC_FLAG, rtcStack } from "../cli/common.ts";
 import { parseFlags } from "../cli/flags.ts";
 import { setupLogging } from "../cli/logging.ts";
 import { LoadRun } from "../cli/loadrun.ts";
@@ -17,6 +18,7 @@ const { flags } = parseFlags(Deno.args, [
   { name: "runs", type: "string", description: "runs per cap", default: "3" },
   { name: "caps", type: "string", description: "start:ceiling,… handshake caps", default: "16:32" },
   { name: "json", type: "string", description: "write results here" },
+  RTC_FLAG,
 ]);
 const viewers = Number(flags.viewers ?? 100);
 const processes = Number(flags.processes ?? 4);
@@ -35,6 +37,7 @@ for (const [start, ceiling] of caps) {
       viewers,
       processes,
       host: { maxConcurrentHandshakes: start, maxConcurrentHandshakesCeiling: ceiling ?? start },
+      rtc: rtcStack(flags.rtc),
     });
     await run.start();
     run.join();

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { RTC_FLAG, rtcStack } from "../cli/common.ts";
 import { type FlagSpec, helpText, intFlag, parseFlags, UsageError } from "../cli/flags.ts";
 import { setupLogging } from "../cli/logging.ts";
 import { type BroadcastResult, LoadRun } from "../cli/loadrun.ts";
@@ -61,6 +62,12 @@ export const BENCH_FLAGS: FlagSpec[] = [
     type: "string",
     description: "the raw baseline's handshakes in flight (default: no cap)",
   },
+  RTC_FLAG,
+  {
+    name: "viewer-rtc",
+    type: "string",
+    description: "the viewers' WebRTC stack (default: --rtc's)",
+  },
   { name: "help", type: "boolean", description: "show this help" },
 ];
 
@@ -111,6 +118,8 @@ async function _one(
       timeouts: { answerMs: intFlag(flags["answer-timeout"], "answer-timeout", 10_000, 100) },
     },
     serverProcess: !!flags["server-process"],
+    rtc: rtcStack(flags.rtc),
+    viewerRtc: flags["viewer-rtc"] === undefined ? undefined : rtcStack(flags["viewer-rtc"]),
   });
   await run.start();
   if (pattern === "ramp") await run.ramp(intFlag(flags.ramp, "ramp", 20, 1, 10_000));

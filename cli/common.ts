@@ -8,17 +8,58 @@ import { SignalingError } from "../core/signaling.ts";
 import { ViewerError } from "../core/viewer.ts";
 import { werift } from "../adapters/werift.ts";
 import type { RtcAdapter } from "../core/rtc.ts";
-import { UsageError } from "./flags.ts";
+import { type FlagSpec, UsageError } from "./flags.ts";
+
+/** The WebRTC stacks `--rtc` names. */
+export type RtcStack = "libdatachannel" | "werift";
+
+/** The stack a command uses without `--rtc`. */
+export const DEFAULT_RTC_STACK: RtcStack = "werift";
+
+/** The `--rtc` flag of every command that makes peer connections. */
+export const RTC_FLAG: FlagSpec = {
+  name: "rtc",
+  type: "string",
+  description: "WebRTC stack: libdatachannel (native, needs --allow-ffi) or werift (TypeScript)",
+  default: DEFAULT_RTC_STACK,
+};
+
+/** Checks an `--rtc` value. */
+export function rtcStack(value: string | boolean | undefined): RtcStack {
+  if (value === undefined) return DEFAULT_RTC_STACK;
+  if (value === "libdatachannel" || value === "werift") return value;
+  throw new UsageError(`--rtc must be libdatachannel or werift, not ${value}`);
+}
 
 /**
- * The werift adapter for a server URL: ICE on `address` if given, on loopback when the
+ * The adapter of `stack`, ICE on `udp4` if given. libdatachannel is imported only when asked
+ * for, so werift runs need no --allow-ffi (and loading it costs nothing otherwise).
+ */
+export async function rtcAdapter(stack: RtcStack, udp4?: string): Promise<RtcAdapter> {
+  const interfaceAddresses = udp4 ? { udp4 } : undefined;
+  if (stack === "werift") return werift(interfaceAddresses ? { interfaceAddresses } : {});
+  let module;
+  try {
+    module = await import("../adapters/libdatachannel.ts");
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotCapable)) throw error;
+    throw new UsageError(
+      "--rtc libdatachannel loads a native addon: run with --allow-ffi --allow-read " +
+        "--allow-sys (or use --rtc werift)",
+      { cause: error },
+    );
+  }
+  return module.libdatachannel(interfaceAddresses ? { interfaceAddresses } : {});
+}
+
+/**
+ * The adapter of `stack` for a server URL: ICE on `address` if given, on loopback when the
  * signaling server is on this machine's loopback, else on every interface.
  */
-export function weriftFor(server: string, address?: string): RtcAdapter {
+export function rtcFor(stack: RtcStack, server: string, address?: string): Promise<RtcAdapter> {
   const host = new URL(server).hostname;
   const loopback = host === "127.0.0.1" || host === "localhost" || host === "[::1]";
-  const udp4 = address ?? (loopback ? "127.0.0.1" : undefined);
-  return werift(udp4 ? { interfaceAddresses: { udp4 } } : {});
+  return rtcAdapter(stack, address ?? (loopback ? "127.0.0.1" : undefined));
 }
 
 /** Checks `--server` is an http(s) URL. */

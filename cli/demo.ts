@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { RTC_FLAG, rtcStack } from "./common.ts";
 import { type FlagSpec, helpText, intFlag, parseFlags } from "./flags.ts";
 import { setupLogging } from "./logging.ts";
 import { type BroadcastResult, LoadRun } from "./loadrun.ts";
@@ -24,6 +25,7 @@ export const DEMO_FLAGS: FlagSpec[] = [
   { name: "rate", type: "string", description: "messages per second", default: "50" },
   { name: "size", type: "string", description: "bytes per message", default: "1024" },
   { name: "json", type: "string", description: "also write the results as JSON to this file" },
+  RTC_FLAG,
   { name: "help", type: "boolean", description: "show this help" },
 ];
 
@@ -85,7 +87,7 @@ export async function demoCommand(args: string[]): Promise<number> {
   const rate = intFlag(flags.rate, "rate", 50, 1, 10_000);
   const size = intFlag(flags.size, "size", 1024, 48, 1 << 20);
   await setupLogging("json", "error");
-  await using run = new LoadRun({ viewers, processes });
+  await using run = new LoadRun({ viewers, processes, rtc: rtcStack(flags.rtc) });
   await run.start();
   write(`shoal demo: ${viewers} viewers in ${processes} processes joining one host at once\n`);
   run.join();

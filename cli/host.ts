@@ -6,7 +6,7 @@
  */
 import { Host } from "../core/host.ts";
 import type { PeerState } from "../core/supervisor.ts";
-import { serverUrl, weriftFor } from "./common.ts";
+import { RTC_FLAG, rtcFor, rtcStack, serverUrl } from "./common.ts";
 import { type FlagSpec, helpText, intFlag, parseFlags, UsageError } from "./flags.ts";
 import { readLines } from "./lines.ts";
 import { type LogFormat, setupLogging } from "./logging.ts";
@@ -52,6 +52,7 @@ export const HOST_FLAGS: FlagSpec[] = [
     type: "string",
     description: "local IPv4 address for ICE (default: loopback for a local server)",
   },
+  RTC_FLAG,
   { name: "log-format", type: "string", description: "json or pretty", default: "pretty" },
   {
     name: "log-level",
@@ -83,7 +84,7 @@ export async function hostCommand(args: string[]): Promise<number> {
   let metricsServer: Deno.HttpServer<Deno.NetAddr> | undefined;
   try {
     await using host = await Host.start({
-      rtc: weriftFor(server, flags["ice-address"] as string | undefined),
+      rtc: await rtcFor(rtcStack(flags.rtc), server, flags["ice-address"] as string | undefined),
       server,
       sessionId: flags.session as string | undefined,
       token: flags.token as string | undefined,

@@ -1,5 +1,5 @@
 /**
- * `shoal swarm`: many werift viewers in one process, for the demo, the benchmarks and the
+ * `shoal swarm`: many viewers (werift or libdatachannel, `--rtc`) in one process, for the demo, the benchmarks and the
  * tests. It reports JSON lines on stdout and takes commands on stdin:
  *
  * - out: `{"ev":"ready","i","peerId","ms"}`, `{"ev":"failed","i","error"}`,
@@ -14,7 +14,8 @@
  */
 import process from "node:process";
 import { Viewer } from "../core/viewer.ts";
-import { weriftFor } from "./common.ts";
+import { RTC_FLAG, rtcFor, rtcStack } from "./common.ts";
+import type { RtcAdapter } from "../core/rtc.ts";
 import { type FlagSpec, intFlag, parseFlags, UsageError } from "./flags.ts";
 import { readLines } from "./lines.ts";
 import { setupLogging } from "./logging.ts";
@@ -32,6 +33,7 @@ export const SWARM_FLAGS: FlagSpec[] = [
   { name: "count", type: "string", description: "viewers to start at once", default: "10" },
   { name: "prefix", type: "string", description: "label prefix", default: "swarm" },
   { name: "ice-address", type: "string", description: "local IPv4 address for ICE" },
+  RTC_FLAG,
   { name: "log-level", type: "string", description: "log level on stderr", default: "error" },
 ];
 
@@ -117,7 +119,7 @@ export async function swarmCommand(args: string[]): Promise<number> {
     throw new UsageError("--session and --code are required");
   }
   await setupLogging("json", (flags["log-level"] as "error" | undefined) ?? "error");
-  const rtc = weriftFor(server, flags["ice-address"] as string | undefined);
+  const rtc = await rtcFor(rtcStack(flags.rtc), server, flags["ice-address"] as string | undefined);
   const slots: _Slot[] = [];
   const join = (n: number) => {
     for (let k = 0; k < n; k++) {
@@ -165,7 +167,7 @@ export async function swarmCommand(args: string[]): Promise<number> {
 async function _run(
   slot: _Slot,
   o: {
-    rtc: ReturnType<typeof weriftFor>;
+    rtc: RtcAdapter;
     server: string;
     session: string;
     code: string;

@@ -5,7 +5,7 @@
  * @module
  */
 import { Viewer } from "../core/viewer.ts";
-import { serverUrl, weriftFor } from "./common.ts";
+import { RTC_FLAG, rtcFor, rtcStack, serverUrl } from "./common.ts";
 import { type FlagSpec, helpText, parseFlags, UsageError } from "./flags.ts";
 import { readLines } from "./lines.ts";
 import { setupLogging } from "./logging.ts";
@@ -26,6 +26,7 @@ export const VIEW_FLAGS: FlagSpec[] = [
     type: "string",
     description: "local IPv4 address for ICE (default: loopback for a local server)",
   },
+  RTC_FLAG,
   { name: "log-format", type: "string", description: "json or pretty", default: "pretty" },
   { name: "help", type: "boolean", description: "show this help" },
 ];
@@ -56,7 +57,7 @@ export async function viewCommand(args: string[]): Promise<number> {
   Deno.addSignalListener("SIGTERM", stop);
   try {
     await using viewer = await Viewer.join({
-      rtc: weriftFor(server, flags["ice-address"] as string | undefined),
+      rtc: await rtcFor(rtcStack(flags.rtc), server, flags["ice-address"] as string | undefined),
       server,
       sessionId: flags.session,
       joinCode: flags.code,
