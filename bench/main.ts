@@ -13,7 +13,15 @@ import { RTC_FLAG, rtcStack } from "../cli/common.ts";
 import { type FlagSpec, helpText, intFlag, parseFlags, UsageError } from "../cli/flags.ts";
 import { setupLogging } from "../cli/logging.ts";
 import { type BroadcastResult, LoadRun } from "../cli/loadrun.ts";
-import { compareRows } from "./compare.ts";
+import { HOST_V8_FLAGS } from "../cli/compile.ts";
+import {
+  compareRows,
+  medianStack,
+  rawStack,
+  shoalStack,
+  type StackFigures,
+  stackRows,
+} from "./compare.ts";
 import { rawRunInProcess, type RawRunResult } from "./raw_run.ts";
 
 /** Flags of `shoal bench`. */
@@ -45,6 +53,12 @@ export const BENCH_FLAGS: FlagSpec[] = [
     name: "server-process",
     type: "boolean",
     description: "run the signaling server in its own process (host figures without it)",
+  },
+  {
+    name: "compare",
+    type: "boolean",
+    description:
+      "run the stampede and broadcast for libdatachannel, werift and raw werift, each in a process of its own, alternating, and compare",
   },
   {
     name: "compare-raw",
@@ -170,6 +184,54 @@ function _raw(flags: Record<string, string | boolean | undefined>): Promise<RawR
   return rawRunInProcess(args);
 }
 
+const BENCH_MAIN = new URL("../cli/main.ts", import.meta.url).pathname;
+
+/** One stampede and broadcast of `shoal bench` with `stack` for host and viewers, in a
+ * process of its own (so that its RSS and CPU are its own). */
+async function _stackRun(
+  flags: Record<string, string | boolean | undefined>,
+  stack: "libdatachannel" | "werift",
+): Promise<BenchRun> {
+  const args = ["viewers", "processes", "rate", "duration", "size", "cap", "ceiling"]
+    .concat(["answer-timeout"])
+    .flatMap((name) => typeof flags[name] === "string" ? [`--${name}`, String(flags[name])] : []);
+  if (flags["server-process"]) args.push("--server-process");
+  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", HOST_V8_FLAGS, "-A", BENCH_MAIN, "bench", ...args, "--rtc", stack],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  // A run prints its figures as one JSON line on stderr.
+  const line = new TextDecoder().decode(stderr).trim().split("\n").findLast((l) => l[0] === "{");
+  if (code !== 0 || !line) throw new Error(`the ${stack} run exited with ${code}`);
+  return JSON.parse(line);
+}
+
+/** `--compare`: each stack `runs` times, alternating; prints medians and ratios. */
+async function _compare(flags: Record<string, string | boolean | undefined>): Promise<number> {
+  const n = intFlag(flags.runs, "runs", 1, 1, 100);
+  const order = ["libdatachannel", "werift", "raw"] as const;
+  const runs: Record<string, StackFigures[]> = { libdatachannel: [], werift: [], raw: [] };
+  for (let i = 0; i < n; i++) {
+    // Alternate who goes first, so that a noisy neighbour does not always hit the same one.
+    const turn = [...order.slice(i % 3), ...order.slice(0, i % 3)];
+    for (const stack of turn) {
+      const figures = stack === "raw" ? rawStack(await _raw(flags)) : shoalStack(
+        await _stackRun(flags, stack),
+      );
+      runs[stack].push(figures);
+      console.error(JSON.stringify({ run: i + 1, stack, ...figures }));
+    }
+  }
+  const stacks = Object.fromEntries(order.map((s) => [s, medianStack(runs[s])]));
+  console.log(`${n === 1 ? "one run" : `medians of ${n} runs`} per stack, stampede:`);
+  console.table(stackRows(stacks));
+  if (typeof flags.json === "string") {
+    await Deno.writeTextFile(flags.json, JSON.stringify({ stacks, runs }, null, 2) + "\n");
+  }
+  return 0;
+}
+
 /** Runs `shoal bench`; resolves with the exit code. */
 export async function benchCommand(args: string[]): Promise<number> {
   const { flags } = parseFlags(args, BENCH_FLAGS);
@@ -185,10 +247,11 @@ export async function benchCommand(args: string[]): Promise<number> {
   if (!["stampede", "ramp", "churn"].includes(String(flags.pattern ?? "stampede"))) {
     throw new UsageError("--pattern must be stampede, ramp or churn");
   }
-  if (flags["compare-raw"] && Deno.build.standalone) {
-    throw new UsageError("--compare-raw runs from the sources only (deno task bench)");
+  if ((flags["compare-raw"] || flags.compare) && Deno.build.standalone) {
+    throw new UsageError("--compare and --compare-raw run from the sources only (deno task bench)");
   }
   await setupLogging("json", "error");
+  if (flags.compare) return await _compare(flags);
   const runs: BenchRun[] = [];
   const n = intFlag(flags.runs, "runs", 1, 1, 100);
   for (let i = 0; i < n; i++) {
