@@ -1,11 +1,12 @@
 /**
- * `deno task bench`: one host, many werift viewers in worker processes, a join pattern and
- * a broadcast phase; prints a table and writes JSON.
+ * `deno task bench`: one host, many viewers (`--rtc`, `--viewer-rtc`) in worker processes, a
+ * join pattern and a broadcast phase; prints a table and writes JSON.
  *
  *   deno task bench --pattern stampede --viewers 100 --runs 3
  *   deno task bench --pattern ramp --ramp 20
  *   deno task bench --pattern churn --churn 5 --duration 10
  *   deno task bench --compare-raw --raw-cap 16   # and a raw-werift baseline, side by side
+ *   deno task bench --compare --runs 3           # libdatachannel, werift, raw werift
  *
  * @module
  */
@@ -216,14 +217,21 @@ async function _compare(flags: Record<string, string | boolean | undefined>): Pr
     // Alternate who goes first, so that a noisy neighbour does not always hit the same one.
     const turn = [...order.slice(i % 3), ...order.slice(0, i % 3)];
     for (const stack of turn) {
-      const figures = stack === "raw" ? rawStack(await _raw(flags)) : shoalStack(
-        await _stackRun(flags, stack),
-      );
-      runs[stack].push(figures);
-      console.error(JSON.stringify({ run: i + 1, stack, ...figures }));
+      try {
+        const figures = stack === "raw" ? rawStack(await _raw(flags)) : shoalStack(
+          await _stackRun(flags, stack),
+        );
+        runs[stack].push(figures);
+        console.error(JSON.stringify({ run: i + 1, stack, ...figures }));
+      } catch (error) {
+        // One stack crashing (raw werift does, under load) leaves the others' figures.
+        console.error(JSON.stringify({ run: i + 1, stack, error: String(error) }));
+      }
     }
   }
-  const stacks = Object.fromEntries(order.map((s) => [s, medianStack(runs[s])]));
+  const stacks = Object.fromEntries(
+    order.filter((s) => runs[s].length > 0).map((s) => [s, medianStack(runs[s])]),
+  );
   console.log(`${n === 1 ? "one run" : `medians of ${n} runs`} per stack, stampede:`);
   console.table(stackRows(stacks));
   if (typeof flags.json === "string") {

@@ -13,15 +13,19 @@ import { type FlagSpec, UsageError } from "./flags.ts";
 /** The WebRTC stacks `--rtc` names. */
 export type RtcStack = "libdatachannel" | "werift";
 
-/** The stack a command uses without `--rtc`. */
-export const DEFAULT_RTC_STACK: RtcStack = "werift";
+/**
+ * The stack a command uses without `--rtc`: libdatachannel from the sources (a fraction of
+ * werift's CPU per packet and per handshake, see bench/RESULTS.md), werift in a `deno
+ * compile` binary, which cannot load a native addon.
+ */
+export const DEFAULT_RTC_STACK: RtcStack = Deno.build.standalone ? "werift" : "libdatachannel";
 
 /** The `--rtc` flag of every command that makes peer connections. */
 export const RTC_FLAG: FlagSpec = {
   name: "rtc",
   type: "string",
   description: "WebRTC stack: libdatachannel (native, needs --allow-ffi) or werift (TypeScript)",
-  default: DEFAULT_RTC_STACK,
+  default: `${DEFAULT_RTC_STACK} (werift in a compiled binary)`,
 };
 
 /** Checks an `--rtc` value. */

@@ -1,8 +1,8 @@
 /**
- * `shoal demo`: an embedded signaling server, a host and 100 werift viewers over a few
- * processes on this machine. Shows viewers by state while they connect, broadcasts for a
- * few seconds, then prints a summary. Exits 0 only when every viewer was ready and every
- * message delivered.
+ * `shoal demo`: an embedded signaling server, a host and 100 viewers (libdatachannel, or
+ * werift with `--rtc werift`) over a few processes on this machine. Shows viewers by state
+ * while they connect, broadcasts for a few seconds, then prints a summary. Exits 0 only when
+ * every viewer was ready and every message delivered.
  *
  * @module
  */

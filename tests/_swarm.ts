@@ -1,4 +1,4 @@
-// Runs `cli/swarm.ts` (many werift viewers in one process) and talks to it.
+// Runs `cli/swarm.ts` (many viewers in one process, werift unless told) and talks to it.
 import type { SwarmViewerSummary } from "../cli/swarm.ts";
 import { readLines } from "../cli/lines.ts";
 
@@ -14,7 +14,15 @@ export class Swarm implements AsyncDisposable {
   #exited = false;
 
   constructor(
-    o: { server: string; session: string; code: string; count: number; prefix?: string },
+    o: {
+      server: string;
+      session: string;
+      code: string;
+      count: number;
+      prefix?: string;
+      /** The viewers' stack; default werift (these tests are werift's). */
+      rtc?: "libdatachannel" | "werift";
+    },
   ) {
     this.child = new Deno.Command(Deno.execPath(), {
       args: [
@@ -33,6 +41,8 @@ export class Swarm implements AsyncDisposable {
         o.prefix ?? "swarm",
         "--ice-address",
         "127.0.0.1",
+        "--rtc",
+        o.rtc ?? "werift",
       ],
       stdin: "piped",
       stdout: "piped",
