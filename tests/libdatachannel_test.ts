@@ -9,11 +9,11 @@ import { Host } from "../core/host.ts";
 import type { RtcAdapter, RTCIceCandidateLike, RtcPeerConnection } from "../core/rtc.ts";
 import { Viewer } from "../core/viewer.ts";
 import { eventually, testServer } from "./_signal_helpers.ts";
-import { Swarm } from "./_swarm.ts";
+import { swarmJoinsAndReceivesInOrder } from "./_swarm.ts";
 import { chromiumViewersJoin } from "./_browser_viewers.ts";
 import { browserTest } from "./_chromium.ts";
 import {
-  channelOpen,
+  closeAtEveryStage,
   collect,
   connectPair,
   nextEvent,
@@ -92,32 +92,7 @@ test("libdatachannel: a channel whose object the caller dropped keeps working af
 });
 
 test("libdatachannel: closing at any stage of a handshake leaves nothing running", async () => {
-  const rtc = loopback();
-  const stages = ["created", "offered", "answered", "checking", "open"] as const;
-  for (const stage of stages) {
-    const host = rtc.createPeerConnection({ iceServers: [] });
-    const viewer = rtc.createPeerConnection({ iceServers: [] });
-    host.on("icecandidate", (c) => void viewer.addIceCandidate(c).catch(() => {}));
-    viewer.on("icecandidate", (c) => void host.addIceCandidate(c).catch(() => {}));
-    const channel = host.createDataChannel("shoal");
-    const open = channelOpen(channel, AbortSignal.timeout(10_000)).catch(() => {});
-    try {
-      if (stage === "created") continue;
-      const offer = await host.createOffer();
-      await host.setLocalDescription(offer);
-      await viewer.setRemoteDescription(offer);
-      if (stage === "offered") continue;
-      const answer = await viewer.createAnswer();
-      await viewer.setLocalDescription(answer);
-      if (stage === "answered") continue;
-      // ICE is checking from here: the answer reaches the host and both close at once.
-      await host.setRemoteDescription(answer);
-      if (stage === "open") await open;
-    } finally {
-      await Promise.all([host.close(), viewer.close()]);
-    }
-    assert.equal(channel.readyState, "closed", stage);
-  }
+  await closeAtEveryStage(loopback());
 });
 
 test("libdatachannel: candidates are on the bound address, within the port range", async () => {
@@ -228,31 +203,8 @@ test("libdatachannel: a message larger than the peer accepts is refused at send"
 
 // --- Host and Viewer over real signaling ------------------------------------------------
 
-const stamp = (seq: number) => `${seq} ${performance.timeOrigin + performance.now()} payload`;
-
 Deno.test("a libdatachannel host and 30 werift viewers in a second process: all ready, every broadcast arrives in order, the host forgets them when they leave", async () => {
-  await using server = testServer();
-  await using host = await Host.start({ rtc: ldc(), server: server.url });
-  await using swarm = Swarm.of(host, server.url, 30);
-  await swarm.waitFor("ready", 30, 30_000);
-  await eventually(() => host.readyCount === 30, 5_000, "host sees 30 ready");
-  for (let seq = 0; seq < 200; seq++) {
-    host.broadcast(stamp(seq));
-    if (seq % 20 === 19) await new Promise((r) => setTimeout(r, 10));
-  }
-  await eventually(async () => (await swarm.report()).every((v) => v.received >= 200), 15_000);
-  for (const v of await swarm.report()) {
-    assert.equal(v.received, 200, `viewer ${v.i}`);
-    assert.equal(v.firstSeq, 0);
-    assert.equal(v.lastSeq, 199);
-    assert.equal(v.outOfOrder, 0);
-  }
-  const m = host.metrics();
-  assert.equal(m.outcomes.ready, 30);
-  assert.equal(m.outcomes.failed ?? 0, 0);
-  assert.equal(m.outcomes.timeout ?? 0, 0);
-  await swarm.quit();
-  await eventually(() => host.metrics().peers.length === 0, 10_000, "host forgets them");
+  await swarmJoinsAndReceivesInOrder(ldc(), 30);
 });
 
 /** `count` viewers on `viewerRtc` join `hostRtc`'s session at once: all ready, each gets

@@ -194,6 +194,36 @@ export async function connectPair(
   }
 }
 
+/** Negotiates a pair on `rtc` up to each stage of a handshake in turn ("created", "offered",
+ * "answered", "checking": ICE under way, "open") and closes both there; the caller's sanitizers
+ * say whether anything was left running. */
+export async function closeAtEveryStage(rtc: RtcAdapter): Promise<void> {
+  const stages = ["created", "offered", "answered", "checking", "open"] as const;
+  for (const stage of stages) {
+    const host = rtc.createPeerConnection({ iceServers: [] });
+    const viewer = rtc.createPeerConnection({ iceServers: [] });
+    host.on("icecandidate", (c) => void viewer.addIceCandidate(c).catch(() => {}));
+    viewer.on("icecandidate", (c) => void host.addIceCandidate(c).catch(() => {}));
+    const channel = host.createDataChannel("shoal");
+    const open = channelOpen(channel, AbortSignal.timeout(10_000)).catch(() => {});
+    try {
+      if (stage === "created") continue;
+      const offer = await host.createOffer();
+      await host.setLocalDescription(offer);
+      await viewer.setRemoteDescription(offer);
+      if (stage === "offered") continue;
+      const answer = await viewer.createAnswer();
+      await viewer.setLocalDescription(answer);
+      if (stage === "answered") continue;
+      await host.setRemoteDescription(answer);
+      if (stage === "open") await open;
+    } finally {
+      await Promise.all([host.close(), viewer.close()]);
+    }
+    _equal(channel.readyState, "closed", `${stage}: channel closed with its connection`);
+  }
+}
+
 /** Sends `frames` in order, waiting for `bufferedamountlow` whenever `bufferedAmount` has
  * reached `highWater`; `lowWater` becomes the channel's threshold. */
 export async function sendWithBackpressure(
