@@ -44,10 +44,9 @@ function _startsClientHello(data: Uint8Array): boolean {
  * loop, which polls every 20 ms (ice.ts connect), reports "connected" (transport/dtls.ts
  * start). A browser starts DTLS as soon as its own checks succeed, often before werift has
  * even seen the answer, so its ClientHello was lost and it waited for its retransmit timer,
- * which backs off. Measured with Chromium as the viewer, its answer 50 ms behind its checks
- * (21 handshakes): DTLS took a median 106 ms, 9 ms with this shim. Only the client's first
- * flight can come that early, so the datagrams of its latest transmission (Chromium's
- * ClientHello spans two) are kept and handed to werift as soon as the socket exists.
+ * which backs off. Only the client's first flight can come that early, so the datagrams of
+ * its latest transmission (Chromium's ClientHello spans two) are kept and handed to werift as
+ * soon as the socket exists. Upstream fix: keep datagrams that arrive before the socket.
  */
 export function keepEarlyClientHello(transport: RTCDtlsTransport): void {
   const connection = transport.iceTransport.connection;
@@ -123,10 +122,8 @@ const _FLIGHT_5 = new Set([11, 15, 16, 20]);
  *   secret (RFC 7627) the session hash and every key come out different from the client's.
  *   The flight 6 already built with the right keys still goes out, the client completes, and
  *   werift can neither read the client's records nor write one the client accepts: both sides
- *   repeat their SCTP INIT until the handshake times out. Under load Chromium's flight 5
- *   reached the host two or three times (its retransmit timer, or an answer to a repeated
- *   flight 4), and Deno can hand werift both datagrams in one turn, before the first copy's
- *   Finished has been answered;
+ *   repeat their SCTP INIT until the handshake times out. Under load a client's flight 5 can
+ *   reach the host more than once, both copies in one turn;
  * - its client answers a second HelloVerifyRequest by throwing (flight3.ts: "flight === 3")
  *   or, later, by clearing its handshake cache.
  * A client retransmits a flight when its timer (werift: 500 ms) fires before the answer
@@ -159,13 +156,10 @@ function _stale(
  * second copy of the client's flight 5 while the first is being answered, and a
  * HelloVerifyRequest its client has already answered. What werift still sees is what RFC 6347
  * 4.2.4 expects: a repeated last flight of the peer, answered by repeating its own (werift
- * does that for flight 3 → 4 and, once connected, 5 → 6). Found reading werift's handshake
- * code while chasing failed handshakes (whose cause turned out to be
- * {@linkcode sendFlightsWhole}'s), and by recording the handshakes of Chromium viewers that
- * timed out in `connected` (8 of 3,500 with 100 joining at once). A ClientHello replayed to a
- * connected werift server, and a flight 5 delivered twice in one turn, are tested to leave the
- * connection working. An upstream fix would keep the flight-2 state once made, ignore a
- * ClientHello once connected, and derive the keys once per handshake.
+ * does that for flight 3 → 4 and, once connected, 5 → 6). Tests replay a ClientHello to a
+ * connected server and deliver a flight 5 twice in one turn. An upstream fix would keep the
+ * flight-2 state once made, ignore a ClientHello once connected, and derive the keys once per
+ * handshake.
  */
 export function dropStaleHandshakes(transport: RTCDtlsTransport): void {
   withDtlsSocket<_DtlsHandshakeInternals>(transport, (socket) => {
@@ -188,10 +182,9 @@ const EARLY_CONNECT_MS = 30;
  * This starts the client's first flight after 30 ms instead and hands werift's own later
  * connect() call the same promise, so werift still sees (and reports) its outcome. Not at
  * once: a werift server creates its socket when its ICE loop (20 ms polls) reports
- * "connected", and a ClientHello sent at once reached it early far more often; even with
- * {@linkcode keepEarlyClientHello} replaying it, 2 of 240 werift handshakes then failed in
- * DTLS (0 of 480 at 30 ms, 0 of 240 at werift's 100 ms). An upstream fix would drop the sleep
- * and have the server keep datagrams that arrive before its socket exists.
+ * "connected", and a ClientHello sent at once reached it early far more often, which
+ * {@linkcode keepEarlyClientHello} does not always save (bench/RESULTS.md). An upstream fix
+ * would drop the sleep and have the server keep datagrams that arrive before its socket exists.
  */
 export function connectClientEarly(transport: RTCDtlsTransport): void {
   const off = on(transport.onStateChange, (state) => {
@@ -259,11 +252,9 @@ function _datagrams(records: Buffer[]): Buffer[][] {
 /**
  * werift sends each record of a DTLS handshake flight as a datagram of its own, all in the
  * same turn (dtls/src/flight/flight.ts send: `Promise.all(buf.map(send))`), and Deno's
- * node:dgram does not always keep datagrams sent in one turn in order: the first five a bare
- * node:dgram script sent back to back arrived last-first, and in a 500-viewer stampede werift
- * servers received a client's Finished, ChangeCipherSpec and CertificateVerify before its
- * Certificate. werift processes handshake messages in arrival
- * order, so the server failed at once ("client certificate missing before certificate
+ * node:dgram does not always keep datagrams sent in one turn in order. werift processes
+ * handshake messages in arrival order, so a server that gets a client's CertificateVerify
+ * before its Certificate fails at once ("client certificate missing before certificate
  * verify"), and a failed handshake costs a retry. This gathers the handshake records one turn
  * sends into as few datagrams as fit (RFC 6347 4.1.1 allows several records per datagram;
  * werift and browsers read them in order), which also saves datagrams. A retransmitted

@@ -8,7 +8,24 @@ import { SignalingError } from "../core/signaling.ts";
 import { ViewerError } from "../core/viewer.ts";
 import { werift } from "../adapters/werift.ts";
 import type { RtcAdapter } from "../core/rtc.ts";
-import { type FlagSpec, UsageError } from "./flags.ts";
+import { flagTable, UsageError } from "./flags.ts";
+
+/** The signaling server URL, a row of every command that connects to one. */
+export const SERVER_FLAG = flagTable({
+  server: {
+    type: "string",
+    help: "signaling server URL (http:// or https://)",
+    default: "http://127.0.0.1:8787",
+  },
+});
+
+/** Where ICE gathers candidates, a row of every command that makes peer connections. */
+export const ICE_ADDRESS_FLAG = flagTable({
+  "ice-address": {
+    type: "string",
+    help: "local IPv4 address for ICE (default: loopback for a local server)",
+  },
+});
 
 /** The WebRTC stacks `--rtc` names. */
 export type RtcStack = "libdatachannel" | "werift";
@@ -20,28 +37,27 @@ export type RtcStack = "libdatachannel" | "werift";
  */
 export const DEFAULT_RTC_STACK: RtcStack = Deno.build.standalone ? "werift" : "libdatachannel";
 
-/** The `--rtc` flag of every command that makes peer connections. */
-export const RTC_FLAG: FlagSpec = {
-  name: "rtc",
-  type: "string",
-  description: "WebRTC stack: libdatachannel (native, needs --allow-ffi) or werift (TypeScript)",
-  default: `${DEFAULT_RTC_STACK} (werift in a compiled binary)`,
-};
-
-/** Checks an `--rtc` value. */
-export function rtcStack(value: string | boolean | undefined): RtcStack {
-  if (value === undefined) return DEFAULT_RTC_STACK;
-  if (value === "libdatachannel" || value === "werift") return value;
-  throw new UsageError(`--rtc must be libdatachannel or werift, not ${value}`);
-}
+/** The WebRTC stack, a row of every command that makes peer connections. */
+export const RTC_FLAG = flagTable({
+  rtc: {
+    type: "choice",
+    choices: ["libdatachannel", "werift"],
+    help: "WebRTC stack: libdatachannel (native, needs --allow-ffi; the default from the " +
+      "sources) or werift (TypeScript; the default of a compiled binary)",
+    default: DEFAULT_RTC_STACK,
+  },
+});
 
 /**
  * The adapter of `stack`, ICE on `udp4` if given. libdatachannel is imported only when asked
  * for, so werift runs need no --allow-ffi (and loading it costs nothing otherwise).
  */
-export async function rtcAdapter(stack: RtcStack, udp4?: string): Promise<RtcAdapter> {
-  const interfaceAddresses = udp4 ? { udp4 } : undefined;
-  if (stack === "werift") return werift(interfaceAddresses ? { interfaceAddresses } : {});
+export async function rtcAdapter(stack: string, udp4?: string): Promise<RtcAdapter> {
+  const interfaceAddresses = udp4 ? { interfaceAddresses: { udp4 } } : {};
+  if (stack === "werift") return werift(interfaceAddresses);
+  if (stack !== "libdatachannel") {
+    throw new UsageError(`--rtc must be libdatachannel or werift, not ${stack}`);
+  }
   let module;
   try {
     module = await import("../adapters/libdatachannel.ts");
@@ -53,22 +69,21 @@ export async function rtcAdapter(stack: RtcStack, udp4?: string): Promise<RtcAda
       { cause: error },
     );
   }
-  return module.libdatachannel(interfaceAddresses ? { interfaceAddresses } : {});
+  return module.libdatachannel(interfaceAddresses);
 }
 
 /**
  * The adapter of `stack` for a server URL: ICE on `address` if given, on loopback when the
  * signaling server is on this machine's loopback, else on every interface.
  */
-export function rtcFor(stack: RtcStack, server: string, address?: string): Promise<RtcAdapter> {
+export function rtcFor(stack: string, server: string, address?: string): Promise<RtcAdapter> {
   const host = new URL(server).hostname;
   const loopback = host === "127.0.0.1" || host === "localhost" || host === "[::1]";
   return rtcAdapter(stack, address ?? (loopback ? "127.0.0.1" : undefined));
 }
 
 /** Checks `--server` is an http(s) URL. */
-export function serverUrl(value: string | boolean | undefined): string {
-  const raw = typeof value === "string" ? value : "http://127.0.0.1:8787";
+export function serverUrl(raw: string): string {
   let url: URL;
   try {
     url = new URL(raw);

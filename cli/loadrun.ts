@@ -8,12 +8,40 @@
 import { Host, type HostOptions } from "../core/host.ts";
 import type { HostMetricsSnapshot } from "../core/host_metrics.ts";
 import type { SignalingServer } from "../server/mod.ts";
-import { DEFAULT_RTC_STACK, rtcAdapter, type RtcStack } from "./common.ts";
+import { DEFAULT_RTC_STACK, RTC_FLAG, rtcAdapter, type RtcStack } from "./common.ts";
 import { type LoadServer, startLoadServer } from "./server_proc.ts";
-import { type BroadcastResult, measureBroadcast, SwarmProc } from "./swarm_proc.ts";
+import {
+  type BroadcastResult,
+  type FloodResult,
+  measureBroadcast,
+  measureFlood,
+  SwarmProc,
+} from "./swarm_proc.ts";
 import { swarmCommandLine } from "./swarm_spawn.ts";
+import { flagTable } from "./flags.ts";
 
-export type { BroadcastResult } from "./swarm_proc.ts";
+export type { BroadcastResult, FloodResult } from "./swarm_proc.ts";
+
+/** The flags of a load run that `demo`, `bench` and the benchmarks share. */
+export const LOAD_FLAGS = flagTable({
+  viewers: { type: "int", help: "viewers to start", default: 100, min: 1, max: 10_000 },
+  processes: {
+    type: "int",
+    help: "processes the viewers are spread over",
+    default: 4,
+    min: 1,
+    max: 64,
+  },
+  duration: { type: "int", help: "seconds of broadcast", default: 10, min: 1, max: 3600 },
+  rate: { type: "int", help: "messages per second", default: 50, min: 1, max: 100_000 },
+  size: { type: "int", help: "bytes per message", default: 1024, min: 48, max: 1 << 20 },
+  json: { type: "string", help: "also write the results as JSON to this file" },
+  "server-process": {
+    type: "boolean",
+    help: "run the signaling server in its own process (host figures without it)",
+  },
+  ...RTC_FLAG,
+});
 
 /** Options of a load run. */
 export interface LoadRunOptions {
@@ -188,6 +216,14 @@ export class LoadRun implements AsyncDisposable {
   /** Broadcasts stamped messages at `rate` per second for `seconds`, then measures. */
   broadcast(rate: number, seconds: number, size: number): Promise<BroadcastResult> {
     return measureBroadcast(this.#swarms, (p) => this.host.broadcast(p), rate, seconds, size);
+  }
+
+  /**
+   * A source writes stamped messages as fast as `host.writable` takes them for `seconds`,
+   * then measures.
+   */
+  flood(seconds: number, size: number): Promise<FloodResult> {
+    return measureFlood(this.#swarms, this.host.writable, seconds, size);
   }
 
   /** Signaling messages the server relayed so far. */

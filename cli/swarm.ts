@@ -13,29 +13,29 @@
  * @module
  */
 import process from "node:process";
-import { Viewer } from "../core/viewer.ts";
-import { RTC_FLAG, rtcFor, rtcStack } from "./common.ts";
 import type { RtcAdapter } from "../core/rtc.ts";
-import { type FlagSpec, intFlag, parseFlags, UsageError } from "./flags.ts";
+import { Viewer } from "../core/viewer.ts";
+import { ICE_ADDRESS_FLAG, RTC_FLAG, rtcFor, SERVER_FLAG } from "./common.ts";
+import { flagTable, parseFlags, UsageError } from "./flags.ts";
 import { readLines } from "./lines.ts";
-import { setupLogging } from "./logging.ts";
+import { logLevelFlag, setupLogging } from "./logging.ts";
+
+/** What a swarm of viewers joins: the flags it shares with the raw baseline's swarm. */
+export const SWARM_JOIN_FLAGS = flagTable({
+  ...SERVER_FLAG,
+  session: { type: "string", help: "session id (required)" },
+  code: { type: "string", help: "join code (required)" },
+  count: { type: "int", help: "viewers to start at once", default: 10, max: 10_000 },
+});
 
 /** Flags of `shoal swarm`. */
-export const SWARM_FLAGS: FlagSpec[] = [
-  {
-    name: "server",
-    type: "string",
-    description: "signaling server URL",
-    default: "http://127.0.0.1:8787",
-  },
-  { name: "session", type: "string", description: "session id (required)" },
-  { name: "code", type: "string", description: "join code (required)" },
-  { name: "count", type: "string", description: "viewers to start at once", default: "10" },
-  { name: "prefix", type: "string", description: "label prefix", default: "swarm" },
-  { name: "ice-address", type: "string", description: "local IPv4 address for ICE" },
-  RTC_FLAG,
-  { name: "log-level", type: "string", description: "log level on stderr", default: "error" },
-];
+export const SWARM_FLAGS = flagTable({
+  ...SWARM_JOIN_FLAGS,
+  prefix: { type: "string", help: "label prefix", default: "swarm" },
+  ...ICE_ADDRESS_FLAG,
+  ...RTC_FLAG,
+  "log-level": logLevelFlag("error"),
+});
 
 /** What the swarm knows of one viewer. */
 export interface SwarmViewerSummary {
@@ -113,13 +113,13 @@ export function summarizeStats(s: SwarmStats, state: string): SwarmViewerSummary
 
 /** Runs the swarm until `quit` or stdin closes. */
 export async function swarmCommand(args: string[]): Promise<number> {
-  const { flags } = parseFlags(args, SWARM_FLAGS);
-  const server = (flags.server as string | undefined) ?? "http://127.0.0.1:8787";
-  if (typeof flags.session !== "string" || typeof flags.code !== "string") {
+  const { values: flags } = parseFlags(args, SWARM_FLAGS);
+  const { server, session, code } = flags;
+  if (session === undefined || code === undefined) {
     throw new UsageError("--session and --code are required");
   }
-  await setupLogging("json", (flags["log-level"] as "error" | undefined) ?? "error");
-  const rtc = await rtcFor(rtcStack(flags.rtc), server, flags["ice-address"] as string | undefined);
+  await setupLogging("json", flags["log-level"]);
+  const rtc = await rtcFor(flags.rtc, server, flags["ice-address"]);
   const slots: _Slot[] = [];
   const join = (n: number) => {
     for (let k = 0; k < n; k++) {
@@ -134,13 +134,13 @@ export async function swarmCommand(args: string[]): Promise<number> {
       void _run(slot, {
         rtc,
         server,
-        session: flags.session as string,
-        code: flags.code as string,
-        prefix: (flags.prefix as string | undefined) ?? "swarm",
+        session,
+        code,
+        prefix: flags.prefix,
       });
     }
   };
-  join(intFlag(flags.count, "count", 10, 0, 10_000));
+  join(flags.count);
   for await (const line of readLines(Deno.stdin.readable)) {
     const [cmd, arg, ...rest] = line.trim().split(" ");
     if (cmd === "report") {

@@ -8,14 +8,7 @@
  */
 import type { Logger } from "./logger.ts";
 import type { Counter } from "./metrics.ts";
-import { parseControlFrame, type SignalData } from "./protocol.ts";
-import {
-  DEFAULT_HANDSHAKE_TIMEOUTS,
-  type HandshakePhase,
-  type HandshakeTimeouts,
-  type PhaseTimings,
-} from "./negotiator_phases.ts";
-import { HandshakeError, HandshakeTimeoutError } from "./negotiator_errors.ts";
+import { DATA_CHANNEL_LABEL, parseControlFrame, type SignalData } from "./protocol.ts";
 import type {
   RtcAdapter,
   RtcDataChannel,
@@ -25,13 +18,135 @@ import type {
 } from "./rtc.ts";
 import type { IncomingSignal } from "./signaling.ts";
 
-export {
-  DEFAULT_HANDSHAKE_TIMEOUTS,
-  type HandshakePhase,
-  type HandshakeTimeouts,
-  type PhaseTimings,
-} from "./negotiator_phases.ts";
-export { HandshakeError, HandshakeTimeoutError } from "./negotiator_errors.ts";
+/**
+ * The phases of a handshake, in order: `offer` (made and sent), `answer` (awaited),
+ * `connected` (ICE and DTLS), `open` (the data channel), `ready` (the viewer's word).
+ *
+ * @example
+ * ```ts
+ * import { HandshakeError, type HandshakePhase } from "@shoal/shoal";
+ *
+ * const phaseOf = (e: unknown): HandshakePhase | undefined =>
+ *   e instanceof HandshakeError ? e.phase : undefined;
+ * console.assert(phaseOf(new Error("other")) === undefined);
+ * ```
+ */
+export type HandshakePhase = "offer" | "answer" | "connected" | "open" | "ready";
+
+/**
+ * Time allowed for each phase of a handshake, ms; a phase that overruns fails the attempt
+ * with a {@link HandshakeTimeoutError}. A host takes any of them in `timeouts`.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_HANDSHAKE_TIMEOUTS, type HandshakeTimeouts } from "@shoal/shoal";
+ *
+ * const patient: HandshakeTimeouts = { ...DEFAULT_HANDSHAKE_TIMEOUTS, answerMs: 30_000 };
+ * console.assert(patient.openMs === DEFAULT_HANDSHAKE_TIMEOUTS.openMs);
+ * ```
+ */
+export interface HandshakeTimeouts {
+  /** From the offer sent to the answer received (default 10 000). */
+  answerMs: number;
+  /** From the answer to the connection being up: ICE and DTLS (default 10 000). */
+  connectedMs: number;
+  /** From connected to the data channel open (default 5 000). */
+  openMs: number;
+  /** From open to the viewer's `ready` (default 5 000). */
+  readyMs: number;
+}
+
+/**
+ * The defaults of {@link HandshakeTimeouts}: 10 s for the answer, 10 s to connect, 5 s for
+ * the channel to open and 5 s for the viewer's `ready`.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_HANDSHAKE_TIMEOUTS } from "@shoal/shoal";
+ *
+ * console.assert(DEFAULT_HANDSHAKE_TIMEOUTS.answerMs === 10_000);
+ * ```
+ */
+export const DEFAULT_HANDSHAKE_TIMEOUTS: HandshakeTimeouts = {
+  answerMs: 10_000,
+  connectedMs: 10_000,
+  openMs: 5_000,
+  readyMs: 5_000,
+};
+
+/** Milliseconds each phase took, and the total. */
+export interface PhaseTimings {
+  /** Creating and sending the offer. */
+  offer?: number;
+  /** Waiting for the answer. */
+  answer?: number;
+  /** ICE and DTLS. */
+  connected?: number;
+  /** The data channel opening. */
+  open?: number;
+  /** The viewer's `ready`. */
+  ready?: number;
+  /** From start to ready. */
+  total?: number;
+}
+
+/**
+ * A failed handshake: the phase it failed in and why.
+ *
+ * @example
+ * ```ts
+ * import { HandshakeError } from "./negotiator.ts";
+ * const e = new HandshakeError("answer", "timeout", { peerId: "v", handshakeId: "h", attempt: 1 });
+ * console.assert(e.message.includes("answer"));
+ * ```
+ */
+export class HandshakeError extends Error {
+  /** `"HandshakeError"`, or the subclass's name. */
+  override name = "HandshakeError";
+  /** The viewer. */
+  readonly peerId: string;
+  /** The handshake. */
+  readonly handshakeId: string;
+  /** Which attempt it was. */
+  readonly attempt: number;
+  /** Makes the error from the phase, the reason, the viewer's ids and an optional `cause`. */
+  constructor(
+    /** The phase that failed. */
+    readonly phase: HandshakePhase,
+    /** `timeout`, `failed` (connection failed), `viewer-abort`, `aborted`, or `error`. */
+    readonly reason: string,
+    data: { peerId: string; handshakeId: string; attempt: number },
+    options?: ErrorOptions,
+  ) {
+    super(
+      `handshake ${data.handshakeId} with ${data.peerId} failed in ${phase}: ${reason}`,
+      options,
+    );
+    this.peerId = data.peerId;
+    this.handshakeId = data.handshakeId;
+    this.attempt = data.attempt;
+  }
+}
+
+/**
+ * A handshake that timed out: its `phase` overran its {@link HandshakeTimeouts} entry.
+ *
+ * @example
+ * ```ts
+ * import { HandshakeError, HandshakeTimeoutError } from "@shoal/shoal";
+ *
+ * const e = new HandshakeTimeoutError("answer", "timeout", {
+ *   peerId: "p1",
+ *   handshakeId: "h1",
+ *   attempt: 2,
+ * });
+ * console.assert(e instanceof HandshakeError && e.phase === "answer");
+ * ```
+ */
+export class HandshakeTimeoutError extends HandshakeError {
+  /** Always `"HandshakeTimeoutError"`. */
+  override name = "HandshakeTimeoutError";
+}
 
 /** Counters a negotiator counts into (all optional). */
 export interface HandshakeCounters {
@@ -61,6 +176,8 @@ export interface NegotiatedPeer {
   channel: RtcDataChannel;
   /** How long each phase took. */
   timings: PhaseTimings;
+  /** The `resume` field of the viewer's `ready`, if it had one. */
+  resume?: unknown;
   /**
    * Hands the channel's messages over to `onMessage`, first those that came after `ready`
    * and before this call. Call once.
@@ -142,11 +259,6 @@ export class Negotiator {
     this.#answer.promise.catch(() => {});
   }
 
-  /** The phase it is in now. */
-  get phase(): HandshakePhase {
-    return this.#phase;
-  }
-
   /** Takes one signal from the viewer; signals of another handshake are dropped and counted. */
   handle(signal: IncomingSignal): void {
     if (signal.handshakeId !== this.handshakeId) {
@@ -186,9 +298,10 @@ export class Negotiator {
     const { rtc, signaling, peerId } = this.#o;
     const pc = rtc.createPeerConnection({ iceServers: this.#o.iceServers });
     this.#pc = pc;
-    const channel = pc.createDataChannel("shoal");
+    const channel = pc.createDataChannel(DATA_CHANNEL_LABEL);
     const early: RtcMessage[] = [];
     let ready = false;
+    let resume: unknown;
     let onReady!: () => void;
     const readySeen = new Promise<void>((r) => onReady = r);
     let deliver: ((m: RtcMessage) => void) | undefined;
@@ -198,6 +311,7 @@ export class Negotiator {
       const c = typeof m === "string" ? parseControlFrame(m) : undefined;
       if (c?.ok && c.value.t === "ready") {
         ready = true;
+        resume = c.value.resume;
         onReady();
       }
     });
@@ -263,6 +377,7 @@ export class Negotiator {
         pc,
         channel,
         timings: this.#timings,
+        resume,
         adopt: (onMessage) => {
           offMessage();
           offMessage = channel.on("message", onMessage);

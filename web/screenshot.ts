@@ -8,7 +8,7 @@
 import { werift } from "../adapters/werift.ts";
 import { Viewer } from "../core/viewer.ts";
 import { startSignalingServer } from "../server/server.ts";
-import { webRoutes } from "../server/web.ts";
+import { webRoutes } from "../cli/web.ts";
 import { Chromium } from "../tests/_chromium.ts";
 
 const OUT = new URL("../docs/host-page.png", import.meta.url);
