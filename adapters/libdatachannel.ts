@@ -47,6 +47,8 @@ import { abortable } from "../core/async.ts";
 import { Emitter } from "../core/emitter.ts";
 import type {
   RtcAdapter,
+  RtcCandidate,
+  RtcCandidatePair,
   RtcDataChannel,
   RtcDataChannelEvents,
   RtcDataChannelState,
@@ -360,6 +362,19 @@ class _LdcPeerConnection implements RtcPeerConnection {
     listener: (value: RtcPeerConnectionEvents[K]) => void,
   ): () => void {
     return this.#closing ? () => {} : this.#events.on(type, listener);
+  }
+
+  selectedCandidatePair(): Promise<RtcCandidatePair | undefined> {
+    if (this.#closing) return Promise.resolve(undefined);
+    const pair = this.#pc.getSelectedCandidatePair();
+    if (!pair) return Promise.resolve(undefined);
+    const end = (c: typeof pair.local): RtcCandidate => ({
+      type: c.type.toLowerCase(),
+      address: c.address,
+      port: c.port,
+      protocol: c.transportType.toLowerCase().startsWith("tcp") ? "tcp" : "udp",
+    });
+    return Promise.resolve({ local: end(pair.local), remote: end(pair.remote) });
   }
 
   close(): Promise<void> {

@@ -6,7 +6,7 @@
 import { SessionError } from "../core/session.ts";
 import { SignalingError } from "../core/signaling.ts";
 import { ViewerError } from "../core/viewer.ts";
-import { werift } from "../adapters/werift.ts";
+import { werift, type WeriftOptions } from "../adapters/werift.ts";
 import type { RtcAdapter } from "../core/rtc.ts";
 import { flagTable, UsageError } from "./flags.ts";
 
@@ -30,6 +30,16 @@ export const ICE_ADDRESS_FLAG = flagTable({
 /** The WebRTC stacks `--rtc` names. */
 export type RtcStack = "libdatachannel" | "werift";
 
+/** Which candidates ICE may use, a row of `host`, `view` and `swarm`. */
+export const ICE_POLICY_FLAG = flagTable({
+  "ice-transport-policy": {
+    type: "choice",
+    choices: ["all", "relay"],
+    help: "all, or relay to connect through the server's TURN only",
+    default: "all",
+  },
+});
+
 /**
  * The stack a command uses without `--rtc`: libdatachannel from the sources (a fraction of
  * werift's CPU per packet and per handshake, see bench/RESULTS.md), werift in a `deno
@@ -49,12 +59,16 @@ export const RTC_FLAG = flagTable({
 });
 
 /**
- * The adapter of `stack`, ICE on `udp4` if given. libdatachannel is imported only when asked
- * for, so werift runs need no --allow-ffi (and loading it costs nothing otherwise).
+ * The adapter of `stack`, ICE on `udp4` if given (`weriftOptions` for werift). libdatachannel
+ * is imported only when asked for, so werift runs need no --allow-ffi.
  */
-export async function rtcAdapter(stack: string, udp4?: string): Promise<RtcAdapter> {
+export async function rtcAdapter(
+  stack: string,
+  udp4?: string,
+  weriftOptions: WeriftOptions = {},
+): Promise<RtcAdapter> {
   const interfaceAddresses = udp4 ? { interfaceAddresses: { udp4 } } : {};
-  if (stack === "werift") return werift(interfaceAddresses);
+  if (stack === "werift") return werift({ ...weriftOptions, ...interfaceAddresses });
   if (stack !== "libdatachannel") {
     throw new UsageError(`--rtc must be libdatachannel or werift, not ${stack}`);
   }
@@ -76,10 +90,15 @@ export async function rtcAdapter(stack: string, udp4?: string): Promise<RtcAdapt
  * The adapter of `stack` for a server URL: ICE on `address` if given, on loopback when the
  * signaling server is on this machine's loopback, else on every interface.
  */
-export function rtcFor(stack: string, server: string, address?: string): Promise<RtcAdapter> {
+export function rtcFor(
+  stack: string,
+  server: string,
+  address?: string,
+  weriftOptions: WeriftOptions = {},
+): Promise<RtcAdapter> {
   const host = new URL(server).hostname;
   const loopback = host === "127.0.0.1" || host === "localhost" || host === "[::1]";
-  return rtcAdapter(stack, address ?? (loopback ? "127.0.0.1" : undefined));
+  return rtcAdapter(stack, address ?? (loopback ? "127.0.0.1" : undefined), weriftOptions);
 }
 
 /** Checks `--server` is an http(s) URL. */

@@ -13,9 +13,9 @@
  * @module
  */
 import process from "node:process";
-import type { RtcAdapter } from "../core/rtc.ts";
+import type { RtcAdapter, RtcIceTransportPolicy } from "../core/rtc.ts";
 import { Viewer } from "../core/viewer.ts";
-import { ICE_ADDRESS_FLAG, RTC_FLAG, rtcFor, SERVER_FLAG } from "./common.ts";
+import { ICE_ADDRESS_FLAG, ICE_POLICY_FLAG, RTC_FLAG, rtcFor, SERVER_FLAG } from "./common.ts";
 import { flagTable, parseFlags, UsageError } from "./flags.ts";
 import { readLines } from "./lines.ts";
 import { logLevelFlag, setupLogging } from "./logging.ts";
@@ -33,6 +33,20 @@ export const SWARM_FLAGS = flagTable({
   ...SWARM_JOIN_FLAGS,
   prefix: { type: "string", help: "label prefix", default: "swarm" },
   ...ICE_ADDRESS_FLAG,
+  ...ICE_POLICY_FLAG,
+  "heartbeat-ms": { type: "int", help: "viewer heartbeat interval, ms", max: 600_000 },
+  "max-offer-requests": {
+    type: "int",
+    help: "offer requests before giving up",
+    default: 8,
+    max: 1_000,
+  },
+  "werift-recovery": {
+    type: "choice",
+    choices: ["quick", "stock"],
+    help: "quick (the adapter's loss shims) or stock (werift's timers)",
+    default: "quick",
+  },
   ...RTC_FLAG,
   "log-level": logLevelFlag("error"),
 });
@@ -119,7 +133,9 @@ export async function swarmCommand(args: string[]): Promise<number> {
     throw new UsageError("--session and --code are required");
   }
   await setupLogging("json", flags["log-level"]);
-  const rtc = await rtcFor(flags.rtc, server, flags["ice-address"]);
+  const rtc = await rtcFor(flags.rtc, server, flags["ice-address"], {
+    quickRecovery: flags["werift-recovery"] === "quick",
+  });
   const slots: _Slot[] = [];
   const join = (n: number) => {
     for (let k = 0; k < n; k++) {
@@ -137,6 +153,9 @@ export async function swarmCommand(args: string[]): Promise<number> {
         session,
         code,
         prefix: flags.prefix,
+        iceTransportPolicy: flags["ice-transport-policy"],
+        heartbeatIntervalMs: flags["heartbeat-ms"],
+        maxOfferRequests: flags["max-offer-requests"],
       });
     }
   };
@@ -172,6 +191,9 @@ async function _run(
     session: string;
     code: string;
     prefix: string;
+    iceTransportPolicy: RtcIceTransportPolicy;
+    heartbeatIntervalMs?: number;
+    maxOfferRequests: number;
   },
 ): Promise<void> {
   const started = performance.now();
@@ -182,6 +204,11 @@ async function _run(
       sessionId: o.session,
       joinCode: o.code,
       label: `${o.prefix}-${slot.i}`,
+      iceTransportPolicy: o.iceTransportPolicy,
+      maxOfferRequests: o.maxOfferRequests,
+      ...(o.heartbeatIntervalMs === undefined
+        ? {}
+        : { heartbeatIntervalMs: o.heartbeatIntervalMs }),
     });
     slot.viewer = viewer;
     slot.peerId = viewer.peerId;

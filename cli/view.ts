@@ -5,7 +5,14 @@
  * @module
  */
 import { Viewer } from "../core/viewer.ts";
-import { ICE_ADDRESS_FLAG, RTC_FLAG, rtcFor, SERVER_FLAG, serverUrl } from "./common.ts";
+import {
+  ICE_ADDRESS_FLAG,
+  ICE_POLICY_FLAG,
+  RTC_FLAG,
+  rtcFor,
+  SERVER_FLAG,
+  serverUrl,
+} from "./common.ts";
 import { flagTable, HELP_FLAG, helpText, parseFlags, UsageError } from "./flags.ts";
 import { readLines } from "./lines.ts";
 import { logFormatFlag, setupLogging } from "./logging.ts";
@@ -17,6 +24,7 @@ export const VIEW_FLAGS = flagTable({
   code: { type: "string", help: "the join code (required)" },
   label: { type: "string", help: "a name the host sees" },
   ...ICE_ADDRESS_FLAG,
+  ...ICE_POLICY_FLAG,
   ...RTC_FLAG,
   "log-format": logFormatFlag("pretty"),
   ...HELP_FLAG,
@@ -49,6 +57,7 @@ export async function viewCommand(args: string[]): Promise<number> {
       sessionId: flags.session,
       joinCode: flags.code,
       label: flags.label,
+      iceTransportPolicy: flags["ice-transport-policy"],
       signal: controller.signal,
     });
     let ended: "host" | undefined;

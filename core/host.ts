@@ -469,6 +469,7 @@ export class Host implements AsyncDisposable {
       rtc: this.#o.rtc,
       signaling: this.#signaling,
       iceServers: this.#iceServers,
+      iceTransportPolicy: this.#o.iceTransportPolicy,
       peerId: job.peerId,
       label: job.label,
       attempt: job.attempt,

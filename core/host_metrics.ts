@@ -84,7 +84,10 @@ export interface HostMetricsSnapshot {
   handshakes: { inFlight: number; concurrency: number };
   /** Offers sent, answers received, stale signals dropped. */
   signaling: { offers: number; answers: number; stale: number };
-  /** Handshake outcomes (`ready`, `timeout`, `failed`, `aborted`, `viewer-abort`). */
+  /**
+   * Handshake outcomes (`ready`, `timeout`, `ice-failed` (no candidate pair worked),
+   * `failed`, `aborted`, `viewer-abort`).
+   */
   outcomes: Record<string, number>;
   /** Handshake outcomes by `outcome/phase`, e.g. `timeout/answer`. */
   outcomesByPhase: Record<string, number>;

@@ -26,10 +26,20 @@ export class Swarm implements AsyncDisposable {
       prefix?: string;
       /** The viewers' stack; default werift (these tests are werift's). */
       rtc?: "libdatachannel" | "werift";
+      /** Runs it through this command, e.g. `["ip", "netns", "exec", NS]`. */
+      wrap?: string[];
+      /** Local ICE address (default 127.0.0.1; `null`: every interface). */
+      iceAddress?: string | null;
+      /** Extra `shoal swarm` flags. */
+      flags?: string[];
     },
   ) {
-    this.child = new Deno.Command(Deno.execPath(), {
+    const wrap = o.wrap ?? [];
+    const ice = o.iceAddress === null ? [] : ["--ice-address", o.iceAddress ?? "127.0.0.1"];
+    this.child = new Deno.Command(wrap[0] ?? Deno.execPath(), {
       args: [
+        ...wrap.slice(1),
+        ...(wrap.length ? [Deno.execPath()] : []),
         "run",
         "-A",
         SWARM,
@@ -43,10 +53,10 @@ export class Swarm implements AsyncDisposable {
         String(o.count),
         "--prefix",
         o.prefix ?? "swarm",
-        "--ice-address",
-        "127.0.0.1",
         "--rtc",
         o.rtc ?? "werift",
+        ...ice,
+        ...(o.flags ?? []),
       ],
       stdin: "piped",
       stdout: "piped",
@@ -103,9 +113,9 @@ export class Swarm implements AsyncDisposable {
   }
 
   /** Asks for a summary and waits for it. */
-  async report(timeoutMs = 5_000): Promise<SwarmViewerSummary[]> {
+  async report(timeoutMs = 5_000, full = false): Promise<SwarmViewerSummary[]> {
     const before = this.#summaries.length;
-    await this.command("report");
+    await this.command(full ? "report full" : "report");
     const deadline = Date.now() + timeoutMs;
     while (this.#summaries.length === before) {
       if (Date.now() > deadline) throw new Error("swarm: no summary");

@@ -129,6 +129,18 @@ test("libdatachannel: with a UDP mux port every connection shares that one port"
   assert.deepEqual(await got, [["one"], ["two"]]);
 });
 
+test("libdatachannel: the selected candidate pair is the loopback host pair once connected", async () => {
+  const signal = AbortSignal.timeout(10_000);
+  const pair = await connectPair(loopback(), loopback(), { signal });
+  const path = await pair.host.selectedCandidatePair?.();
+  assert.equal(path?.local.address, "127.0.0.1");
+  assert.equal(path?.remote.address, "127.0.0.1");
+  assert.equal(path?.local.protocol, "udp");
+  assert.equal(path?.local.type, "host");
+  await pair.close();
+  assert.equal(await pair.host.selectedCandidatePair?.(), undefined, "none after close");
+});
+
 test("libdatachannel: an offer makes the offerer the DTLS client (setup:active)", async () => {
   await using pc = loopback().createPeerConnection({ iceServers: [] });
   pc.createDataChannel("shoal");

@@ -469,6 +469,20 @@ export function rtcContract(
     },
   );
 
+  it("a relay-only peer connection without a TURN server reveals no address", async (s) => {
+    await using pc = s.host.createPeerConnection({ iceServers: [], iceTransportPolicy: "relay" });
+    const seen: string[] = [];
+    const ended = new Promise<void>((resolve) => {
+      pc.on("icecandidate", (c) => c ? seen.push(c.candidate) : resolve());
+    });
+    pc.createDataChannel("shoal");
+    await pc.setLocalDescription(await pc.createOffer());
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([ended, new Promise((r) => timer = setTimeout(r, 3_000))]);
+    clearTimeout(timer);
+    _equal(seen.length, 0, `candidates offered: ${seen.join(" | ")}`);
+  });
+
   it("an aborted signal rejects an operation with its reason", async (s) => {
     await using pc = s.host.createPeerConnection({ iceServers: [] });
     pc.createDataChannel("shoal");
