@@ -40,6 +40,7 @@ import { installFastHandshakeCrypto } from "./werift_crypto.ts";
 import { leanDtlsRecords, leanSctpPackets, smallReceiveBuffers } from "./werift_fast_path.ts";
 import {
   boundGathering,
+  clearSctpTimers,
   connectClientEarly,
   delayAcks,
   dropStaleHandshakes,
@@ -280,6 +281,8 @@ class _WeriftPeerConnection extends BasePeerConnection {
     this.#quiet.freeze(this.#pc);
     // werift's close() returns at once when already closing; ours is memoized instead.
     await this.#pc.close().catch(() => {});
+    const sctp = this.#pc.sctpTransport?.sctp;
+    if (sctp) clearSctpTimers(sctp);
     await this.#quiet.settle();
   }
 

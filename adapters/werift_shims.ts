@@ -512,3 +512,17 @@ export function boundGathering(connection: object): void {
       return Promise.race([p, late]).finally(() => clearTimeout(timer));
     });
 }
+
+/**
+ * Clears an SCTP association's retransmission timers. werift's `SCTP.stop()` clears them
+ * only after its ABORT is sent (sctp.ts stop awaits abort()), which throws once DTLS is
+ * gone: a peer that shut down first (libdatachannel sends SHUTDOWN on close, werift answers
+ * SHUTDOWN-ACK and starts T2 for a SHUTDOWN-COMPLETE that never comes) leaves T2 pending
+ * for seconds after `close()`.
+ */
+export function clearSctpTimers(sctp: object): void {
+  const s = sctp as { timer1Cancel?(): void; timer2Cancel?(): void; timer3Cancel?(): void };
+  s.timer1Cancel?.();
+  s.timer2Cancel?.();
+  s.timer3Cancel?.();
+}

@@ -10,7 +10,14 @@ import { Emitter } from "../core/emitter.ts";
 import { Host, type HostOptions } from "../core/host.ts";
 import type { RtcAdapter } from "../core/rtc.ts";
 import { decodeTerminalMessage } from "../core/terminal_messages.ts";
-import { ICE_ADDRESS_FLAG, ICE_POLICY_FLAG, SERVER_FLAG, serverUrl, weriftFor } from "./common.ts";
+import {
+  ICE_ADDRESS_FLAG,
+  ICE_POLICY_FLAG,
+  RTC_FLAG,
+  rtcFor,
+  SERVER_FLAG,
+  serverUrl,
+} from "./common.ts";
 import { flagTable, HELP_FLAG, helpText, parseFlags } from "./flags.ts";
 import { logLevelFlag, setupLogging } from "./logging.ts";
 import { Pty } from "./pty.ts";
@@ -44,6 +51,7 @@ export const SHARE_FLAGS = flagTable({
     min: 1,
     max: 10_000,
   },
+  ...RTC_FLAG,
   ...ICE_ADDRESS_FLAG,
   ...ICE_POLICY_FLAG,
   "log-level": {
@@ -81,7 +89,7 @@ export async function shareCommand(args: string[]): Promise<number> {
   };
   const stdout = Deno.stdout.writable.getWriter();
   const share = await Share.start({
-    rtc: weriftFor(server, flags["ice-address"]),
+    rtc: await rtcFor(flags.rtc, server, flags["ice-address"]),
     host: { iceTransportPolicy: flags["ice-transport-policy"] },
     server,
     command,

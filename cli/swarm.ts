@@ -1,5 +1,5 @@
 /**
- * `shoal swarm`: many werift viewers in one process, for the demo, the benchmarks and the
+ * `shoal swarm`: many viewers (werift or libdatachannel, `--rtc`) in one process, for the demo, the benchmarks and the
  * tests. It reports JSON lines on stdout and takes commands on stdin:
  *
  * - out: `{"ev":"ready","i","peerId","ms"}`, `{"ev":"failed","i","error"}`,
@@ -15,10 +15,10 @@
  * @module
  */
 import process from "node:process";
-import type { RtcIceTransportPolicy } from "../core/rtc.ts";
+import type { RtcAdapter, RtcIceTransportPolicy } from "../core/rtc.ts";
 import { decodeTerminalMessage, TERMINAL_KIND } from "../core/terminal_messages.ts";
 import { Viewer } from "../core/viewer.ts";
-import { ICE_ADDRESS_FLAG, ICE_POLICY_FLAG, SERVER_FLAG, weriftFor } from "./common.ts";
+import { ICE_ADDRESS_FLAG, ICE_POLICY_FLAG, RTC_FLAG, rtcFor, SERVER_FLAG } from "./common.ts";
 import { flagTable, parseFlags, UsageError } from "./flags.ts";
 import { readLines } from "./lines.ts";
 import { logLevelFlag, setupLogging } from "./logging.ts";
@@ -50,6 +50,7 @@ export const SWARM_FLAGS = flagTable({
     help: "quick (the adapter's loss shims) or stock (werift's timers)",
     default: "quick",
   },
+  ...RTC_FLAG,
   "log-level": logLevelFlag("error"),
 });
 
@@ -137,7 +138,7 @@ export async function swarmCommand(args: string[]): Promise<number> {
     throw new UsageError("--session and --code are required");
   }
   await setupLogging("json", flags["log-level"]);
-  const rtc = weriftFor(server, flags["ice-address"], {
+  const rtc = await rtcFor(flags.rtc, server, flags["ice-address"], {
     quickRecovery: flags["werift-recovery"] === "quick",
   });
   const slots: _Slot[] = [];
@@ -191,7 +192,7 @@ export async function swarmCommand(args: string[]): Promise<number> {
 async function _run(
   slot: _Slot,
   o: {
-    rtc: ReturnType<typeof weriftFor>;
+    rtc: RtcAdapter;
     server: string;
     session: string;
     code: string;

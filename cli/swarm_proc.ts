@@ -130,11 +130,14 @@ export function spawnSwarms(o: {
   joinCode: string;
   processes: number;
   countOf: (process: number) => number;
+  /** More flags for every swarm process. */
+  args?: string[];
 }): SwarmProc[] {
   return Array.from({ length: o.processes }, (_, p) => {
     const count = o.countOf(p);
     const args = ["--server", o.server, "--session", o.sessionId, "--code", o.joinCode];
     args.push("--count", String(count), "--prefix", `p${p}`, "--ice-address", "127.0.0.1");
+    args.push(...o.args ?? []);
     return new SwarmProc(swarmCommandLine(args), count);
   });
 }

@@ -5,7 +5,14 @@
  * @module
  */
 import { Viewer } from "../core/viewer.ts";
-import { ICE_ADDRESS_FLAG, ICE_POLICY_FLAG, SERVER_FLAG, serverUrl, weriftFor } from "./common.ts";
+import {
+  ICE_ADDRESS_FLAG,
+  ICE_POLICY_FLAG,
+  RTC_FLAG,
+  rtcFor,
+  SERVER_FLAG,
+  serverUrl,
+} from "./common.ts";
 import { flagTable, HELP_FLAG, helpText, parseFlags, UsageError } from "./flags.ts";
 import { readLines } from "./lines.ts";
 import { logFormatFlag, setupLogging } from "./logging.ts";
@@ -58,6 +65,7 @@ export const VIEW_FLAGS = flagTable({
   label: { type: "string", help: "a name the host sees" },
   ...ICE_ADDRESS_FLAG,
   ...ICE_POLICY_FLAG,
+  ...RTC_FLAG,
   "log-format": logFormatFlag("pretty"),
   ...HELP_FLAG,
 });
@@ -84,7 +92,7 @@ export async function viewCommand(args: string[]): Promise<number> {
   Deno.addSignalListener("SIGTERM", stop);
   try {
     await using viewer = await Viewer.join({
-      rtc: weriftFor(server, flags["ice-address"]),
+      rtc: await rtcFor(flags.rtc, server, flags["ice-address"]),
       server,
       sessionId: flags.session,
       joinCode: flags.code,

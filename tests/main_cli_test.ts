@@ -187,15 +187,18 @@ Deno.test("deno task signal, host, view, demo and bench are aliases of the shoal
   }
 });
 
-Deno.test("shoal demo with the permissions of deno task demo: 4 viewers, every message delivered", async () => {
-  const args = ["demo", "--viewers", "4", "--processes", "1", "--duration", "1", "--rate", "20"];
-  const { code, err } = await run(MAIN, args, { perms: taskPerms("demo") });
-  assert.equal(code, 0, err);
-  assert.match(err, /result: PASS/);
+Deno.test("shoal demo with the permissions of deno task demo, on libdatachannel (the default) and on werift: 4 viewers, every message delivered", async () => {
+  for (const rtc of [[], ["--rtc", "werift"]]) {
+    const args = ["demo", "--viewers", "4", "--processes", "1", "--duration", "1", "--rate", "20"];
+    const { code, err } = await run(MAIN, [...args, ...rtc], { perms: taskPerms("demo") });
+    assert.equal(code, 0, err);
+    assert.match(err, /result: PASS/);
+  }
 });
 
 Deno.test("a load run's signaling server in its own process relays the viewers' signals and stops", async () => {
-  await using run = new LoadRun({ viewers: 2, processes: 1, serverProcess: true });
+  // werift: libdatachannel is loaded in-process by tests/libdatachannel_test.ts only.
+  await using run = new LoadRun({ viewers: 2, processes: 1, serverProcess: true, rtc: "werift" });
   await run.start();
   assert.equal(run.server, undefined, "nothing embedded in this process");
   assert.match(run.serverUrl, /^http:\/\/127\.0\.0\.1:\d+$/);
