@@ -14,7 +14,15 @@ export class Swarm implements AsyncDisposable {
   #exited = false;
 
   constructor(
-    o: { server: string; session: string; code: string; count: number; prefix?: string },
+    o: {
+      server: string;
+      session: string;
+      code: string;
+      count: number;
+      prefix?: string;
+      /** Extra environment (such as `DENO_CERT` to trust a test's authority). */
+      env?: Record<string, string>;
+    },
   ) {
     this.child = new Deno.Command(Deno.execPath(), {
       args: [
@@ -37,6 +45,7 @@ export class Swarm implements AsyncDisposable {
       stdin: "piped",
       stdout: "piped",
       stderr: "inherit",
+      env: o.env,
     }).spawn();
     const child = this.child;
     this.#stdin = child.stdin.getWriter();

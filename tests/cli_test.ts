@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { readLines } from "../cli/lines.ts";
 import { eventually, testServer } from "./_signal_helpers.ts";
+import { makeTestTls } from "./_tls.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 
@@ -14,13 +15,13 @@ class Proc implements AsyncDisposable {
   readonly done: Promise<Deno.CommandStatus>;
   #reading: Promise<unknown>;
 
-  constructor(script: string, args: string[]) {
+  constructor(script: string, args: string[], env: Record<string, string> = {}) {
     this.child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", `${root}${script}`, ...args],
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
-      env: { NO_COLOR: "1" },
+      env: { NO_COLOR: "1", ...env },
     }).spawn();
     this.stdin = this.child.stdin.getWriter();
     const collect = async (s: ReadableStream<Uint8Array>, into: string[]) => {
@@ -135,6 +136,64 @@ Deno.test("commands: host fails with one clear sentence when the server is unrea
     const status = await p.end();
     assert.equal(status.code, code, args.join(" "));
     const said = p.err.filter((l) => l.startsWith("shoal host:"));
+    assert.equal(said.length, 1, p.err.join("\n"));
+    assert.match(said[0], sentence);
+  }
+});
+
+Deno.test("commands: signal --cert --key serves HTTPS and WSS; host and view use an https:// server", async () => {
+  await using tls = await makeTestTls();
+  await using signal = new Proc("cli/main.ts", [
+    "signal",
+    "--port",
+    "0",
+    "--cert",
+    tls.certFile,
+    "--key",
+    tls.keyFile,
+  ]);
+  await eventually(() => signal.err.some((l) => l.includes("signaling server on")), 30_000);
+  const url = signal.err.find((l) => l.includes("signaling server on"))!.split(" ").at(-1)!;
+  assert.match(url, /^https:\/\/127\.0\.0\.1:\d+$/);
+  const client = Deno.createHttpClient({ caCerts: [tls.caCert] });
+  try {
+    const res = await fetch(`${url}/v1/sessions`, { method: "POST", client });
+    assert.match((await res.json()).wsUrl, /^wss:\/\/127\.0\.0\.1:\d+\/v1\/sessions\//);
+  } finally {
+    client.close();
+  }
+  // The clients trust the test's authority as any Deno program can: DENO_CERT.
+  const trust = { DENO_CERT: tls.caFile };
+  await using host = new Proc("cli/main.ts", ["host", "--server", url], trust);
+  await eventually(() => host.err.some((l) => l.includes("join code:")), 30_000, "host announces");
+  const sessionId = host.err.find((l) => l.startsWith("shoal: hosting session"))!.split(" ")
+    .at(-1)!;
+  const code = host.err.find((l) => l.includes("join code:"))!.split(" ").at(-1)!;
+  await using view = new Proc(
+    "cli/main.ts",
+    ["view", "--server", url, "--session", sessionId, "--code", code],
+    trust,
+  );
+  await eventually(() => host.err.some((l) => / 1 ready/.test(l)), 20_000, "the viewer is ready");
+  await host.write("over tls");
+  await eventually(() => view.out.length === 1, 10_000, "the viewer prints");
+  assert.deepEqual(view.out, ["over tls"]);
+  assert.equal((await host.end()).code, 0);
+  assert.equal((await view.end()).code, 0);
+});
+
+Deno.test("commands: signal refuses --cert without --key, and a certificate that is not one", async () => {
+  await using tls = await makeTestTls();
+  const cases: Array<[string[], RegExp]> = [
+    [["--cert", tls.certFile], /--cert and --key go together/],
+    [["--cert", tls.certFile, "--key", "/nonexistent/key.pem"], /--key \/nonexistent\/key.pem/],
+    [["--cert", tls.keyFile, "--key", tls.keyFile], /--cert\/--key: /],
+  ];
+  for (const [args, sentence] of cases) {
+    await using p = new Proc("cli/main.ts", ["signal", "--port", "0", ...args]);
+    const status = await p.end();
+    assert.notEqual(status.code, 0, args.join(" "));
+    const said = p.err.filter((l) => l.startsWith("shoal signal:"));
     assert.equal(said.length, 1, p.err.join("\n"));
     assert.match(said[0], sentence);
   }
