@@ -201,3 +201,57 @@ Deno.test("Host's Prometheus text lists only the viewers present now", async () 
   assert.ok(after.includes(`peer="${stays.peerId}"`));
   assert.match(after, /shoal_host_peers\{state="ready"\} 1/);
 });
+
+Deno.test("Host whose session is ended (DELETE) says bye to its viewers and closes; the viewers end", async () => {
+  await using server = testServer();
+  const net = new FakeRtcNetwork();
+  await using host = await Host.start({ rtc: net.adapter(), server: server.url });
+  const signaling: string[] = [];
+  host.on("signaling", (e) => signaling.push(`${e.state}${"reason" in e ? ` ${e.reason}` : ""}`));
+  // What each viewer's connection said when it was lost: the host's `bye`, if one came.
+  const byes: unknown[] = [];
+  const noop = () => {};
+  const logger = {
+    debug: noop,
+    warn: noop,
+    error: noop,
+    info: (message: string, p?: Record<string, unknown>) => {
+      if (message.startsWith("connection lost")) byes.push(p?.bye);
+    },
+  };
+  const viewers = await Promise.all([0, 1].map((i) =>
+    Viewer.join({
+      logger,
+      rtc: net.adapter(),
+      server: server.url,
+      sessionId: host.session.sessionId,
+      joinCode: host.joinCode!,
+      label: `v${i}`,
+    })
+  ));
+  try {
+    await Promise.all(viewers.map((v) => v.ready({ signal: AbortSignal.timeout(5_000) })));
+    const res = await fetch(`${server.url}/v1/sessions/${host.session.sessionId}`, {
+      method: "DELETE",
+      headers: { authorization: `Bearer ${host.session.hostToken}` },
+    });
+    assert.equal(res.status, 204);
+    await res.body?.cancel();
+    await eventually(() => viewers.every((v) => v.state === "closed"), 5_000, "viewers end");
+    assert.deepEqual(byes, ["shutdown", "shutdown"], "each viewer was told bye");
+    for (const v of viewers) {
+      await assert.rejects(v.ready(), (e) => {
+        assert.ok(e instanceof ViewerError);
+        assert.match(e.message, /the session has ended/);
+        return true;
+      });
+    }
+    await eventually(() => host.readyCount === 0, 5_000, "the host let them go");
+    assert.ok(signaling.includes("closed unauthorized"), signaling.join(", "));
+    assert.equal(await server.store.count(), 0);
+  } finally {
+    await Promise.all(viewers.map((v) => v.close()));
+  }
+  await host.close();
+  assert.equal(net.peers.length, 0, "every peer connection closed");
+});
