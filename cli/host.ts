@@ -80,6 +80,17 @@ export async function hostCommand(args: string[]): Promise<number> {
       signal: controller.signal,
     });
     _announce(host, server);
+    // Refused by the server for good: the session was ended (DELETE) or taken over.
+    let gone: string | undefined;
+    host.on("signaling", (e) => {
+      if (e.state !== "closed") return;
+      gone = e.reason === "unauthorized"
+        ? "the session has ended"
+        : e.reason === "replaced"
+        ? "another connection took over as host"
+        : `signaling closed (${e.reason})`;
+      controller.abort(gone);
+    });
     if (flags["metrics-port"] !== undefined) {
       const port = flags["metrics-port"];
       metricsServer = Deno.serve(
@@ -97,7 +108,8 @@ export async function hostCommand(args: string[]): Promise<number> {
     status.stop();
     await host.close();
     await inbox;
-    return 0;
+    if (gone) console.error(`shoal host: ${gone}`);
+    return gone === undefined || gone === "the session has ended" ? 0 : 1;
   } finally {
     await metricsServer?.shutdown();
     Deno.removeSignalListener("SIGINT", stop);

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { Viewer } from "../core/viewer.ts";
+import { Viewer, type ViewerError } from "../core/viewer.ts";
 import { ICE_ADDRESS_FLAG, SERVER_FLAG, serverUrl, weriftFor } from "./common.ts";
 import { flagTable, HELP_FLAG, helpText, parseFlags, UsageError } from "./flags.ts";
 import { readLines } from "./lines.ts";
@@ -73,6 +73,12 @@ export async function viewCommand(args: string[]): Promise<number> {
     }
     out.releaseLock();
     if (ended === "host") console.error("shoal view: the host ended the session");
+    // Stopped by the server for good (the session ended, say): its reason, in one sentence.
+    const stopped = await viewer.ready().then(() => undefined, (error: ViewerError) => error);
+    if (ended === undefined && stopped && stopped.code !== "closed") {
+      console.error(`shoal view: ${stopped.message}`);
+      return 1;
+    }
     return 0;
   } finally {
     Deno.removeSignalListener("SIGINT", stop);

@@ -198,3 +198,35 @@ Deno.test("commands: signal refuses --cert without --key, and a certificate that
     assert.match(said[0], sentence);
   }
 });
+
+Deno.test("commands: DELETE of the session ends host and view, each with one sentence", async () => {
+  await using server = testServer();
+  await using host = new Proc("cli/main.ts", ["host", "--server", server.url]);
+  await eventually(() => host.err.some((l) => l.includes("take over later")), 30_000, "announced");
+  const sessionId = host.err.find((l) => l.startsWith("shoal: hosting session"))!.split(" ")
+    .at(-1)!;
+  const code = host.err.find((l) => l.includes("join code:"))!.split(" ").at(-1)!;
+  const token = host.err.find((l) => l.includes("take over later"))!.split(" ").at(-1)!;
+  await using view = new Proc("cli/main.ts", [
+    "view",
+    "--server",
+    server.url,
+    "--session",
+    sessionId,
+    "--code",
+    code,
+  ]);
+  await eventually(() => host.err.some((l) => / 1 ready/.test(l)), 20_000, "the viewer is ready");
+  const res = await fetch(`${server.url}/v1/sessions/${sessionId}`, {
+    method: "DELETE",
+    headers: { authorization: `Bearer ${token}` },
+  });
+  assert.equal(res.status, 204);
+  await res.body?.cancel();
+  // Neither waits for its stdin: the session's end ends both (bounded by eventually).
+  await eventually(() => host.err.includes("shoal host: the session has ended"), 10_000, "host");
+  assert.equal((await host.done).code, 0);
+  await eventually(() => view.err.some((l) => l.startsWith("shoal view:")), 10_000, "view");
+  assert.match(view.err.find((l) => l.startsWith("shoal view:"))!, /the session has ended/);
+  assert.equal((await view.done).code, 1, "refused by the server");
+});
