@@ -7,9 +7,11 @@
 import { Host } from "../core/host.ts";
 import type { PeerState } from "../core/supervisor.ts";
 import { ICE_ADDRESS_FLAG, SERVER_FLAG, serverUrl, weriftFor } from "./common.ts";
-import { flagTable, HELP_FLAG, helpText, parseFlags, UsageError } from "./flags.ts";
+import { flagTable, HELP_FLAG, parseCommand, UsageError } from "./flags.ts";
 import { readLines } from "./lines.ts";
 import { logFormatFlag, logLevelFlag, setupLogging } from "./logging.ts";
+
+const USAGE = "Usage: shoal host [flags]\n\nStreams stdin lines to every viewer.";
 
 /** Flags of `shoal host`. */
 export const HOST_FLAGS = flagTable({
@@ -51,13 +53,8 @@ export const HOST_FLAGS = flagTable({
 
 /** Runs `shoal host`; resolves with the exit code. */
 export async function hostCommand(args: string[]): Promise<number> {
-  const { values: flags } = parseFlags(args, HOST_FLAGS);
-  if (flags.help) {
-    console.log(
-      helpText("Usage: shoal host [flags]\n\nStreams stdin lines to every viewer.", HOST_FLAGS),
-    );
-    return 0;
-  }
+  const flags = parseCommand(args, HOST_FLAGS, USAGE);
+  if (!flags) return 0;
   const server = serverUrl(flags.server);
   if ((flags.session === undefined) !== (flags.token === undefined)) {
     throw new UsageError("--session and --token go together");

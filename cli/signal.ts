@@ -6,7 +6,7 @@
  * @module
  */
 import { abortable } from "../core/async.ts";
-import { flagTable, HELP_FLAG, helpText, parseFlags, UsageError } from "./flags.ts";
+import { flagTable, HELP_FLAG, parseCommand, UsageError } from "./flags.ts";
 import { logFormatFlag, setupLogging } from "./logging.ts";
 import { REDIS_FLAGS, redisFromFlags } from "./redis_flags.ts";
 import {
@@ -58,6 +58,8 @@ export const LIMIT_FLAGS = flagTable({
   },
 });
 
+const USAGE = "Usage: shoal signal [flags]\n\nRuns the signaling server.";
+
 /** Flags of the `signal` command. */
 export const SIGNAL_FLAGS = flagTable({
   port: { type: "int", help: "port to listen on", default: 8787, max: 65535 },
@@ -84,13 +86,8 @@ export const SIGNAL_FLAGS = flagTable({
 
 /** Runs the `signal` command with `args`; resolves when the server has stopped. */
 export async function signalCommand(args: string[]): Promise<void> {
-  const { values: flags } = parseFlags(args, SIGNAL_FLAGS);
-  if (flags.help) {
-    console.log(
-      helpText("Usage: shoal signal [flags]\n\nRuns the signaling server.", SIGNAL_FLAGS),
-    );
-    return;
-  }
+  const flags = parseCommand(args, SIGNAL_FLAGS, USAGE);
+  if (!flags) return;
   await setupLogging(flags["log-format"]);
   let iceServers = [];
   try {

@@ -6,9 +6,11 @@
  */
 import { Viewer, type ViewerError } from "../core/viewer.ts";
 import { ICE_ADDRESS_FLAG, SERVER_FLAG, serverUrl, weriftFor } from "./common.ts";
-import { flagTable, HELP_FLAG, helpText, parseFlags, UsageError } from "./flags.ts";
+import { flagTable, HELP_FLAG, parseCommand, UsageError } from "./flags.ts";
 import { readLines } from "./lines.ts";
 import { logFormatFlag, setupLogging } from "./logging.ts";
+
+const USAGE = "Usage: shoal view --session ID --code CODE [flags]\n\nPrints what the host streams.";
 
 /** Flags of `shoal view`. */
 export const VIEW_FLAGS = flagTable({
@@ -23,16 +25,8 @@ export const VIEW_FLAGS = flagTable({
 
 /** Runs `shoal view`; resolves with the exit code. */
 export async function viewCommand(args: string[]): Promise<number> {
-  const { values: flags } = parseFlags(args, VIEW_FLAGS);
-  if (flags.help) {
-    console.log(
-      helpText(
-        "Usage: shoal view --session ID --code CODE [flags]\n\nPrints what the host streams.",
-        VIEW_FLAGS,
-      ),
-    );
-    return 0;
-  }
+  const flags = parseCommand(args, VIEW_FLAGS, USAGE);
+  if (!flags) return 0;
   const server = serverUrl(flags.server);
   if (typeof flags.session !== "string") throw new UsageError("--session is required");
   if (typeof flags.code !== "string") throw new UsageError("--code is required");
