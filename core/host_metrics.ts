@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { type Counter, type Histogram, Registry } from "./metrics.ts";
+import { type Counter, type Histogram, metricsIn, type Registry } from "./metrics.ts";
 import type { HandshakeCounters } from "./negotiator.ts";
 import type { PeerState } from "./supervisor.ts";
 
@@ -112,23 +112,20 @@ export interface HostMetrics extends HandshakeCounters {
 
 /** Creates the host's metrics in a fresh registry. */
 export function createHostMetrics(): HostMetrics {
-  const registry = new Registry();
-  return {
-    registry,
-    offers: registry.counter("shoal_host_offers_total", "Offers sent."),
-    answers: registry.counter("shoal_host_answers_total", "Answers received."),
-    outcomes: registry.counter("shoal_host_handshakes_total", "Handshakes by outcome and phase."),
-    stale: registry.counter(
-      "shoal_host_stale_signals_total",
-      "Signals of a stale handshake dropped.",
-    ),
-    drops: registry.counter("shoal_host_drops_total", "Viewers dropped, by reason."),
+  return metricsIn((registry) => ({
+    ...registry.counters({
+      offers: ["shoal_host_offers_total", "Offers sent."],
+      answers: ["shoal_host_answers_total", "Answers received."],
+      outcomes: ["shoal_host_handshakes_total", "Handshakes by outcome and phase."],
+      stale: ["shoal_host_stale_signals_total", "Signals of a stale handshake dropped."],
+      drops: ["shoal_host_drops_total", "Viewers dropped, by reason."],
+    }),
     timeToReady: registry.histogram(
       "shoal_host_time_to_ready_ms",
       "Time from join to ready, ms.",
       [50, 100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 5000, 10000, 30000],
     ),
-  };
+  }));
 }
 
 /** Handshake outcomes by `outcome` and by `outcome/phase`, from the outcomes counter. */
