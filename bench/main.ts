@@ -10,14 +10,7 @@
  *
  * @module
  */
-import {
-  flagTable,
-  type FlagValues,
-  HELP_FLAG,
-  helpText,
-  parseFlags,
-  UsageError,
-} from "../cli/flags.ts";
+import { flagTable, type FlagValues, HELP_FLAG, parseCommand, UsageError } from "../cli/flags.ts";
 import { setupLogging } from "../cli/logging.ts";
 import { type BroadcastResult, LOAD_FLAGS, LoadRun } from "../cli/loadrun.ts";
 import type { RtcStack } from "../cli/common.ts";
@@ -31,6 +24,8 @@ import {
   stackRows,
 } from "./compare.ts";
 import { rawRunInProcess, type RawRunResult } from "./raw_run.ts";
+
+const USAGE = "Usage: shoal bench [flags]\n\nJoin patterns and broadcast under load.";
 
 /** Flags of `shoal bench`. */
 export const BENCH_FLAGS = flagTable({
@@ -226,16 +221,8 @@ async function _compare(flags: _BenchFlags): Promise<number> {
 
 /** Runs `shoal bench`; resolves with the exit code. */
 export async function benchCommand(args: string[]): Promise<number> {
-  const { values: flags } = parseFlags(args, BENCH_FLAGS);
-  if (flags.help) {
-    console.log(
-      helpText(
-        "Usage: shoal bench [flags]\n\nJoin patterns and broadcast under load.",
-        BENCH_FLAGS,
-      ),
-    );
-    return 0;
-  }
+  const flags = parseCommand(args, BENCH_FLAGS, USAGE);
+  if (!flags) return 0;
   if ((flags["compare-raw"] || flags.compare) && Deno.build.standalone) {
     throw new UsageError("--compare and --compare-raw run from the sources only (deno task bench)");
   }

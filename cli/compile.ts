@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { flagTable, HELP_FLAG, helpText, parseFlags, UsageError } from "./flags.ts";
+import { flagTable, HELP_FLAG, parseCommand, UsageError } from "./flags.ts";
 
 /**
  * What the binary may do: `net` (the server, WebSockets, WebRTC over UDP), `env` (npm
@@ -34,6 +34,8 @@ export const BINARY_PERMISSIONS: readonly string[] = [
  * the same flag.
  */
 export const HOST_V8_FLAGS = "--v8-flags=--max-semi-space-size=8";
+
+const USAGE = "Usage: deno task compile [flags]\n\nBuilds the shoal binary.";
 
 const FLAGS = flagTable({
   output: { type: "string", help: "where to write the binary", default: "dist/shoal" },
@@ -138,11 +140,8 @@ async function _smoke(output: string): Promise<string> {
 
 /** Runs the compile task; resolves with the exit code. */
 export async function compileCommand(args: string[]): Promise<number> {
-  const { values: flags } = parseFlags(args, FLAGS);
-  if (flags.help) {
-    console.log(helpText("Usage: deno task compile [flags]\n\nBuilds the shoal binary.", FLAGS));
-    return 0;
-  }
+  const flags = parseCommand(args, FLAGS, USAGE);
+  if (!flags) return 0;
   const output = flags.output;
   try {
     const source = await checkDenort();

@@ -7,10 +7,12 @@
  * @module
  */
 import type { RtcStack } from "./common.ts";
-import { flagTable, HELP_FLAG, helpText, parseFlags } from "./flags.ts";
+import { flagTable, HELP_FLAG, parseCommand } from "./flags.ts";
 import { setupLogging } from "./logging.ts";
 import { type BroadcastResult, LOAD_FLAGS, LoadRun } from "./loadrun.ts";
 import type { HostMetricsSnapshot } from "../core/host_metrics.ts";
+
+const USAGE = "Usage: shoal demo [flags]\n\nOne host, many viewers, on this machine.";
 
 /** Flags of `shoal demo`. */
 export const DEMO_FLAGS = flagTable({
@@ -64,13 +66,8 @@ function _pct(sorted: number[], p: number): number {
 
 /** Runs the demo; resolves with the exit code. */
 export async function demoCommand(args: string[]): Promise<number> {
-  const { values: flags } = parseFlags(args, DEMO_FLAGS);
-  if (flags.help) {
-    console.log(
-      helpText("Usage: shoal demo [flags]\n\nOne host, many viewers, on this machine.", DEMO_FLAGS),
-    );
-    return 0;
-  }
+  const flags = parseCommand(args, DEMO_FLAGS, USAGE);
+  if (!flags) return 0;
   const { viewers, processes, duration, rate, size } = flags;
   await setupLogging("json", "error");
   await using run = new LoadRun({

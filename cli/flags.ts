@@ -189,6 +189,22 @@ function _words(words: readonly string[]): string {
     : `${words.slice(0, -1).join(", ")} or ${words[words.length - 1]}`;
 }
 
+/**
+ * Parses a command's `args` against its `table` (which has {@link HELP_FLAG}): with
+ * `--help` it prints the help (`usage`, then every flag) and returns `undefined`, the
+ * command's cue to exit 0; otherwise the flags' values.
+ */
+export function parseCommand<T extends FlagTable>(
+  args: readonly string[],
+  table: T,
+  usage: string,
+): FlagValues<T> | undefined {
+  const { values } = parseFlags(args, table);
+  if (!(values as { help?: boolean }).help) return values;
+  console.log(helpText(usage, table));
+  return undefined;
+}
+
 /** Renders a help text from a usage line and the command's flag table. */
 export function helpText(usage: string, table: FlagTable): string {
   const left = Object.entries(table).map(([name, f]) => {

@@ -15,9 +15,11 @@ import {
   SERVER_FLAG,
   serverUrl,
 } from "./common.ts";
-import { flagTable, HELP_FLAG, helpText, parseFlags, UsageError } from "./flags.ts";
+import { flagTable, HELP_FLAG, parseCommand, UsageError } from "./flags.ts";
 import { readLines } from "./lines.ts";
 import { logFormatFlag, logLevelFlag, setupLogging } from "./logging.ts";
+
+const USAGE = "Usage: shoal host [flags]\n\nStreams stdin lines to every viewer.";
 
 /** Flags of `shoal host`. */
 export const HOST_FLAGS = flagTable({
@@ -67,13 +69,8 @@ export const HOST_FLAGS = flagTable({
 
 /** Runs `shoal host`; resolves with the exit code. */
 export async function hostCommand(args: string[]): Promise<number> {
-  const { values: flags } = parseFlags(args, HOST_FLAGS);
-  if (flags.help) {
-    console.log(
-      helpText("Usage: shoal host [flags]\n\nStreams stdin lines to every viewer.", HOST_FLAGS),
-    );
-    return 0;
-  }
+  const flags = parseCommand(args, HOST_FLAGS, USAGE);
+  if (!flags) return 0;
   const server = serverUrl(flags.server);
   if ((flags.session === undefined) !== (flags.token === undefined)) {
     throw new UsageError("--session and --token go together");
@@ -98,6 +95,17 @@ export async function hostCommand(args: string[]): Promise<number> {
       signal: controller.signal,
     });
     _announce(host, server);
+    // Refused by the server for good: the session was ended (DELETE) or taken over.
+    let gone: string | undefined;
+    host.on("signaling", (e) => {
+      if (e.state !== "closed") return;
+      gone = e.reason === "unauthorized"
+        ? "the session has ended"
+        : e.reason === "replaced"
+        ? "another connection took over as host"
+        : `signaling closed (${e.reason})`;
+      controller.abort(gone);
+    });
     if (flags["metrics-port"] !== undefined) {
       const port = flags["metrics-port"];
       metricsServer = Deno.serve(
@@ -115,7 +123,8 @@ export async function hostCommand(args: string[]): Promise<number> {
     status.stop();
     await host.close();
     await inbox;
-    return 0;
+    if (gone) console.error(`shoal host: ${gone}`);
+    return gone === undefined || gone === "the session has ended" ? 0 : 1;
   } finally {
     await metricsServer?.shutdown();
     Deno.removeSignalListener("SIGINT", stop);

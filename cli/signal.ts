@@ -7,10 +7,15 @@
  *
  * @module
  */
-import { flagTable, HELP_FLAG, helpText, parseFlags, UsageError } from "./flags.ts";
+import { abortable } from "../core/async.ts";
+import { flagTable, HELP_FLAG, parseCommand, UsageError } from "./flags.ts";
 import { logFormatFlag, setupLogging } from "./logging.ts";
 import { REDIS_FLAGS, redisFromFlags } from "./redis_flags.ts";
-import { startSignalingServer } from "../server/server.ts";
+import {
+  type SignalingServer,
+  type SignalingServerOptions,
+  startSignalingServer,
+} from "../server/server.ts";
 import type { IceServersFor } from "../server/relay.ts";
 import { turnIceServers } from "../server/turn.ts";
 import type { IceServer } from "../core/protocol.ts";
@@ -58,6 +63,8 @@ export const LIMIT_FLAGS = flagTable({
   },
 });
 
+const USAGE = "Usage: shoal signal [flags]\n\nRuns the signaling server.";
+
 /** Flags of the `signal` command. */
 export const SIGNAL_FLAGS = flagTable({
   port: { type: "int", help: "port to listen on", default: 8787, max: 65535 },
@@ -86,6 +93,8 @@ export const SIGNAL_FLAGS = flagTable({
     min: 1,
     max: 10_000,
   },
+  cert: { type: "string", help: "PEM certificate chain file: serve HTTPS and WSS (with --key)" },
+  key: { type: "string", help: "PEM private key file of --cert" },
   "log-format": logFormatFlag("json"),
   ...LIMIT_FLAGS,
   ...REDIS_FLAGS,
@@ -94,13 +103,8 @@ export const SIGNAL_FLAGS = flagTable({
 
 /** Runs the `signal` command with `args`; resolves when the server has stopped. */
 export async function signalCommand(args: string[]): Promise<void> {
-  const { values: flags } = parseFlags(args, SIGNAL_FLAGS);
-  if (flags.help) {
-    console.log(
-      helpText("Usage: shoal signal [flags]\n\nRuns the signaling server.", SIGNAL_FLAGS),
-    );
-    return;
-  }
+  const flags = parseCommand(args, SIGNAL_FLAGS, USAGE);
+  if (!flags) return;
   await setupLogging(flags["log-format"]);
   let iceServers: IceServer[] = [];
   try {
@@ -111,44 +115,53 @@ export async function signalCommand(args: string[]): Promise<void> {
   }
   const turn = _turnFromFlags(flags, iceServers);
   const allowedOrigins = _origins(flags["allowed-origins"]);
+  const tls = await _tls(flags.cert, flags.key);
   const redis = await redisFromFlags(flags);
   const controller = new AbortController();
   const stop = () => controller.abort();
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
-  // The host and viewer pages; without them (no `deno` to bundle with) the API still runs.
-  const routes = await webRoutes({ signal: controller.signal }).catch((error) => {
-    console.error(`shoal signal: no web pages (${error.message}); serving the API only`);
-    return undefined;
-  });
-  const server = startSignalingServer({
-    routes,
-    hostname: flags.hostname,
-    port: flags.port,
-    defaultMaxViewers: flags["max-viewers"],
-    iceServers: turn ?? iceServers,
-    signal: controller.signal,
-    store: redis?.store,
-    bus: redis?.bus,
-    counters: redis?.counters,
-    maxSessions: flags["max-sessions"],
-    addressLimits: {
-      sessionsPerMinute: flags["max-sessions-per-minute"],
-      socketsPerAddress: flags["max-sockets-per-address"],
-      failedHellosPerAddress: flags["max-failed-hellos"],
-      failedHellosPerSession: flags["max-failed-hellos-per-session"],
-    },
-    trustProxy: flags["trust-proxy"],
-    allowedOrigins,
-  });
-  console.error(`shoal signaling server on ${server.url}`);
-  await new Promise((resolve) =>
-    controller.signal.addEventListener("abort", resolve, { once: true })
-  );
-  await server.close();
-  await redis?.close();
-  Deno.removeSignalListener("SIGINT", stop);
-  Deno.removeSignalListener("SIGTERM", stop);
+  try {
+    // The host and viewer pages; without them (no `deno` to bundle with) the API still runs.
+    const routes = await webRoutes({ signal: controller.signal }).catch((error) => {
+      console.error(`shoal signal: no web pages (${error.message}); serving the API only`);
+      return undefined;
+    });
+    const server = _start({
+      routes,
+      hostname: flags.hostname,
+      port: flags.port,
+      ...tls,
+      defaultMaxViewers: flags["max-viewers"],
+      iceServers: turn ?? iceServers,
+      signal: controller.signal,
+      store: redis?.store,
+      bus: redis?.bus,
+      counters: redis?.counters,
+      maxSessions: flags["max-sessions"],
+      addressLimits: {
+        sessionsPerMinute: flags["max-sessions-per-minute"],
+        socketsPerAddress: flags["max-sockets-per-address"],
+        failedHellosPerAddress: flags["max-failed-hellos"],
+        failedHellosPerSession: flags["max-failed-hellos-per-session"],
+      },
+      trustProxy: flags["trust-proxy"],
+      allowedOrigins,
+    });
+    console.error(`shoal signaling server on ${server.url}`);
+    await new Promise((resolve) =>
+      controller.signal.addEventListener("abort", resolve, { once: true })
+    );
+    // Every socket is closed at once; over TLS, Deno's graceful HTTP shutdown then waits
+    // for browsers to drop their idle HTTP/2 connections (one to two minutes with
+    // Chromium), so the command stops waiting after a few seconds and exits.
+    await abortable(server.close(), AbortSignal.timeout(5_000)).catch(() => {});
+  } finally {
+    controller.abort(); // stops bundling the pages if the server never started
+    await redis?.close();
+    Deno.removeSignalListener("SIGINT", stop);
+    Deno.removeSignalListener("SIGTERM", stop);
+  }
 }
 
 /** The origins of `--allowed-origins`, each checked to be one. */
@@ -182,5 +195,34 @@ function _turnFromFlags(
     return turnIceServers({ urls: turn, secret: secret!, ttlSeconds, stun, iceServers });
   } catch (error) {
     throw new UsageError((error as Error).message);
+  }
+}
+
+/** The certificate and key of `--cert` and `--key`, read from their files. */
+async function _tls(
+  cert: string | undefined,
+  key: string | undefined,
+): Promise<{ cert?: string; key?: string }> {
+  if (cert === undefined && key === undefined) return {};
+  if (cert === undefined || key === undefined) throw new UsageError("--cert and --key go together");
+  const read = async (flag: string, path: string) => {
+    try {
+      return await Deno.readTextFile(path);
+    } catch (error) {
+      throw new UsageError(`--${flag} ${path}: ${(error as Error).message}`);
+    }
+  };
+  return { cert: await read("cert", cert), key: await read("key", key) };
+}
+
+/** Starts the server; a certificate or key Deno cannot use is the user's to fix. */
+function _start(options: SignalingServerOptions): SignalingServer {
+  try {
+    return startSignalingServer(options);
+  } catch (error) {
+    if (options.cert !== undefined && error instanceof Deno.errors.InvalidData) {
+      throw new UsageError(`--cert/--key: ${error.message}`);
+    }
+    throw error;
   }
 }

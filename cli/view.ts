@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { Viewer } from "../core/viewer.ts";
+import { Viewer, type ViewerError } from "../core/viewer.ts";
 import {
   ICE_ADDRESS_FLAG,
   ICE_POLICY_FLAG,
@@ -13,7 +13,7 @@ import {
   SERVER_FLAG,
   serverUrl,
 } from "./common.ts";
-import { flagTable, HELP_FLAG, helpText, parseFlags, UsageError } from "./flags.ts";
+import { flagTable, HELP_FLAG, parseCommand, UsageError } from "./flags.ts";
 import { readLines } from "./lines.ts";
 import { logFormatFlag, setupLogging } from "./logging.ts";
 import { decodeTerminalMessage, encodeTerminalMessage } from "../core/terminal_messages.ts";
@@ -57,6 +57,8 @@ async function _typeIntoTerminal(
   }
 }
 
+const USAGE = "Usage: shoal view --session ID --code CODE [flags]\n\nPrints what the host streams.";
+
 /** Flags of `shoal view`. */
 export const VIEW_FLAGS = flagTable({
   ...SERVER_FLAG,
@@ -72,16 +74,8 @@ export const VIEW_FLAGS = flagTable({
 
 /** Runs `shoal view`; resolves with the exit code. */
 export async function viewCommand(args: string[]): Promise<number> {
-  const { values: flags } = parseFlags(args, VIEW_FLAGS);
-  if (flags.help) {
-    console.log(
-      helpText(
-        "Usage: shoal view --session ID --code CODE [flags]\n\nPrints what the host streams.",
-        VIEW_FLAGS,
-      ),
-    );
-    return 0;
-  }
+  const flags = parseCommand(args, VIEW_FLAGS, USAGE);
+  if (!flags) return 0;
   const server = serverUrl(flags.server);
   if (typeof flags.session !== "string") throw new UsageError("--session is required");
   if (typeof flags.code !== "string") throw new UsageError("--code is required");
@@ -147,6 +141,12 @@ export async function viewCommand(args: string[]): Promise<number> {
       console.error(`\r\nshoal view: the shared program exited (status ${terminal.exitCode})`);
     }
     if (ended === "host") console.error("shoal view: the host ended the session");
+    // Stopped by the server for good (the session ended, say): its reason, in one sentence.
+    const stopped = await viewer.ready().then(() => undefined, (error: ViewerError) => error);
+    if (ended === undefined && stopped && stopped.code !== "closed") {
+      console.error(`shoal view: ${stopped.message}`);
+      return 1;
+    }
     return 0;
   } finally {
     Deno.removeSignalListener("SIGINT", stop);

@@ -386,6 +386,11 @@ export class Host implements AsyncDisposable {
       }),
       s.on("closed", (c) => {
         if (c.error) this.#events.emit("signaling", { state: "closed", reason: c.error.code });
+        // Refused after a welcome: the session is gone (ended or expired). Say bye.
+        if (c.error?.code === "unauthorized") {
+          this.#log.info("the session has ended", { sessionId: this.session.sessionId });
+          void this.close();
+        }
       }),
       s.on("peer-joined", (p) => this.#join(p.peerId, p.label)),
       s.on("peer-left", (p) => this.#forget(p.peerId, p.reason)),

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { type Counter, type Histogram, Registry } from "./metrics.ts";
+import { type Counter, type Histogram, metricsIn, type Registry } from "./metrics.ts";
 import type { HandshakeCounters } from "./negotiator.ts";
 import type { ReplayCounters } from "./replay.ts";
 import type { PeerState } from "./supervisor.ts";
@@ -147,36 +147,33 @@ export interface HostMetrics extends HandshakeCounters, ReplayCounters {
 
 /** Creates the host's metrics in a fresh registry. */
 export function createHostMetrics(): HostMetrics {
-  const registry = new Registry();
-  return {
-    registry,
-    offers: registry.counter("shoal_host_offers_total", "Offers sent."),
-    answers: registry.counter("shoal_host_answers_total", "Answers received."),
-    outcomes: registry.counter("shoal_host_handshakes_total", "Handshakes by outcome and phase."),
-    stale: registry.counter(
-      "shoal_host_stale_signals_total",
-      "Signals of a stale handshake dropped.",
-    ),
-    drops: registry.counter("shoal_host_drops_total", "Viewers dropped, by reason."),
-    congestions: registry.counter(
-      "shoal_host_congestions_total",
-      "Congestion episodes: most viewers backed up at once, the producer held back.",
-    ),
-    rejected: registry.counter(
-      "shoal_host_broadcast_rejected_total",
-      "Broadcasts refused because they would pass maxQueuedBytes.",
-    ),
-    replays: registry.counter(
-      "shoal_host_resumes_total",
-      "Viewers that came back with a position, by outcome: hit (replayed) or miss (a gap).",
-    ),
-    replayed: registry.counter("shoal_host_replayed_messages_total", "Messages replayed."),
+  return metricsIn((registry) => ({
+    ...registry.counters({
+      offers: ["shoal_host_offers_total", "Offers sent."],
+      answers: ["shoal_host_answers_total", "Answers received."],
+      outcomes: ["shoal_host_handshakes_total", "Handshakes by outcome and phase."],
+      stale: ["shoal_host_stale_signals_total", "Signals of a stale handshake dropped."],
+      drops: ["shoal_host_drops_total", "Viewers dropped, by reason."],
+      congestions: [
+        "shoal_host_congestions_total",
+        "Congestion episodes: most viewers backed up at once, the producer held back.",
+      ],
+      rejected: [
+        "shoal_host_broadcast_rejected_total",
+        "Broadcasts refused because they would pass maxQueuedBytes.",
+      ],
+      replays: [
+        "shoal_host_resumes_total",
+        "Viewers that came back with a position, by outcome: hit (replayed) or miss (a gap).",
+      ],
+      replayed: ["shoal_host_replayed_messages_total", "Messages replayed."],
+    }),
     timeToReady: registry.histogram(
       "shoal_host_time_to_ready_ms",
       "Time from join to ready, ms.",
       [50, 100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 5000, 10000, 30000],
     ),
-  };
+  }));
 }
 
 /** Handshake outcomes by `outcome` and by `outcome/phase`, from the outcomes counter. */

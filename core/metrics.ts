@@ -271,6 +271,28 @@ export class Registry {
   counter(name: string, help: string): Counter {
     return this.#add(name, () => new Counter(name, help), Counter);
   }
+  /**
+   * Creates (or returns the existing) counters named in `specs`: `{ key: [name, help] }`
+   * gives `{ key: Counter }`, the shape a module's metrics object takes.
+   *
+   * @example
+   * ```ts
+   * import { Registry } from "./metrics.ts";
+   * const { sent } = new Registry().counters({ sent: ["shoal_sent_total", "Sent."] });
+   * sent.inc();
+   * console.assert(sent.total() === 1);
+   * ```
+   */
+  counters<K extends string>(
+    specs: Readonly<Record<K, readonly [name: string, help: string]>>,
+  ): Record<K, Counter> {
+    const out = {} as Record<K, Counter>;
+    for (const key of Object.keys(specs) as K[]) {
+      const [name, help] = specs[key];
+      out[key] = this.counter(name, help);
+    }
+    return out;
+  }
   /** Creates (or returns the existing) gauge `name`. */
   gauge(name: string, help: string): Gauge {
     return this.#add(name, () => new Gauge(name, help), Gauge);
@@ -299,4 +321,23 @@ export class Registry {
     this.#metrics.set(name, metric);
     return metric;
   }
+}
+
+/**
+ * A module's metrics object: what `build` registers in a fresh {@link Registry}, with the
+ * registry itself (to render).
+ *
+ * @example
+ * ```ts
+ * import { metricsIn } from "./metrics.ts";
+ * const m = metricsIn((r) => r.counters({ sent: ["shoal_sent_total", "Sent."] }));
+ * m.sent.inc();
+ * console.assert(m.registry.render().includes("shoal_sent_total 1"));
+ * ```
+ */
+export function metricsIn<T extends object>(
+  build: (registry: Registry) => T,
+): T & { registry: Registry } {
+  const registry = new Registry();
+  return { ...build(registry), registry };
 }

@@ -13,13 +13,26 @@ import { CloseCode, type IceServer } from "../core/protocol.ts";
 import { clientAddress } from "./client_address.ts";
 import { Connection, type ConnectionLimits, DEFAULT_LIMITS } from "./connection.ts";
 import type { CounterStore } from "./counters.ts";
-import { hashSecret, newHostToken, newJoinCode, newSessionId, normalizeJoinCode } from "./ids.ts";
+import {
+  constantTimeEqual,
+  hashSecret,
+  newHostToken,
+  newJoinCode,
+  newSessionId,
+  normalizeJoinCode,
+} from "./ids.ts";
 import { MemoryBus, MemoryStore } from "./memory_store.ts";
 import { type AddressLimits, Limiter, refusalResponse } from "./limits.ts";
 import { createServerMetrics, type ServerMetrics } from "./metrics.ts";
 import { OriginPolicy } from "./origin.ts";
 import { type IceServersFor, Relay } from "./relay.ts";
-import { type Bus, type SessionStore, type StoreEvent, StoreUnavailableError } from "./store.ts";
+import {
+  type Bus,
+  type SessionRecord,
+  type SessionStore,
+  type StoreEvent,
+  StoreUnavailableError,
+} from "./store.ts";
 
 export type { IceServersFor } from "./relay.ts";
 
@@ -223,6 +236,12 @@ function _error(status: number, code: string, message: string): Response {
   return _json(status, { error: { code, message } });
 }
 
+function _unauthorized(message: string): Response {
+  const response = _error(401, "unauthorized", message);
+  response.headers.set("www-authenticate", 'Bearer realm="shoal"');
+  return response;
+}
+
 /**
  * Makes the signaling server's fetch handler, with its state in memory unless a store and
  * a bus are given.
@@ -378,7 +397,8 @@ class _Handler implements SignalingHandler {
     const record = await this.store.get(match[1]);
     if (!record) return _error(404, "unknown-session", "no such session");
     if (match[2]) return await this.#upgrade(request, record.sessionId, info);
-    if (request.method !== "GET") return _error(405, "method-not-allowed", "use GET");
+    if (request.method === "DELETE") return await this.#end(request, record, info);
+    if (request.method !== "GET") return _error(405, "method-not-allowed", "use GET or DELETE");
     return _json(200, {
       sessionId: record.sessionId,
       hostOnline: (await this.store.host(record.sessionId)) !== undefined,
@@ -425,6 +445,26 @@ class _Handler implements SignalingHandler {
     const wsUrl = `${scheme}//${url.host}/v1/sessions/${sessionId}/ws`;
     const created: CreatedSession = { sessionId, hostToken, joinCode, wsUrl };
     return _json(201, created);
+  }
+
+  /** `DELETE /v1/sessions/:id` with `Authorization: Bearer <hostToken>`: ends the session. */
+  async #end(request: Request, record: SessionRecord, info?: RequestInfo): Promise<Response> {
+    const address = this.#address(request, info);
+    // A wrong token counts as a failed hello: guessing it here is held back the same way.
+    const limited = await this.#limiter.checkHello(address, record.sessionId, "host");
+    if (limited) return refusalResponse(limited);
+    const token = request.headers.get("authorization")?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
+    if (token === undefined) {
+      return _unauthorized("an Authorization: Bearer <hostToken> header is required");
+    }
+    if (!constantTimeEqual(await hashSecret(token), record.tokenHash)) {
+      await this.#limiter.helloFailed(address, record.sessionId);
+      return _unauthorized("wrong host token");
+    }
+    if (!(await this.#relay.end(record.sessionId))) {
+      return _error(404, "unknown-session", "no such session");
+    }
+    return new Response(null, { status: 204 });
   }
 
   async #upgrade(request: Request, sessionId: string, info?: RequestInfo): Promise<Response> {

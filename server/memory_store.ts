@@ -79,6 +79,11 @@ export class MemoryStore implements SessionStore {
   count(): Promise<number> {
     return Promise.resolve(this.#sessions.size);
   }
+  delete(sessionId: string): Promise<boolean> {
+    const s = this.#sessions.get(sessionId);
+    if (s) clearTimeout(s.expiry);
+    return Promise.resolve(this.#sessions.delete(sessionId));
+  }
   connectionOpened(sessionId: string, _peer?: PeerRef): Promise<void> {
     const s = this.#sessions.get(sessionId);
     if (s) {

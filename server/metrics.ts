@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { type Counter, type Gauge, Registry } from "../core/metrics.ts";
+import { type Counter, type Gauge, metricsIn, type Registry } from "../core/metrics.ts";
 
 /**
  * Every metric the signaling server keeps, registered in one {@link Registry}: what
@@ -43,32 +43,29 @@ export interface ServerMetrics {
 
 /** Creates the server's metrics in a fresh registry. */
 export function createServerMetrics(): ServerMetrics {
-  const registry = new Registry();
-  return {
-    registry,
+  return metricsIn((registry) => ({
     sessions: registry.gauge("shoal_signal_sessions", "Sessions held by the server."),
     connections: registry.gauge(
       "shoal_signal_connections",
       "Open WebSocket connections by role.",
     ),
-    received: registry.counter(
-      "shoal_signal_messages_received_total",
-      "Valid messages received from clients, by role, type and signal kind.",
-    ),
-    relayed: registry.counter(
-      "shoal_signal_messages_relayed_total",
-      "Messages relayed between peers, by type and signal kind.",
-    ),
-    dropped: registry.counter(
-      "shoal_signal_messages_dropped_total",
-      "Messages dropped, by reason.",
-    ),
-    badFrames: registry.counter("shoal_signal_bad_frames_total", "Bad frames, by error code."),
-    closes: registry.counter("shoal_signal_closes_total", "Deliberate closes, by close code."),
-    sessionsCreated: registry.counter("shoal_signal_sessions_created_total", "Sessions created."),
-    refused: registry.counter(
-      "shoal_signal_refused_total",
-      "Requests refused by a limit or the origin policy, by reason.",
-    ),
-  };
+    ...registry.counters({
+      received: [
+        "shoal_signal_messages_received_total",
+        "Valid messages received from clients, by role, type and signal kind.",
+      ],
+      relayed: [
+        "shoal_signal_messages_relayed_total",
+        "Messages relayed between peers, by type and signal kind.",
+      ],
+      dropped: ["shoal_signal_messages_dropped_total", "Messages dropped, by reason."],
+      badFrames: ["shoal_signal_bad_frames_total", "Bad frames, by error code."],
+      closes: ["shoal_signal_closes_total", "Deliberate closes, by close code."],
+      sessionsCreated: ["shoal_signal_sessions_created_total", "Sessions created."],
+      refused: [
+        "shoal_signal_refused_total",
+        "Requests refused by a limit or the origin policy, by reason.",
+      ],
+    }),
+  }));
 }

@@ -45,6 +45,9 @@ export type IceServersFor = (
   peer: { sessionId: string; peerId: string; role: "host" | "viewer" },
 ) => IceServer[] | Promise<IceServer[]>;
 
+/** The `message` of the `error` every socket of an ended session gets. */
+export const SESSION_ENDED = "the session has ended";
+
 /** What the relay needs from the server. */
 export interface RelayOptions {
   /** Session state. */
@@ -116,6 +119,27 @@ export class Relay implements ConnectionHandler {
       role: role ?? "pending",
       reason: conn.leftReason,
     });
+  }
+
+  /**
+   * Ends a session (`DELETE /v1/sessions/:id`): the store forgets it at once; its viewers
+   * are told `host-status` offline; then every socket of the session, on whichever server,
+   * gets `error` `unauthorized` and closes with 4401 (reconnecting cannot help: the session
+   * is gone). A host learns it that way and says `bye` on its channels. Returns whether the
+   * session existed.
+   */
+  async end(sessionId: string): Promise<boolean> {
+    const { store, bus, log } = this.#o;
+    const [viewers, host] = await Promise.all([store.viewers(sessionId), store.host(sessionId)]);
+    if (!(await store.delete(sessionId))) return false;
+    log.info("session ended", { sessionId, viewers: viewers.length });
+    const ended: ServerMessage = { type: "error", code: "unauthorized", message: SESSION_ENDED };
+    await Promise.all(viewers.map(async ({ peerId }) => {
+      await bus.publish(sessionId, peerId, { type: "host-status", online: false });
+      await bus.publish(sessionId, peerId, ended);
+    }));
+    if (host) await bus.publish(sessionId, host, ended);
+    return true;
   }
 
   /**
@@ -260,6 +284,10 @@ export class Relay implements ConnectionHandler {
   #deliver(conn: Connection, message: ServerMessage): void {
     if (message.type === "error" && message.code === "replaced" && conn.role === "host") {
       conn.fail("replaced", message.message, CloseCode.replaced, "replaced");
+      return;
+    }
+    if (message.type === "error" && message.code === "unauthorized") {
+      conn.fail("unauthorized", message.message, CloseCode.unauthorized);
       return;
     }
     conn.send(message);

@@ -39,6 +39,13 @@ export interface SignalingServerOptions extends Omit<SignalingHandlerOptions, "u
   hostname?: string;
   /** Port to listen on (default 8787; 0 picks a free one). */
   port?: number;
+  /**
+   * A PEM certificate chain: with {@link SignalingServerOptions.key} the server speaks
+   * HTTPS and WSS (its `url` says `https:`, the `wsUrl` of a session `wss:`).
+   */
+  cert?: string;
+  /** The PEM private key of {@link SignalingServerOptions.cert}. */
+  key?: string;
   /** Closes the server when aborted. */
   signal?: AbortSignal;
 }
@@ -72,21 +79,29 @@ export class SignalingServer implements AsyncDisposable {
 
   /** Starts listening at once (same as {@link startSignalingServer}). */
   constructor(options: SignalingServerOptions = {}) {
-    const { hostname, port, signal, ...rest } = options;
+    const { hostname, port, signal, cert, key, ...rest } = options;
+    if ((cert === undefined) !== (key === undefined)) {
+      throw new TypeError("cert and key go together");
+    }
     this.handler = createSignalingHandler({
       ...rest,
       upgradeWebSocket: (request) => Deno.upgradeWebSocket(request, { idleTimeout: 0 }),
     });
-    this.#http = Deno.serve({
-      hostname: hostname ?? "127.0.0.1",
-      port: port ?? 8787,
-      onListen: () => {},
-    }, this.handler.fetch);
+    const listen = { hostname: hostname ?? "127.0.0.1", port: port ?? 8787, onListen: () => {} };
+    try {
+      this.#http = Deno.serve(
+        cert !== undefined && key !== undefined ? { ...listen, cert, key } : listen,
+        this.handler.fetch,
+      );
+    } catch (error) {
+      void this.handler.close(); // nothing is connected yet: it only stops its timers
+      throw error;
+    }
     this.port = this.#http.addr.port;
     const host = this.#http.addr.hostname.includes(":")
       ? `[${this.#http.addr.hostname}]`
       : this.#http.addr.hostname;
-    this.url = `http://${host}:${this.port}`;
+    this.url = `${cert === undefined ? "http" : "https"}://${host}:${this.port}`;
     signal?.addEventListener("abort", () => this.close(), { once: true });
     this.#log.info("listening on {url}", { url: this.url });
   }

@@ -177,6 +177,11 @@ export interface SessionStore {
   /** How many sessions exist. */
   count(): Promise<number>;
   /**
+   * Forgets the session at once: its record and secrets, host, viewers and handshakes.
+   * Returns whether it existed. Connections still open to it close on their own.
+   */
+  delete(sessionId: string): Promise<boolean>;
+  /**
    * Notes that `peer`'s connection to the session opened on this server, before it claims
    * the host or joins as a viewer: the session will not expire while any is open, and if
    * this server dies the peer is reported `lost` to the others.

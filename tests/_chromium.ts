@@ -122,6 +122,7 @@ let _warned = false;
 export function browserTest(
   name: string,
   fn: (browser: Chromium, t: Deno.TestContext) => Promise<void>,
+  options: { args?: string[] } = {},
 ): void {
   const missing = chromiumMissing();
   if (missing && !BROWSER_REQUIRED && !_warned) {
@@ -135,7 +136,7 @@ export function browserTest(
     name,
     ignore: missing !== undefined && !BROWSER_REQUIRED,
     async fn(t) {
-      await using browser = await Chromium.launch();
+      await using browser = await Chromium.launch({ args: options.args });
       try {
         await fn(browser, t);
       } catch (error) {

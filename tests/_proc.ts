@@ -14,13 +14,13 @@ export class Proc implements AsyncDisposable {
   readonly done: Promise<Deno.CommandStatus>;
   #reading: Promise<unknown>;
 
-  constructor(script: string, args: string[]) {
+  constructor(script: string, args: string[], env: Record<string, string> = {}) {
     this.child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", `${root}${script}`, ...args],
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
-      env: { NO_COLOR: "1" },
+      env: { NO_COLOR: "1", ...env },
     }).spawn();
     this.stdin = this.child.stdin.getWriter();
     const collect = async (s: ReadableStream<Uint8Array>, into: string[]) => {

@@ -490,6 +490,68 @@ const CASES: Record<string, (make: ServerFactory) => Promise<void>> = {
       assert.equal(server.metrics.refused.get({ reason: "origin" }), 3);
     },
 
+  "server ends a session on DELETE with the host token: everyone told, every socket closed, secrets gone":
+    async (
+      make,
+    ) => {
+      await using server = await make();
+      const s = await createSession(server);
+      const other = await createSession(server);
+      await using host = await RawClient.host(s);
+      await using a = await RawClient.viewer(s, "a");
+      await using b = await RawClient.viewer(s, "b");
+      await host.waitFor("peer-joined", 2);
+      for (const viewer of [a, b]) assert.equal((await viewer.next("host-status")).online, true);
+      const url = `${server.url}/v1/sessions/${s.sessionId}`;
+      const del = (headers: Record<string, string> = {}, at = url) =>
+        fetch(at, { method: "DELETE", headers });
+      const cases: Array<[Response, number, string]> = [
+        [await del(), 401, "unauthorized"],
+        [await del({ authorization: "Bearer wrong-token" }), 401, "unauthorized"],
+        [await del({ authorization: `Basic ${s.hostToken}` }), 401, "unauthorized"],
+        [await del({ authorization: `Bearer ${other.hostToken}` }), 401, "unauthorized"],
+        [
+          await del({ authorization: `Bearer ${s.hostToken}` }, `${server.url}/v1/sessions/nope`),
+          404,
+          "unknown-session",
+        ],
+      ];
+      for (const [res, status, code] of cases) {
+        assert.equal(res.status, status);
+        assert.equal((await res.json()).error.code, code);
+        if (status === 401) assert.match(res.headers.get("www-authenticate") ?? "", /^Bearer/);
+      }
+      assert.equal((await (await fetch(url)).json()).viewers, 2, "nothing ended yet");
+      const ended = await del({ authorization: `Bearer ${s.hostToken}` });
+      assert.equal(ended.status, 204);
+      assert.equal(await ended.text(), "");
+      for (const viewer of [a, b]) {
+        assert.deepEqual(await viewer.next("host-status"), { type: "host-status", online: false });
+        const error = await viewer.next("error");
+        assert.deepEqual(error, {
+          type: "error",
+          code: "unauthorized",
+          message: "the session has ended",
+        });
+        assert.equal((await viewer.closed).code, 4401);
+      }
+      assert.equal((await host.next("error")).code, "unauthorized");
+      assert.equal((await host.closed).code, 4401);
+      assert.equal(await server.store.get(s.sessionId), undefined, "record and secrets forgotten");
+      assert.deepEqual(await server.store.viewers(s.sessionId), []);
+      assert.equal(await server.store.host(s.sessionId), undefined);
+      const gone = await fetch(url);
+      assert.equal(gone.status, 404);
+      await gone.body?.cancel();
+      await using again = await RawClient.open(s.wsUrl).catch(() => undefined);
+      assert.equal(again, undefined, "the WebSocket path is gone with the session");
+      const twice = await del({ authorization: `Bearer ${s.hostToken}` });
+      assert.equal(twice.status, 404);
+      await twice.body?.cancel();
+      assert.ok(await server.store.get(other.sessionId), "other sessions stay");
+      await eventually(() => server.connectionCount === 0, 3_000, "every socket closed");
+    },
+
   "server forgets a session once it has been idle for its lifetime": async (make) => {
     await using server = await make({ sessionIdleTtlMs: 200 });
     const s = await createSession(server);

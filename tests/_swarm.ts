@@ -32,6 +32,8 @@ export class Swarm implements AsyncDisposable {
       iceAddress?: string | null;
       /** Extra `shoal swarm` flags. */
       flags?: string[];
+      /** Extra environment (such as `DENO_CERT` to trust a test's authority). */
+      env?: Record<string, string>;
     },
   ) {
     const wrap = o.wrap ?? [];
@@ -61,6 +63,7 @@ export class Swarm implements AsyncDisposable {
       stdin: "piped",
       stdout: "piped",
       stderr: "inherit",
+      env: o.env,
     }).spawn();
     const child = this.child;
     this.#stdin = child.stdin.getWriter();

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { Proc } from "./_proc.ts";
 import { eventually, testServer } from "./_signal_helpers.ts";
 import { Swarm } from "./_swarm.ts";
+import { makeTestTls } from "./_tls.ts";
 
 /** The session and join code a host process announced on stderr. */
 function announced(host: Proc): { sessionId: string; code: string } {
@@ -128,4 +129,94 @@ Deno.test("commands: a host whose --exec source floods far faster than 3 viewers
   assert.doesNotMatch(metrics, /^shoal_host_broadcast_rejected_total(\{.*\})? [1-9]/m);
   host.child.kill("SIGINT");
   assert.equal((await host.end()).code, 0, "SIGINT ends the host cleanly");
+});
+
+Deno.test("commands: signal --cert --key serves HTTPS and WSS; host and view use an https:// server", async () => {
+  await using tls = await makeTestTls();
+  await using signal = new Proc("cli/main.ts", [
+    "signal",
+    "--port",
+    "0",
+    "--cert",
+    tls.certFile,
+    "--key",
+    tls.keyFile,
+  ]);
+  await eventually(() => signal.err.some((l) => l.includes("signaling server on")), 30_000);
+  const url = signal.err.find((l) => l.includes("signaling server on"))!.split(" ").at(-1)!;
+  assert.match(url, /^https:\/\/127\.0\.0\.1:\d+$/);
+  const client = Deno.createHttpClient({ caCerts: [tls.caCert] });
+  try {
+    const res = await fetch(`${url}/v1/sessions`, { method: "POST", client });
+    assert.match((await res.json()).wsUrl, /^wss:\/\/127\.0\.0\.1:\d+\/v1\/sessions\//);
+  } finally {
+    client.close();
+  }
+  // The clients trust the test's authority as any Deno program can: DENO_CERT.
+  const trust = { DENO_CERT: tls.caFile };
+  await using host = new Proc("cli/main.ts", ["host", "--server", url], trust);
+  await eventually(() => host.err.some((l) => l.includes("join code:")), 30_000, "host announces");
+  const sessionId = host.err.find((l) => l.startsWith("shoal: hosting session"))!.split(" ")
+    .at(-1)!;
+  const code = host.err.find((l) => l.includes("join code:"))!.split(" ").at(-1)!;
+  await using view = new Proc(
+    "cli/main.ts",
+    ["view", "--server", url, "--session", sessionId, "--code", code],
+    trust,
+  );
+  await eventually(() => host.err.some((l) => / 1 ready/.test(l)), 20_000, "the viewer is ready");
+  await host.write("over tls");
+  await eventually(() => view.out.length === 1, 10_000, "the viewer prints");
+  assert.deepEqual(view.out, ["over tls"]);
+  assert.equal((await host.end()).code, 0);
+  assert.equal((await view.end()).code, 0);
+});
+
+Deno.test("commands: signal refuses --cert without --key, and a certificate that is not one", async () => {
+  await using tls = await makeTestTls();
+  const cases: Array<[string[], RegExp]> = [
+    [["--cert", tls.certFile], /--cert and --key go together/],
+    [["--cert", tls.certFile, "--key", "/nonexistent/key.pem"], /--key \/nonexistent\/key.pem/],
+    [["--cert", tls.keyFile, "--key", tls.keyFile], /--cert\/--key: /],
+  ];
+  for (const [args, sentence] of cases) {
+    await using p = new Proc("cli/main.ts", ["signal", "--port", "0", ...args]);
+    const status = await p.end();
+    assert.notEqual(status.code, 0, args.join(" "));
+    const said = p.err.filter((l) => l.startsWith("shoal signal:"));
+    assert.equal(said.length, 1, p.err.join("\n"));
+    assert.match(said[0], sentence);
+  }
+});
+
+Deno.test("commands: DELETE of the session ends host and view, each with one sentence", async () => {
+  await using server = testServer();
+  await using host = new Proc("cli/main.ts", ["host", "--server", server.url]);
+  await eventually(() => host.err.some((l) => l.includes("take over later")), 30_000, "announced");
+  const sessionId = host.err.find((l) => l.startsWith("shoal: hosting session"))!.split(" ")
+    .at(-1)!;
+  const code = host.err.find((l) => l.includes("join code:"))!.split(" ").at(-1)!;
+  const token = host.err.find((l) => l.includes("take over later"))!.split(" ").at(-1)!;
+  await using view = new Proc("cli/main.ts", [
+    "view",
+    "--server",
+    server.url,
+    "--session",
+    sessionId,
+    "--code",
+    code,
+  ]);
+  await eventually(() => host.err.some((l) => / 1 ready/.test(l)), 20_000, "the viewer is ready");
+  const res = await fetch(`${server.url}/v1/sessions/${sessionId}`, {
+    method: "DELETE",
+    headers: { authorization: `Bearer ${token}` },
+  });
+  assert.equal(res.status, 204);
+  await res.body?.cancel();
+  // Neither waits for its stdin: the session's end ends both (bounded by eventually).
+  await eventually(() => host.err.includes("shoal host: the session has ended"), 10_000, "host");
+  assert.equal((await host.done).code, 0);
+  await eventually(() => view.err.some((l) => l.startsWith("shoal view:")), 10_000, "view");
+  assert.match(view.err.find((l) => l.startsWith("shoal view:"))!, /the session has ended/);
+  assert.equal((await view.done).code, 1, "refused by the server");
 });

@@ -1,7 +1,7 @@
 // Host and Viewer over a real signaling server, with the in-memory RTC adapter.
 import assert from "node:assert/strict";
 import { Host } from "../core/host.ts";
-import { Viewer, ViewerError } from "../core/viewer.ts";
+import { Viewer, ViewerError, type ViewerOptions } from "../core/viewer.ts";
 import { createSession, eventually, RawClient, testServer } from "./_signal_helpers.ts";
 import { FakeRtcNetwork } from "./fake_rtc.ts";
 
@@ -21,20 +21,30 @@ async function collect(viewer: Viewer, n: number, timeoutMs = 5_000): Promise<st
   return got;
 }
 
+/** `n` viewers labelled `v0`… joining `host`'s session, with `extra` options. */
+function joinViewers(
+  n: number,
+  net: FakeRtcNetwork,
+  server: { url: string },
+  host: Host,
+  extra: Partial<ViewerOptions> = {},
+): Promise<Viewer[]> {
+  return Promise.all(Array.from({ length: n }, (_, i) =>
+    Viewer.join({
+      rtc: net.adapter(),
+      server: server.url,
+      sessionId: host.session.sessionId,
+      joinCode: host.joinCode!,
+      label: `v${i}`,
+      ...extra,
+    })));
+}
+
 Deno.test("Host and 5 viewers (fake RTC): all ready, broadcasts arrive in order, messages come back", async () => {
   await using server = testServer();
   const net = new FakeRtcNetwork();
   await using host = await Host.start({ rtc: net.adapter(), server: server.url });
-  const viewers = await Promise.all(
-    Array.from({ length: 5 }, (_, i) =>
-      Viewer.join({
-        rtc: net.adapter(),
-        server: server.url,
-        sessionId: host.session.sessionId,
-        joinCode: host.joinCode!,
-        label: `v${i}`,
-      })),
-  );
+  const viewers = await joinViewers(5, net, server, host);
   try {
     await Promise.all(viewers.map((v) => v.ready({ signal: AbortSignal.timeout(5_000) })));
     await eventually(() => host.readyCount === 5, 5_000, "5 ready on the host");
@@ -200,4 +210,49 @@ Deno.test("Host's Prometheus text lists only the viewers present now", async () 
   assert.ok(!after.includes(`peer="${gone}"`), "the departed viewer's series are gone");
   assert.ok(after.includes(`peer="${stays.peerId}"`));
   assert.match(after, /shoal_host_peers\{state="ready"\} 1/);
+});
+
+Deno.test("Host whose session is ended (DELETE) says bye to its viewers and closes; the viewers end", async () => {
+  await using server = testServer();
+  const net = new FakeRtcNetwork();
+  await using host = await Host.start({ rtc: net.adapter(), server: server.url });
+  const signaling: string[] = [];
+  host.on("signaling", (e) => signaling.push(`${e.state}${"reason" in e ? ` ${e.reason}` : ""}`));
+  // What each viewer's connection said when it was lost: the host's `bye`, if one came.
+  const byes: unknown[] = [];
+  const noop = () => {};
+  const logger = {
+    debug: noop,
+    warn: noop,
+    error: noop,
+    info: (message: string, p?: Record<string, unknown>) => {
+      if (message.startsWith("connection lost")) byes.push(p?.bye);
+    },
+  };
+  const viewers = await joinViewers(2, net, server, host, { logger });
+  try {
+    await Promise.all(viewers.map((v) => v.ready({ signal: AbortSignal.timeout(5_000) })));
+    const res = await fetch(`${server.url}/v1/sessions/${host.session.sessionId}`, {
+      method: "DELETE",
+      headers: { authorization: `Bearer ${host.session.hostToken}` },
+    });
+    assert.equal(res.status, 204);
+    await res.body?.cancel();
+    await eventually(() => viewers.every((v) => v.state === "closed"), 5_000, "viewers end");
+    assert.deepEqual(byes, ["shutdown", "shutdown"], "each viewer was told bye");
+    for (const v of viewers) {
+      await assert.rejects(v.ready(), (e) => {
+        assert.ok(e instanceof ViewerError);
+        assert.match(e.message, /the session has ended/);
+        return true;
+      });
+    }
+    await eventually(() => host.readyCount === 0, 5_000, "the host let them go");
+    assert.ok(signaling.includes("closed unauthorized"), signaling.join(", "));
+    assert.equal(await server.store.count(), 0);
+  } finally {
+    await Promise.all(viewers.map((v) => v.close()));
+  }
+  await host.close();
+  assert.equal(net.peers.length, 0, "every peer connection closed");
 });

@@ -5,6 +5,8 @@ import { REDIS_URL, RedisCluster, redisTest } from "./_redis.ts";
 import { ServerProcess } from "./_redis_child.ts";
 import { createSession, eventually, RawClient } from "./_signal_helpers.ts";
 import type { CreatedSession } from "../server/mod.ts";
+import { Redis } from "ioredis";
+import { quitRedis } from "../server/redis/link.ts";
 
 /** The same session as seen through another server. */
 function via(server: { port: number }, s: CreatedSession): CreatedSession {
@@ -193,5 +195,38 @@ redisTest(
     assert.equal(backedOff.status, 429, "the failed hello on b counts on a");
     assert.equal((await backedOff.json()).error.code, "too-many-failed-hellos");
     assert.ok(host);
+  },
+);
+
+redisTest(
+  "redis: DELETE on one server ends a session whose peers are on another, and leaves no key of it",
+  async () => {
+    await using cluster = new RedisCluster();
+    const a = await cluster.start();
+    const b = await cluster.start();
+    const s = await createSession(a);
+    await using host = await RawClient.host(via(b, s));
+    await using viewer = await RawClient.viewer(via(b, s), "far");
+    await host.next("peer-joined");
+    assert.equal((await viewer.next("host-status")).online, true);
+    const res = await fetch(`${a.url}/v1/sessions/${s.sessionId}`, {
+      method: "DELETE",
+      headers: { authorization: `Bearer ${s.hostToken}` },
+    });
+    assert.equal(res.status, 204);
+    await res.body?.cancel();
+    assert.equal((await viewer.next("host-status")).online, false);
+    assert.equal((await viewer.next("error")).message, "the session has ended");
+    assert.equal((await viewer.closed).code, 4401);
+    assert.equal((await host.closed).code, 4401);
+    await eventually(() => b.connectionCount === 0, 3_000, "b closed both sockets");
+    const redis = new Redis(REDIS_URL);
+    try {
+      const left = await redis.keys(`${cluster.prefix}s:${s.sessionId}*`);
+      assert.deepEqual(left, [], "no key of the session is left");
+      assert.equal(await redis.zscore(`${cluster.prefix}sessions`, s.sessionId), null);
+    } finally {
+      await quitRedis(redis);
+    }
   },
 );

@@ -168,3 +168,24 @@ Deno.test("signaling handler speaks the protocol over an injected WebSocket upgr
   assert.equal(viewer.closeCode, CloseCode.goingAway);
   assert.equal(handler.connectionCount, 0);
 });
+
+Deno.test("signaling handler counts requests by socket address, or by X-Forwarded-For with trustProxy", async () => {
+  const forwarded = (hop: string) =>
+    new Request(`${BASE}/v1/sessions`, { method: "POST", headers: { "x-forwarded-for": hop } });
+  const from = { remoteAddr: { hostname: "10.0.0.1" } }; // the proxy
+  for (const trustProxy of [false, true]) {
+    await using handler = createSignalingHandler({
+      trustProxy,
+      addressLimits: { sessionsPerMinute: 1 },
+    });
+    const first = await handler.fetch(forwarded("203.0.113.1"), from);
+    const second = await handler.fetch(forwarded("203.0.113.2, 10.0.0.1"), from);
+    await first.body?.cancel();
+    assert.equal(first.status, 201);
+    assert.equal(second.status, trustProxy ? 201 : 429, `trustProxy ${trustProxy}`);
+    await second.body?.cancel();
+    const again = await handler.fetch(forwarded("203.0.113.1"), from);
+    assert.equal(again.status, 429);
+    await again.body?.cancel();
+  }
+});

@@ -107,7 +107,11 @@ Deno.test("host signaling client reconnects after a server restart; viewers see 
 });
 
 Deno.test("signaling: 200 viewers join, every signal reaches exactly its addressee, 200 leaves, session expires", async () => {
-  await using server = testServer({ sessionIdleTtlMs: 300 });
+  // 201 sockets from 127.0.0.1: past the default cap of open WebSockets per address.
+  await using server = testServer({
+    sessionIdleTtlMs: 300,
+    addressLimits: { socketsPerAddress: 0 },
+  });
   const s = await createSession(server);
   const baseline = 0;
   await using host = new SignalingClient({ url: s.wsUrl, role: "host", token: s.hostToken });

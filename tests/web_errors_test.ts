@@ -14,6 +14,10 @@ Deno.test("explainError gives one sentence for each refusal a person can act on"
     [new ViewerError("kicked", "removed"), /^The host removed you/],
     [new ViewerError("gave-up", "no offer"), /^No connection to the host/],
     [new SignalingError("replaced", "taken over", 4409), /^This session was taken over/],
+    [new SignalingError("unauthorized", "the session has ended", 4401), /^The host ended this/],
+    [new SignalingError("rate-limited", "too many failed hellos", 1013), /^Too many wrong join/],
+    [new SessionError("too-many-session-creations", "more than 30", 429), /^Too many sessions/],
+    [new SessionError("origin-not-allowed", "origin x may not", 403), /^This server does not/],
   ];
   for (const [error, sentence] of cases) {
     const text = explainError(error);

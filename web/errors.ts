@@ -7,12 +7,18 @@
 
 type _Coded = { name?: unknown; code?: unknown; message?: unknown; cause?: unknown };
 
+/** What the server says (`error` `unauthorized`) when the host ended the session. */
+const SESSION_ENDED = "the session has ended";
+
 /** Sentences by error name, then by code (`*` when no code matches). */
 const SENTENCES: Record<string, Record<string, string>> = {
   SessionError: {
     "unknown-session": "This session does not exist, or it has ended.",
     unreachable: "The server cannot be reached; check the connection and reload the page.",
     "too-many-sessions": "The server cannot hold another session right now; try again later.",
+    "too-many-session-creations":
+      "Too many sessions were started from this address; try again in a minute.",
+    "origin-not-allowed": "This server does not accept sessions from this page's site.",
     "*": "The server refused the request; reload the page to try again.",
   },
   SignalingError: {
@@ -22,6 +28,7 @@ const SENTENCES: Record<string, Record<string, string>> = {
     replaced: "This session was taken over by another tab or window.",
     "connect-failed": "The server cannot be reached; check the connection and reload the page.",
     shutdown: "The server shut down; reload the page when it is back.",
+    "rate-limited": "Too many wrong join codes were tried; wait a while and try again.",
     "*": "The connection to the server was lost; reload the page to try again.",
   },
   ViewerError: {
@@ -48,6 +55,10 @@ export function explainError(error: unknown): string {
     const byCode = typeof e.name === "string" ? SENTENCES[e.name] : undefined;
     // A viewer "refused" by the server carries the server's reason as its cause.
     const refused = e.name === "ViewerError" && e.code === "refused" && e.cause;
+    // `unauthorized` after the host ended the session (DELETE), not a wrong code.
+    if (e.name === "SignalingError" && e.message === SESSION_ENDED) {
+      return "The host ended this session.";
+    }
     if (byCode && !refused) {
       const sentence = byCode[String(e.code)] ?? byCode["*"];
       if (sentence) return sentence;

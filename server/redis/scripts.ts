@@ -87,6 +87,11 @@ if redis.call('SCARD', KEYS[5]) > 0 or redis.call('EXISTS', KEYS[1]) == 0 then r
 for i = 1, 4 do redis.call('PEXPIRE', KEYS[i], ARGV[4]) end
 redis.call('ZADD', KEYS[6], now + tonumber(ARGV[4]), ARGV[1])
 return 1`,
+  /** KEYS s, v, l, hs, c, index; ARGV sessionId → 1 when the session existed */
+  deleteSession: `local existed = redis.call('EXISTS', KEYS[1])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5])
+redis.call('ZREM', KEYS[6], ARGV[1])
+return existed`,
   /** KEYS s; ARGV peerId → the previous host or nil */
   claimHost: `if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 local previous = redis.call('HGET', KEYS[1], 'host')

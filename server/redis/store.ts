@@ -52,6 +52,11 @@ class _Mirror {
   forgetHandshakes(sessionId: string): void {
     this.handshakes.delete(sessionId);
   }
+  forget(sessionId: string): void {
+    this.hosts.delete(sessionId);
+    this.viewers.delete(sessionId);
+    this.handshakes.delete(sessionId);
+  }
   setHandshake(sessionId: string, viewerId: string, handshakeId: string | undefined): void {
     let m = this.handshakes.get(sessionId);
     if (handshakeId === undefined) return void m?.delete(viewerId);
@@ -139,6 +144,13 @@ export class RedisStore implements SessionStore {
   async get(sessionId: string): Promise<SessionRecord | undefined> {
     const key = this.#link.keys.session(sessionId);
     return _record(await this.#link.call(() => this.#link.cmd.hgetall(key)));
+  }
+  async delete(sessionId: string): Promise<boolean> {
+    this.#mirror.forget(sessionId);
+    const k = this.#link.keys;
+    return (await this.#link.run("deleteSession", [...k.sessionKeys(sessionId), k.index], [
+      sessionId,
+    ])) === 1;
   }
   async count(): Promise<number> {
     return Number(await this.#link.run("count", [this.#link.keys.index], []));
