@@ -32,7 +32,7 @@
  */
 export { Host, type HostEvents, type HostOptions, type ViewerMessage } from "./core/host.ts";
 export { Viewer, ViewerError, type ViewerEvents, type ViewerOptions } from "./core/viewer.ts";
-export type { ViewerState } from "./core/viewer.ts";
+export type { ViewerState, ViewerStats } from "./core/viewer.ts";
 export {
   DEFAULT_HANDSHAKE_TIMEOUTS,
   HandshakeError,
@@ -42,8 +42,22 @@ export {
 } from "./core/negotiator.ts";
 export type { PeerState } from "./core/supervisor.ts";
 export type { Logger } from "./core/logger.ts";
-export { DEFAULT_LINK_LIMITS, type FanoutOptions } from "./core/fanout.ts";
+export {
+  BroadcastError,
+  type Congestion,
+  DEFAULT_LINK_LIMITS,
+  DEFAULT_MAX_QUEUED_BYTES,
+  type FanoutOptions,
+} from "./core/fanout.ts";
 export type { DropReason, LinkLimits } from "./core/peer_link.ts";
+export {
+  DEFAULT_REPLAY_OPTIONS,
+  ReplayBuffer,
+  type ReplayCounters,
+  type ReplayOptions,
+  ResumeCursor,
+  type ResumeGap,
+} from "./core/replay.ts";
 export type { HostMetricsSnapshot, PeerSnapshot } from "./core/host_metrics.ts";
 export {
   createSession,

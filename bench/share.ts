@@ -17,23 +17,24 @@
  */
 import process from "node:process";
 import { werift } from "../adapters/werift.ts";
-import { parseFlags } from "../cli/flags.ts";
+import { flagTable, parseFlags } from "../cli/flags.ts";
+import { LOAD_FLAGS } from "../cli/loadrun.ts";
 import { setupLogging } from "../cli/logging.ts";
 import { Share } from "../cli/share.ts";
 import { spawnSwarms, swarmReports } from "../cli/swarm_proc.ts";
 import { startSignalingServer } from "../server/server.ts";
 
-const { flags } = parseFlags(Deno.args, [
-  { name: "viewers", type: "string", description: "viewers", default: "100" },
-  { name: "processes", type: "string", description: "swarm processes", default: "4" },
-  { name: "seconds", type: "string", description: "seconds per phase", default: "10" },
-  { name: "rate", type: "string", description: "typed lines per second", default: "20" },
-  { name: "json", type: "string", description: "write results here" },
-]);
-const viewers = Number(flags.viewers ?? 100);
-const processes = Number(flags.processes ?? 4);
-const seconds = Number(flags.seconds ?? 10);
-const rate = Number(flags.rate ?? 20);
+const { values: flags } = parseFlags(
+  Deno.args,
+  flagTable({
+    viewers: LOAD_FLAGS.viewers,
+    processes: LOAD_FLAGS.processes,
+    seconds: { type: "int", help: "seconds per phase", default: 10, min: 1, max: 3600 },
+    rate: { type: "int", help: "typed lines per second", default: 20, min: 1, max: 1000 },
+    json: { type: "string", help: "write results here" },
+  }),
+);
+const { viewers, processes, seconds, rate } = flags;
 await setupLogging("json", "error");
 
 const PROGRAM = [
@@ -157,7 +158,7 @@ try {
     load: load(),
   };
   console.log(JSON.stringify(row2));
-  if (flags.json) await Deno.writeTextFile(String(flags.json), JSON.stringify([row1, row2]));
+  if (flags.json) await Deno.writeTextFile(flags.json, JSON.stringify([row1, row2]));
 } finally {
   await Promise.all(swarms.map((s) => s.quit()));
 }

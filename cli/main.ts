@@ -31,7 +31,7 @@ interface _Command {
 const COMMANDS: Record<string, _Command> = {
   signal: {
     summary: "run the signaling server",
-    run: async (args) => (await (await import("../server/main.ts")).signalCommand(args), 0),
+    run: async (args) => (await (await import("./signal.ts")).signalCommand(args), 0),
   },
   host: {
     summary: "stream stdin (or a command's output) to every viewer",

@@ -10,62 +10,56 @@ import { Emitter } from "../core/emitter.ts";
 import { Host, type HostOptions } from "../core/host.ts";
 import type { RtcAdapter } from "../core/rtc.ts";
 import { decodeTerminalMessage } from "../core/terminal_messages.ts";
-import { serverUrl, weriftFor } from "./common.ts";
-import { type FlagSpec, helpText, intFlag, parseFlags, UsageError } from "./flags.ts";
-import { setupLogging } from "./logging.ts";
+import {
+  ICE_ADDRESS_FLAG,
+  ICE_POLICY_FLAG,
+  RTC_FLAG,
+  rtcFor,
+  SERVER_FLAG,
+  serverUrl,
+} from "./common.ts";
+import { flagTable, HELP_FLAG, helpText, parseFlags } from "./flags.ts";
+import { logLevelFlag, setupLogging } from "./logging.ts";
 import { Pty } from "./pty.ts";
 import { type SharePage, startSharePage } from "./share_page.ts";
 import { TerminalStream, type TerminalStreamOptions } from "./terminal_stream.ts";
 
 /** Flags of `shoal share`. */
-export const SHARE_FLAGS: FlagSpec[] = [
-  {
-    name: "server",
-    type: "string",
-    description: "signaling server URL",
-    default: "http://127.0.0.1:8787",
-  },
-  {
-    name: "allow-input",
+export const SHARE_FLAGS = flagTable({
+  ...SERVER_FLAG,
+  "allow-input": {
     type: "boolean",
-    description: "let viewers type into the program (default: read-only)",
+    help: "let viewers type into the program (default: read-only)",
   },
-  {
-    name: "cols",
-    type: "string",
-    description: "columns when stdout is not a terminal",
-    default: "80",
+  cols: {
+    type: "int",
+    help: "columns when stdout is not a terminal",
+    default: 80,
+    min: 1,
+    max: 1000,
   },
-  {
-    name: "rows",
-    type: "string",
-    description: "rows when stdout is not a terminal",
-    default: "24",
+  rows: { type: "int", help: "rows when stdout is not a terminal", default: 24, min: 1, max: 1000 },
+  "page-port": {
+    type: "int",
+    help: "serve the host page (terminal, viewers, input grants) on 127.0.0.1:PORT (0: any)",
+    max: 65535,
   },
-  {
-    name: "page-port",
-    type: "string",
-    description: "serve the host page (terminal, viewers, input grants) on 127.0.0.1:PORT (0: any)",
+  "max-viewers": {
+    type: "int",
+    help: "maxViewers of the session",
+    default: 256,
+    min: 1,
+    max: 10_000,
   },
-  {
-    name: "max-viewers",
-    type: "string",
-    description: "maxViewers of the session",
-    default: "256",
+  ...RTC_FLAG,
+  ...ICE_ADDRESS_FLAG,
+  ...ICE_POLICY_FLAG,
+  "log-level": {
+    ...logLevelFlag("info"),
+    help: "the lowest level written (stderr, only when it is not a terminal)",
   },
-  {
-    name: "ice-address",
-    type: "string",
-    description: "local IPv4 address for ICE (default: loopback for a local server)",
-  },
-  {
-    name: "log-level",
-    type: "string",
-    description: "debug, info, warning or error (stderr, only when it is not a terminal)",
-    default: "info",
-  },
-  { name: "help", type: "boolean", description: "show this help" },
-];
+  ...HELP_FLAG,
+});
 
 const USAGE = `Usage: shoal share [flags] [-- COMMAND ARGS...]
 
@@ -73,23 +67,20 @@ Runs COMMAND (default: $SHELL) in a pseudo-terminal and shares it with every vie
 
 /** Runs `shoal share`; resolves with the command's exit status. */
 export async function shareCommand(args: string[]): Promise<number> {
-  const { flags, rest } = parseFlags(args, SHARE_FLAGS);
+  const { values: flags, positionals: rest } = parseFlags(args, SHARE_FLAGS);
   if (flags.help) {
     console.log(helpText(USAGE, SHARE_FLAGS));
     return 0;
   }
   const server = serverUrl(flags.server);
   const command = rest.length > 0 ? rest : [Deno.env.get("SHELL") || "/bin/sh"];
-  const level = flags["log-level"] ?? "info";
-  if (level !== "debug" && level !== "info" && level !== "warning" && level !== "error") {
-    throw new UsageError("--log-level must be debug, info, warning or error");
-  }
+  const level = flags["log-level"];
   const tty = Deno.stdin.isTerminal() && Deno.stdout.isTerminal();
   // Log lines would scribble over the shared screen: on a terminal, only errors are kept.
   await setupLogging("json", Deno.stderr.isTerminal() ? "error" : level);
   const size = tty ? Deno.consoleSize() : {
-    columns: intFlag(flags.cols, "cols", 80, 1, 1000),
-    rows: intFlag(flags.rows, "rows", 24, 1, 1000),
+    columns: flags.cols,
+    rows: flags.rows,
   };
   let page: SharePage | undefined;
   const onWinch = () => {
@@ -98,19 +89,20 @@ export async function shareCommand(args: string[]): Promise<number> {
   };
   const stdout = Deno.stdout.writable.getWriter();
   const share = await Share.start({
-    rtc: weriftFor(server, flags["ice-address"] as string | undefined),
+    rtc: await rtcFor(flags.rtc, server, flags["ice-address"]),
+    host: { iceTransportPolicy: flags["ice-transport-policy"] },
     server,
     command,
     cols: size.columns,
     rows: size.rows,
-    allowInput: flags["allow-input"] === true,
-    maxViewers: intFlag(flags["max-viewers"], "max-viewers", 256, 1, 10_000),
+    allowInput: flags["allow-input"],
+    maxViewers: flags["max-viewers"],
     output: (chunk) => stdout.write(chunk),
   });
   try {
     if (flags["page-port"] !== undefined) {
       page = await startSharePage({
-        port: intFlag(flags["page-port"], "page-port", 0, 0, 65535),
+        port: flags["page-port"],
         share,
         server,
       });

@@ -8,7 +8,7 @@
  * @module
  */
 import { buildWeb } from "../web/build.ts";
-import { XTERM_CSS } from "../server/web.ts";
+import { XTERM_CSS } from "./web.ts";
 import type { Share } from "./share.ts";
 
 /** Options of {@linkcode startSharePage}. */

@@ -5,10 +5,17 @@
  * @module
  */
 import { Viewer } from "../core/viewer.ts";
-import { serverUrl, weriftFor } from "./common.ts";
-import { type FlagSpec, helpText, parseFlags, UsageError } from "./flags.ts";
+import {
+  ICE_ADDRESS_FLAG,
+  ICE_POLICY_FLAG,
+  RTC_FLAG,
+  rtcFor,
+  SERVER_FLAG,
+  serverUrl,
+} from "./common.ts";
+import { flagTable, HELP_FLAG, helpText, parseFlags, UsageError } from "./flags.ts";
 import { readLines } from "./lines.ts";
-import { setupLogging } from "./logging.ts";
+import { logFormatFlag, setupLogging } from "./logging.ts";
 import { decodeTerminalMessage, encodeTerminalMessage } from "../core/terminal_messages.ts";
 
 /** Clears the screen and scrollback and homes the cursor before a fresh screen. */
@@ -51,28 +58,21 @@ async function _typeIntoTerminal(
 }
 
 /** Flags of `shoal view`. */
-export const VIEW_FLAGS: FlagSpec[] = [
-  {
-    name: "server",
-    type: "string",
-    description: "signaling server URL",
-    default: "http://127.0.0.1:8787",
-  },
-  { name: "session", type: "string", description: "the session id (required)" },
-  { name: "code", type: "string", description: "the join code (required)" },
-  { name: "label", type: "string", description: "a name the host sees" },
-  {
-    name: "ice-address",
-    type: "string",
-    description: "local IPv4 address for ICE (default: loopback for a local server)",
-  },
-  { name: "log-format", type: "string", description: "json or pretty", default: "pretty" },
-  { name: "help", type: "boolean", description: "show this help" },
-];
+export const VIEW_FLAGS = flagTable({
+  ...SERVER_FLAG,
+  session: { type: "string", help: "the session id (required)" },
+  code: { type: "string", help: "the join code (required)" },
+  label: { type: "string", help: "a name the host sees" },
+  ...ICE_ADDRESS_FLAG,
+  ...ICE_POLICY_FLAG,
+  ...RTC_FLAG,
+  "log-format": logFormatFlag("pretty"),
+  ...HELP_FLAG,
+});
 
 /** Runs `shoal view`; resolves with the exit code. */
 export async function viewCommand(args: string[]): Promise<number> {
-  const { flags } = parseFlags(args, VIEW_FLAGS);
+  const { values: flags } = parseFlags(args, VIEW_FLAGS);
   if (flags.help) {
     console.log(
       helpText(
@@ -85,22 +85,19 @@ export async function viewCommand(args: string[]): Promise<number> {
   const server = serverUrl(flags.server);
   if (typeof flags.session !== "string") throw new UsageError("--session is required");
   if (typeof flags.code !== "string") throw new UsageError("--code is required");
-  const format = flags["log-format"] ?? "pretty";
-  if (format !== "json" && format !== "pretty") {
-    throw new UsageError("--log-format must be json or pretty");
-  }
-  await setupLogging(format, "warning");
+  await setupLogging(flags["log-format"], "warning");
   const controller = new AbortController();
   const stop = () => controller.abort("interrupted");
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
   try {
     await using viewer = await Viewer.join({
-      rtc: weriftFor(server, flags["ice-address"] as string | undefined),
+      rtc: await rtcFor(flags.rtc, server, flags["ice-address"]),
       server,
       sessionId: flags.session,
       joinCode: flags.code,
-      label: flags.label as string | undefined,
+      label: flags.label,
+      iceTransportPolicy: flags["ice-transport-policy"],
       signal: controller.signal,
     });
     let ended: "host" | undefined;
@@ -124,6 +121,10 @@ export async function viewCommand(args: string[]): Promise<number> {
       }
     })();
     typed.catch(() => {});
+    viewer.on("gap", (g) => {
+      const what = g.reason === "evicted" ? `messages ${g.from}–${g.to}` : "what the old host sent";
+      console.error(`shoal view: reconnected; ${what} could not be replayed`);
+    });
     const out = Deno.stdout.writable.getWriter();
     const encoder = new TextEncoder();
     const decoder = new TextDecoder();

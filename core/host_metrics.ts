@@ -5,6 +5,7 @@
  */
 import { type Counter, type Histogram, Registry } from "./metrics.ts";
 import type { HandshakeCounters } from "./negotiator.ts";
+import type { ReplayCounters } from "./replay.ts";
 import type { PeerState } from "./supervisor.ts";
 
 /**
@@ -26,6 +27,7 @@ import type { PeerState } from "./supervisor.ts";
  *   framesSent: 0,
  *   messagesReceived: 0,
  *   bytesReceived: 0,
+ *   unknownControl: 0,
  * }));
  * ```
  */
@@ -50,6 +52,8 @@ export interface PeerSnapshot {
   messagesReceived: number;
   /** Bytes it sent. */
   bytesReceived: number;
+  /** Control frames of a type this version does not know that it sent (ignored). */
+  unknownControl: number;
 }
 
 /**
@@ -80,20 +84,43 @@ export interface HostMetricsSnapshot {
   handshakes: { inFlight: number; concurrency: number };
   /** Offers sent, answers received, stale signals dropped. */
   signaling: { offers: number; answers: number; stale: number };
-  /** Handshake outcomes (`ready`, `timeout`, `failed`, `aborted`, `viewer-abort`). */
+  /**
+   * Handshake outcomes (`ready`, `timeout`, `ice-failed` (no candidate pair worked),
+   * `failed`, `aborted`, `viewer-abort`).
+   */
   outcomes: Record<string, number>;
   /** Handshake outcomes by `outcome/phase`, e.g. `timeout/answer`. */
   outcomesByPhase: Record<string, number>;
   /** Viewers dropped, by reason. */
   drops: Record<string, number>;
-  /** Broadcast totals: messages and payload bytes; bytes out per second over the last tick. */
-  broadcast: { messages: number; bytes: number; bytesOutPerSecond: number };
+  /**
+   * Broadcast totals: messages and payload bytes; bytes out per second over the last tick;
+   * the longest backlog of any viewer now (bytes) and the cap on it; whether the host is
+   * congested now, its congestion episodes, time spent congested (ms), and broadcasts
+   * refused for the cap.
+   */
+  broadcast: {
+    messages: number;
+    bytes: number;
+    bytesOutPerSecond: number;
+    queuedBytes: number;
+    maxQueuedBytes: number;
+    congested: boolean;
+    congestions: number;
+    congestedMs: number;
+    rejected: number;
+  };
   /** Time from join to ready, ms (p50, p95, max) over this host's life. */
   timeToReadyMs: { p50: number; p95: number; max: number; count: number };
+  /**
+   * Resume (docs/protocol.md): viewers that came back and got what they missed (`hits`) or
+   * were told of a gap (`misses`), messages replayed, and what the buffer holds now.
+   */
+  replay: { hits: number; misses: number; replayed: number; held: number; heldBytes: number };
 }
 
 /** The host's metric objects. */
-export interface HostMetrics extends HandshakeCounters {
+export interface HostMetrics extends HandshakeCounters, ReplayCounters {
   /** Everything, to render as Prometheus text. */
   registry: Registry;
   /** Offers sent. */
@@ -106,8 +133,16 @@ export interface HostMetrics extends HandshakeCounters {
   stale: Counter;
   /** Viewers dropped, by `reason`. */
   drops: Counter;
+  /** Congestion episodes: most viewers backed up at once, the producer held back. */
+  congestions: Counter;
+  /** Broadcasts refused because they would pass `maxQueuedBytes`. */
+  rejected: Counter;
   /** Time from join to ready, ms. */
   timeToReady: Histogram;
+  /** Viewers that came back with a position, by `outcome` (`hit`, `miss`). */
+  replays: Counter;
+  /** Messages sent again from the replay buffer. */
+  replayed: Counter;
 }
 
 /** Creates the host's metrics in a fresh registry. */
@@ -123,6 +158,19 @@ export function createHostMetrics(): HostMetrics {
       "Signals of a stale handshake dropped.",
     ),
     drops: registry.counter("shoal_host_drops_total", "Viewers dropped, by reason."),
+    congestions: registry.counter(
+      "shoal_host_congestions_total",
+      "Congestion episodes: most viewers backed up at once, the producer held back.",
+    ),
+    rejected: registry.counter(
+      "shoal_host_broadcast_rejected_total",
+      "Broadcasts refused because they would pass maxQueuedBytes.",
+    ),
+    replays: registry.counter(
+      "shoal_host_resumes_total",
+      "Viewers that came back with a position, by outcome: hit (replayed) or miss (a gap).",
+    ),
+    replayed: registry.counter("shoal_host_replayed_messages_total", "Messages replayed."),
     timeToReady: registry.histogram(
       "shoal_host_time_to_ready_ms",
       "Time from join to ready, ms.",
@@ -144,6 +192,22 @@ export function outcomeTotals(
   return { outcomes: totals, outcomesByPhase: byPhase };
 }
 
+/** The `replay` part of a {@link HostMetricsSnapshot}. */
+export function replayTotals(
+  metrics: HostMetrics,
+  buffer: { size: number; bytes: number },
+): HostMetricsSnapshot["replay"] {
+  const by = (outcome: string) =>
+    metrics.replays.series().find((s) => s.labels.outcome === outcome)?.value ?? 0;
+  return {
+    hits: by("hit"),
+    misses: by("miss"),
+    replayed: metrics.replayed.total(),
+    held: buffer.size,
+    heldBytes: buffer.bytes,
+  };
+}
+
 /** p50, p95 and max of `samples` (ms), and how many there are. */
 export function readyPercentiles(
   samples: readonly number[],
@@ -156,18 +220,29 @@ export function readyPercentiles(
 
 /**
  * Renders the host's metrics in the Prometheus text format, with the gauges of this moment:
- * viewers by state, bytes out per second, and RTT and queue depth of each present viewer
- * (series of departed viewers are dropped).
+ * viewers by state, bytes out per second, the broadcast backlog and whether the host is
+ * congested, and RTT and queue depth of each present viewer (series of departed viewers
+ * are dropped).
  */
 export function renderHostMetrics(
   metrics: HostMetrics,
-  now: { states: Record<PeerState, number>; peers: PeerSnapshot[]; bytesOutPerSecond: number },
+  now: {
+    states: Record<PeerState, number>;
+    peers: PeerSnapshot[];
+    bytesOutPerSecond: number;
+    queuedBytes: number;
+    congested: boolean;
+  },
 ): string {
   const r = metrics.registry;
   const peers = r.gauge("shoal_host_peers", "Viewers by state.");
   for (const [state, n] of Object.entries(now.states)) peers.set(n, { state });
   r.gauge("shoal_host_bytes_out_per_second", "Broadcast bytes per second.")
     .set(now.bytesOutPerSecond);
+  r.gauge("shoal_host_broadcast_queued_bytes", "Longest broadcast backlog of any viewer, bytes.")
+    .set(now.queuedBytes);
+  r.gauge("shoal_host_congested", "1 while most viewers are backed up (the producer waits).")
+    .set(now.congested ? 1 : 0);
   const rtt = r.gauge("shoal_host_peer_rtt_ms", "Round-trip time per viewer, ms.");
   const queued = r.gauge("shoal_host_peer_queued_bytes", "Bytes queued per viewer.");
   rtt.clear();

@@ -7,38 +7,38 @@
  */
 import { delay } from "./async.ts";
 import { FrameDecoder } from "./frame_decoder.ts";
-import { FramingError } from "./framing.ts";
-import { type ControlFrame, parseControlFrame } from "./protocol.ts";
+import { FramingError, type FramingErrorCode } from "./framing.ts";
+import { type ControlFrame, type KnownByeReason, parseControlFrame } from "./protocol.ts";
 import type { RtcDataChannel, RtcMessage, RtcPeerConnection } from "./rtc.ts";
 
+/** Bytes of a queued frame (a control frame's UTF-16 length stands in for its bytes). */
+const _size = (m: RtcMessage) => typeof m === "string" ? m.length : m.byteLength;
+
 /**
- * Why the host dropped a viewer: `slow` (backlog over its limits), `heartbeat-timeout`,
- * `capacity`, `protocol` (a framing violation), `kicked`, `shutdown`, `closed` (the
- * channel closed) or `left` (the viewer left the session). `host.metrics().drops` counts
- * them.
+ * Why the host dropped a viewer: `slow` (backlog over its limits while far behind the
+ * other viewers), `heartbeat-timeout`, `capacity`, `kicked`, `shutdown`, `closed` (the
+ * channel closed), `left` (the viewer left the session), or bad input from the viewer
+ * (docs/protocol.md): `bad-frame` (a binary frame of an unknown kind or malformed),
+ * `bad-length` (a chunked message that lies about its length), `bad-control` (a text frame
+ * that is not a valid control frame) or `flood` (more control frames than
+ * `maxControlPerSecond`). The viewer is told the same reason in its `bye`;
+ * `host.metrics().drops` counts them.
  *
  * @example
  * ```ts
  * import type { DropReason } from "@shoal/shoal";
  *
- * const viewersFault = (r: DropReason) => r === "slow" || r === "protocol";
- * console.assert(viewersFault("slow"));
+ * const viewersFault = (r: DropReason) => r === "slow" || r.startsWith("bad-") || r === "flood";
+ * console.assert(viewersFault("bad-length"));
  * ```
  */
-export type DropReason =
-  | "slow"
-  | "heartbeat-timeout"
-  | "capacity"
-  | "protocol"
-  | "kicked"
-  | "shutdown"
-  | "closed"
-  | "left";
+export type DropReason = KnownByeReason | "closed" | "left";
 
 /**
  * Send-path settings of each viewer's link: water marks on the channel's
- * `bufferedAmount`, and the backlog (bytes, or age of the oldest unsent frame) at which a
- * viewer is dropped as slow. A host takes any of them in `limits`.
+ * `bufferedAmount` (the low one on shoal's own queue also says when it is backed up),
+ * and the backlog (bytes, or age of the oldest unsent frame) at which a viewer is dropped
+ * as slow, if the other viewers keep up. A host takes any of them in `limits`.
  *
  * @example
  * ```ts
@@ -51,15 +51,37 @@ export type DropReason =
 export interface LinkLimits {
   /** Stop handing frames to the channel above this `bufferedAmount` (bytes). */
   highWaterMark: number;
-  /** Resume when `bufferedAmount` falls to this (bytes). */
+  /**
+   * Resume when `bufferedAmount` falls to this (bytes). The viewer is backed up once shoal's
+   * own queue for it holds more than this too, until that queue is empty again.
+   */
   lowWaterMark: number;
-  /** Queued plus buffered bytes above which the viewer is dropped as slow. */
+  /**
+   * Queued plus buffered bytes above which the viewer is dropped as slow, if it is far
+   * behind the others (when most viewers lag together the host is the bottleneck and
+   * nobody is dropped; a lone viewer is never blamed).
+   */
   maxBufferedBytes: number;
-  /** Age of the oldest unsent frame above which the viewer is dropped as slow (ms). */
+  /**
+   * Age of the oldest unsent frame above which the viewer is dropped as slow (ms), likewise.
+   * A tenth of it, when also twice the others' 90th percentile, is how far behind a viewer may
+   * fall before the producer stops waiting for it.
+   */
   maxLagMs: number;
   /** Largest message the viewer may send (bytes). */
   maxMessageBytes: number;
+  /** Control frames (pings and the like) the viewer may send per second before `flood`. */
+  maxControlPerSecond: number;
 }
+
+/** Framing violations that mean a chunked message lied about its length (`bad-length`). */
+const _LENGTH_LIES: ReadonlySet<FramingErrorCode> = new Set<FramingErrorCode>([
+  "message-too-large",
+  "length-mismatch",
+  "overflow",
+  "interleaved-chunk",
+  "interrupted-message",
+]);
 
 /** Counters of one link. */
 export interface LinkStats {
@@ -71,6 +93,8 @@ export interface LinkStats {
   messagesReceived: number;
   /** Bytes received (frames). */
   bytesReceived: number;
+  /** Control frames of a type this version does not know, ignored (PROTOCOL.md §2). */
+  unknownControl: number;
   /** Last measured round-trip time, ms. */
   rttMs?: number;
 }
@@ -81,6 +105,8 @@ export interface LinkEvents {
   message(payload: Uint8Array): void;
   /** The link closed (by either side); called once. */
   closed(reason: DropReason, detail: string): void;
+  /** It became backed up (`true`: shoal's queue past the low-water mark) or not (empty). */
+  backlog(backedUp: boolean): void;
 }
 
 /**
@@ -93,10 +119,11 @@ export class PeerLink {
     framesSent: 0,
     messagesReceived: 0,
     bytesReceived: 0,
+    unknownControl: 0,
   };
   /** When the link was made ready (ms, from `now()`). */
   readonly since: number;
-  #queue: Uint8Array[] = [];
+  #queue: RtcMessage[] = [];
   #times: number[] = [];
   #head = 0;
   #queuedBytes = 0;
@@ -106,7 +133,9 @@ export class PeerLink {
   #pingN = 0;
   #pending: Map<number, number> = new Map();
   #missed = 0;
+  #controlWindow = { start: -Infinity, count: 0 };
   #done: Promise<void> = Promise.resolve();
+  #backedUp = false;
 
   constructor(
     readonly peerId: string,
@@ -144,6 +173,14 @@ export class PeerLink {
     return this.#queue.length - this.#head;
   }
 
+  /**
+   * Whether it is backed up: its channel is at the high-water mark and shoal's queue for it
+   * went over the low-water mark, until that queue is empty again.
+   */
+  get backedUp(): boolean {
+    return this.#backedUp;
+  }
+
   /** The channel's own buffer, bytes. */
   get bufferedAmount(): number {
     return this.#closed ? 0 : this.channel.bufferedAmount;
@@ -163,11 +200,9 @@ export class PeerLink {
     try {
       messages = this.#decoder.push(message);
     } catch (error) {
-      const detail = error instanceof FramingError
-        ? `${error.code}: ${error.message}`
-        : String(error);
-      this.close("protocol", detail);
-      return;
+      if (!(error instanceof FramingError)) return this.close("bad-frame", String(error));
+      const reason = _LENGTH_LIES.has(error.code) ? "bad-length" : "bad-frame";
+      return this.close(reason, `${error.code}: ${error.message}`);
     }
     for (const m of messages) {
       this.stats.messagesReceived++;
@@ -176,18 +211,24 @@ export class PeerLink {
   }
 
   /**
-   * Queues frames (already encoded, shared with other links) and sends what the channel
-   * takes. Returns false when the link is closed or was dropped as slow.
+   * Queues frames (already encoded, shared with other links; text is a control frame that
+   * must keep its place among them) and sends what the channel takes. Returns false when
+   * the link is closed. Whether it is slow is the fan-out's call ({@link PeerLink.overLimits}),
+   * made against the other viewers.
    */
-  enqueue(frames: readonly Uint8Array[], at: number = this.now()): boolean {
+  enqueue(frames: readonly RtcMessage[], at: number = this.now()): boolean {
     if (this.#closed) return false;
     for (const f of frames) {
       this.#queue.push(f);
       this.#times.push(at);
-      this.#queuedBytes += f.byteLength;
+      this.#queuedBytes += _size(f);
     }
     this.flush();
-    return this.checkSlow(at);
+    if (!this.#backedUp && this.#queuedBytes > this.limits.lowWaterMark) {
+      this.#backedUp = true;
+      this.events.backlog(true);
+    }
+    return true;
   }
 
   /** Hands queued frames to the channel while it is under the high-water mark. */
@@ -200,8 +241,8 @@ export class PeerLink {
         this.channel.send(frame);
         this.#queue[this.#head] = undefined!;
         this.#head++;
-        this.#queuedBytes -= frame.byteLength;
-        this.stats.bytesSent += frame.byteLength;
+        this.#queuedBytes -= _size(frame);
+        this.stats.bytesSent += _size(frame);
         this.stats.framesSent++;
       }
     } catch (error) {
@@ -217,25 +258,25 @@ export class PeerLink {
       this.#times = [];
       this.#head = 0;
     }
+    if (this.#backedUp && this.#queuedBytes === 0) {
+      this.#backedUp = false;
+      this.events.backlog(false);
+    }
   }
 
-  /** Drops the viewer as slow when it is over its byte or lag bound; false if dropped. */
-  checkSlow(now: number = this.now()): boolean {
-    if (this.#closed) return false;
-    const bytes = this.#queuedBytes + this.channel.bufferedAmount;
-    if (bytes > this.limits.maxBufferedBytes) {
-      this.close("slow", `${bytes} bytes waiting (limit ${this.limits.maxBufferedBytes})`);
-      return false;
-    }
+  /**
+   * Why the link is over its byte bound (`maxBytes`, with `extraBytes` held for it
+   * elsewhere) or its lag bound, or undefined.
+   */
+  overLimits(now: number, maxBytes: number, extraBytes = 0): string | undefined {
+    if (this.#closed) return undefined;
+    const bytes = this.#queuedBytes + this.channel.bufferedAmount + extraBytes;
+    if (bytes > maxBytes) return `${bytes} bytes waiting (limit ${maxBytes})`;
     const lag = this.lag(now);
     if (lag > this.limits.maxLagMs) {
-      this.close(
-        "slow",
-        `oldest frame waited ${Math.round(lag)} ms (limit ${this.limits.maxLagMs})`,
-      );
-      return false;
+      return `oldest frame waited ${Math.round(lag)} ms (limit ${this.limits.maxLagMs})`;
     }
-    return true;
+    return undefined;
   }
 
   /** Sends a heartbeat ping; returns false (and closes) after `maxMissed` unanswered. */
@@ -263,6 +304,10 @@ export class PeerLink {
     if (tell) this.#sendControl({ t: "bye", reason });
     this.#closed = true;
     for (const off of this.#offs.splice(0)) off();
+    if (this.#backedUp) {
+      this.#backedUp = false;
+      this.events.backlog(false);
+    }
     this.#queue = [];
     this.#times = [];
     this.#head = 0;
@@ -279,8 +324,20 @@ export class PeerLink {
   }
 
   #control(text: string): void {
+    const now = this.now();
+    const w = this.#controlWindow;
+    if (now - w.start >= 1_000) Object.assign(w, { start: now, count: 0 });
+    if (++w.count > this.limits.maxControlPerSecond) {
+      const max = this.limits.maxControlPerSecond;
+      return this.close("flood", `over ${max} control frames in one second`);
+    }
     const parsed = parseControlFrame(text);
-    if (!parsed.ok) return this.close("protocol", `bad control frame: ${parsed.message}`);
+    if (!parsed.ok && parsed.code === "unknown-control") {
+      // An addition to the protocol this version does not know: ignored, never a violation.
+      this.stats.unknownControl++;
+      return;
+    }
+    if (!parsed.ok) return this.close("bad-control", `bad control frame: ${parsed.message}`);
     const c = parsed.value;
     switch (c.t) {
       case "ping":

@@ -13,7 +13,7 @@ import { Viewer } from "../core/viewer.ts";
 import { Share } from "../cli/share.ts";
 import { startSharePage } from "../cli/share_page.ts";
 import { type SignalingServer, startSignalingServer } from "../server/server.ts";
-import { webRoutes } from "../server/web.ts";
+import { webRoutes } from "../cli/web.ts";
 import { Chromium } from "../tests/_chromium.ts";
 
 const OUT = new URL("../docs/host-page.png", import.meta.url);

@@ -6,7 +6,7 @@
  *
  * @example
  * ```ts ignore
- * import { startSignalingServer } from "./server.ts";
+ * import { startSignalingServer } from "../server/server.ts";
  * import { webRoutes } from "./web.ts";
  *
  * const server = startSignalingServer({ routes: await webRoutes() });
