@@ -43,27 +43,22 @@ import type {
   PeerConnection as NativePeerConnection,
   RtcConfig as NativeConfig,
 } from "node-datachannel";
-import { abortable } from "../core/async.ts";
-import { Emitter } from "../core/emitter.ts";
 import type {
   RtcAdapter,
   RtcCandidate,
   RtcCandidatePair,
   RtcDataChannel,
-  RtcDataChannelEvents,
   RtcDataChannelState,
   RTCIceCandidateLike,
   RtcIceConnectionState,
   RTCIceServerLike,
   RtcMessage,
   RtcOperationOptions,
-  RtcPeerConnection,
   RtcPeerConnectionConfig,
-  RtcPeerConnectionEvents,
   RtcPeerConnectionState,
   RTCSessionDescriptionLike,
 } from "../core/rtc.ts";
-import { assertSendable } from "../core/rtc.ts";
+import { BaseDataChannel, BasePeerConnection, closedError, type NativeChannel } from "./_base.ts";
 
 export type * from "../core/rtc.ts";
 
@@ -159,10 +154,6 @@ function _release(): void {
 
 // --- configuration -----------------------------------------------------------------------
 
-function _closedError(): DOMException {
-  return new DOMException("The peer connection is closed", "InvalidStateError");
-}
-
 /** One `stun:`/`turn:`/`turns:` URL as libdatachannel's object form (the string form would
  * read `user:pass@` from the URL, and TURN REST user names hold a colon). */
 function _iceServer(url: string, server: RTCIceServerLike): NativeIceServer {
@@ -235,14 +226,10 @@ function _mids(sdp: string): string[] {
 
 // --- peer connection ---------------------------------------------------------------------
 
-class _LdcPeerConnection implements RtcPeerConnection {
+class _LdcPeerConnection extends BasePeerConnection {
   #pc: NativePeerConnection;
   #options: LibdatachannelOptions;
-  #events = new Emitter<RtcPeerConnectionEvents>();
-  #closed = new AbortController();
-  #closing?: Promise<void>;
   #nativeClosed: Promise<void>;
-  #channels = new Set<_LdcDataChannel>();
   /** Local candidates held until both descriptions are applied (see #release); null once
    * released. */
   #heldCandidates: (RTCIceCandidateLike | null)[] | null = [];
@@ -254,6 +241,7 @@ class _LdcPeerConnection implements RtcPeerConnection {
   #ice: RtcIceConnectionState = "new";
 
   constructor(config: RtcPeerConnectionConfig, options: LibdatachannelOptions) {
+    super();
     this.#options = options;
     const pc = this.#pc = new nodeDataChannel.PeerConnection(
       "shoal",
@@ -264,14 +252,14 @@ class _LdcPeerConnection implements RtcPeerConnection {
     this.#nativeClosed = new Promise((resolve) => onNativeClosed = resolve);
     pc.onStateChange((state) => {
       if (state === "closed") onNativeClosed();
-      if (this.#closing || state === this.#state) return;
+      if (this.isClosed || state === this.#state) return;
       this.#state = state as RtcPeerConnectionState;
-      this.#events.emit("connectionstatechange", this.#state);
+      this.events.emit("connectionstatechange", this.#state);
     });
     pc.onIceStateChange((state) => {
-      if (this.#closing || state === this.#ice) return;
+      if (this.isClosed || state === this.#ice) return;
       this.#ice = state as RtcIceConnectionState;
-      this.#events.emit("iceconnectionstatechange", this.#ice);
+      this.events.emit("iceconnectionstatechange", this.#ice);
     });
     pc.onLocalCandidate((candidate, mid) => {
       const mids = _mids(pc.localDescription()?.sdp ?? "");
@@ -286,21 +274,21 @@ class _LdcPeerConnection implements RtcPeerConnection {
       if (state === "complete") this.#local(null);
     });
     pc.onDataChannel((dc) => {
-      if (this.#closing) return dc.close();
-      this.#events.emit("datachannel", this.#wrap(dc));
+      if (this.isClosed) return dc.close();
+      this.events.emit("datachannel", this.#wrap(dc));
     });
   }
 
-  get connectionState(): RtcPeerConnectionState {
-    return this.#closing ? "closed" : this.#state;
+  protected nativeConnectionState(): RtcPeerConnectionState {
+    return this.#state;
   }
 
-  get iceConnectionState(): RtcIceConnectionState {
-    return this.#closing ? "closed" : this.#ice;
+  protected nativeIceConnectionState(): RtcIceConnectionState {
+    return this.#ice;
   }
 
   createDataChannel(label: string): RtcDataChannel {
-    if (this.#closing) throw _closedError();
+    this.assertOpen();
     return this.#wrap(this.#pc.createDataChannel(label));
   }
 
@@ -357,15 +345,8 @@ class _LdcPeerConnection implements RtcPeerConnection {
     }, options);
   }
 
-  on<K extends keyof RtcPeerConnectionEvents>(
-    type: K,
-    listener: (value: RtcPeerConnectionEvents[K]) => void,
-  ): () => void {
-    return this.#closing ? () => {} : this.#events.on(type, listener);
-  }
-
   selectedCandidatePair(): Promise<RtcCandidatePair | undefined> {
-    if (this.#closing) return Promise.resolve(undefined);
+    if (this.isClosed) return Promise.resolve(undefined);
     const pair = this.#pc.getSelectedCandidatePair();
     if (!pair) return Promise.resolve(undefined);
     const end = (c: typeof pair.local): RtcCandidate => ({
@@ -377,19 +358,7 @@ class _LdcPeerConnection implements RtcPeerConnection {
     return Promise.resolve({ local: end(pair.local), remote: end(pair.remote) });
   }
 
-  close(): Promise<void> {
-    return this.#closing ??= this.#close();
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
-  }
-
-  async #close(): Promise<void> {
-    this.#closed.abort(_closedError());
-    this.#events.clear();
-    for (const channel of this.#channels) channel._detach();
-    this.#channels.clear();
+  protected async closeNative(): Promise<void> {
     this.#early.length = 0;
     this.#heldCandidates = null;
     const wasClosed = this.#pc.state() === "closed";
@@ -410,13 +379,11 @@ class _LdcPeerConnection implements RtcPeerConnection {
   /** Runs `fn` (libdatachannel's calls are synchronous) in a microtask, as the DOM settles
    * after the caller's synchronous code, rejecting on close or abort first. */
   #op<T>(fn: () => T, options?: RtcOperationOptions): Promise<T> {
-    if (this.#closing) return Promise.reject(_closedError());
-    if (options?.signal?.aborted) return Promise.reject(options.signal.reason);
-    const run = Promise.resolve().then(() => {
-      if (this.#closing) throw _closedError();
-      return fn();
-    });
-    return abortable(abortable(run, this.#closed.signal), options?.signal);
+    return this.op(() =>
+      Promise.resolve().then(() => {
+        if (this.isClosed) throw closedError();
+        return fn();
+      }), options);
   }
 
   #describe(type: "offer" | "answer"): RTCSessionDescriptionLike {
@@ -446,13 +413,13 @@ class _LdcPeerConnection implements RtcPeerConnection {
     if (!this.#heldCandidates || !this.#localSet || !this.#pc.remoteDescription()) return;
     const held = this.#heldCandidates;
     this.#heldCandidates = null;
-    for (const candidate of held) this.#events.emit("icecandidate", candidate);
+    for (const candidate of held) this.events.emit("icecandidate", candidate);
   }
 
   #local(candidate: RTCIceCandidateLike | null): void {
-    if (this.#closing) return;
+    if (this.isClosed) return;
     if (this.#heldCandidates) this.#heldCandidates.push(candidate);
-    else this.#events.emit("icecandidate", candidate);
+    else this.events.emit("icecandidate", candidate);
   }
 
   #addRemote(c: RTCIceCandidateLike): void {
@@ -461,10 +428,8 @@ class _LdcPeerConnection implements RtcPeerConnection {
   }
 
   #wrap(dc: NativeDataChannel): _LdcDataChannel {
-    // Held here until closed: node-datachannel closes a channel whose object is collected.
-    const channel = new _LdcDataChannel(dc, this.#options, () => this.#channels.delete(channel));
-    this.#channels.add(channel);
-    return channel;
+    // Tracked (held) until closed: node-datachannel closes a channel whose object is collected.
+    return this.track(new _LdcDataChannel(new _LdcChannel(dc, this.#options)));
   }
 }
 
@@ -476,64 +441,39 @@ function _byteLength(data: RtcMessage): number {
   return typeof data === "string" ? _encoder.encode(data).byteLength : data.byteLength;
 }
 
-class _LdcDataChannel implements RtcDataChannel {
-  #dc: NativeDataChannel;
-  #label: string;
-  #events = new Emitter<RtcDataChannelEvents>();
-  #detached = false;
-  #open: boolean;
+/**
+ * libdatachannel's channel with the DOM's fields: its label, state and buffer read as
+ * properties, and `send` batched per task (below).
+ */
+class _LdcChannel implements NativeChannel {
+  readonly dc: NativeDataChannel;
+  readonly label: string;
+  open: boolean;
+  detached = false;
   #threshold: number;
   #maxMessageSize: number | undefined;
   /** Messages `send` took in this task, handed to libdatachannel in a microtask. */
   #pending: RtcMessage[] = [];
   #pendingBytes = 0;
+  /** Called when a flush crossed the low-water mark that libdatachannel did not see. */
+  onLow: () => void = () => {};
 
-  constructor(dc: NativeDataChannel, options: LibdatachannelOptions, onClosed: () => void) {
-    this.#dc = dc;
-    this.#label = dc.getLabel();
-    this.#open = dc.isOpen();
+  constructor(dc: NativeDataChannel, options: LibdatachannelOptions) {
+    this.dc = dc;
+    this.label = dc.getLabel();
+    this.open = dc.isOpen();
     this.#threshold = options.bufferedAmountLowThreshold ?? 0;
     dc.setBufferedAmountLowThreshold(this.#threshold);
-    dc.onOpen(() => {
-      if (this.#detached) return;
-      this.#open = true;
-      this.#events.emit("open", undefined);
-    });
-    dc.onClosed(() => {
-      if (this.#detached) return;
-      this.#events.emit("close", undefined);
-      this._detach();
-      onClosed();
-    });
-    dc.onError(() => {}); // a closed event follows
-    dc.onMessage((data) => {
-      if (this.#detached) return;
-      this.#events.emit(
-        "message",
-        typeof data === "string"
-          ? data
-          : data instanceof ArrayBuffer
-          ? new Uint8Array(data)
-          : new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
-      );
-    });
-    dc.onBufferedAmountLow(() => {
-      if (!this.#detached) this.#events.emit("bufferedamountlow", undefined);
-    });
-  }
-
-  get label(): string {
-    return this.#label;
   }
 
   get readyState(): RtcDataChannelState {
-    return this.#detached ? "closed" : this.#open ? "open" : "connecting";
+    return this.open ? "open" : "connecting";
   }
 
   // What send took and libdatachannel has not handed to usrsctp: its queue, plus this
   // task's messages (handed over in a microtask, so that a burst is counted whole).
   get bufferedAmount(): number {
-    return this.#detached ? 0 : this.#pendingBytes + this.#dc.bufferedAmount();
+    return this.detached ? 0 : this.#pendingBytes + this.dc.bufferedAmount();
   }
 
   get bufferedAmountLowThreshold(): number {
@@ -542,50 +482,39 @@ class _LdcDataChannel implements RtcDataChannel {
 
   set bufferedAmountLowThreshold(value: number) {
     this.#threshold = value;
-    if (!this.#detached) this.#dc.setBufferedAmountLowThreshold(value);
+    if (!this.detached) this.dc.setBufferedAmountLowThreshold(value);
   }
 
   send(data: RtcMessage): void {
-    assertSendable(this.readyState, data);
     const size = _byteLength(data);
-    const max = this.#maxMessageSize ??= this.#dc.maxMessageSize();
+    const max = this.#maxMessageSize ??= this.dc.maxMessageSize();
     if (size > max) throw new TypeError(`The message (${size} bytes) exceeds ${max} bytes`);
     if (this.#pending.length === 0) queueMicrotask(this.#flush);
     this.#pending.push(typeof data === "string" ? data : data.slice()); // copies, like the DOM
     this.#pendingBytes += size;
   }
 
-  on<K extends keyof RtcDataChannelEvents>(
-    type: K,
-    listener: (value: RtcDataChannelEvents[K]) => void,
-  ): () => void {
-    return this.#detached ? () => {} : this.#events.on(type, listener);
-  }
-
   close(): void {
-    if (this.#detached) return;
     this.#flush();
-    this.#dc.close();
+    this.dc.close();
   }
 
-  /** Detaches from libdatachannel: no more events, `readyState` is `"closed"`. */
-  _detach(): void {
-    this.#detached = true;
+  detach(): void {
+    this.detached = true;
     this.#pending = [];
     this.#pendingBytes = 0;
-    this.#events.clear();
   }
 
   #flush = (): void => {
     if (this.#pending.length === 0) return;
     const messages = this.#pending;
-    const before = this.#pendingBytes + this.#dc.bufferedAmount();
+    const before = this.#pendingBytes + this.dc.bufferedAmount();
     this.#pending = [];
     this.#pendingBytes = 0;
     try {
       for (const m of messages) {
-        if (typeof m === "string") this.#dc.sendMessage(m);
-        else this.#dc.sendMessageBinary(m);
+        if (typeof m === "string") this.dc.sendMessage(m);
+        else this.dc.sendMessageBinary(m);
       }
     } catch {
       return; // closed meanwhile: its close event follows
@@ -593,8 +522,44 @@ class _LdcDataChannel implements RtcDataChannel {
     // libdatachannel fires its own low event only when its queue crosses the threshold;
     // when usrsctp took the whole burst at once, the crossing happened here.
     const threshold = this.#threshold;
-    if (before > threshold && this.#dc.bufferedAmount() <= threshold) {
-      this.#events.emit("bufferedamountlow", undefined);
-    }
+    if (before > threshold && this.dc.bufferedAmount() <= threshold) this.onLow();
   };
+}
+
+class _LdcDataChannel extends BaseDataChannel<_LdcChannel> {
+  constructor(channel: _LdcChannel) {
+    super(channel);
+    const dc = channel.dc;
+    dc.onOpen(() => {
+      if (channel.detached) return;
+      channel.open = true;
+      this.events.emit("open", undefined);
+    });
+    dc.onClosed(() => this.closed());
+    dc.onError(() => {}); // a closed event follows
+    dc.onMessage((data) => {
+      if (channel.detached) return;
+      this.events.emit(
+        "message",
+        typeof data === "string"
+          ? data
+          : data instanceof ArrayBuffer
+          ? new Uint8Array(data)
+          : new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+      );
+    });
+    const low = () => {
+      if (!channel.detached) this.events.emit("bufferedamountlow", undefined);
+    };
+    dc.onBufferedAmountLow(low);
+    channel.onLow = low;
+  }
+
+  protected sendNative(data: RtcMessage): void {
+    this.native.send(data);
+  }
+
+  protected stopListening(): void {
+    this.native.detach();
+  }
 }
