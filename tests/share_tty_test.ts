@@ -23,6 +23,9 @@ Deno.test("share on a terminal: its size, raw keystrokes and a resize (SIGWINCH)
       "share",
       "--server",
       server.url,
+      // werift on both sides, as in share_werift_test.ts (share_cli_test.ts runs the default).
+      "--rtc",
+      "werift",
       "--",
       ...SHARE_PROGRAM,
     ],
