@@ -1,6 +1,7 @@
 /**
  * `deno task screenshot`: retakes `docs/share-viewer.png`, the viewer page in headless
- * Chromium watching `shoal share` of `top` (a full-screen program), and
+ * Chromium watching `shoal share` of `top` (a full-screen program), `docs/share-host-page.png`,
+ * the sharer's own page of it (`--page-port`) with three viewers, and
  * `docs/host-page.png`, the host page with eight werift viewers connected, a broadcast sent
  * and a few viewer messages in the log. Everything runs on 127.0.0.1 and stops when the
  * pictures are taken.
@@ -10,12 +11,14 @@
 import { werift } from "../adapters/werift.ts";
 import { Viewer } from "../core/viewer.ts";
 import { Share } from "../cli/share.ts";
+import { startSharePage } from "../cli/share_page.ts";
 import { type SignalingServer, startSignalingServer } from "../server/server.ts";
 import { webRoutes } from "../cli/web.ts";
 import { Chromium } from "../tests/_chromium.ts";
 
 const OUT = new URL("../docs/host-page.png", import.meta.url);
 const SHARE_OUT = new URL("../docs/share-viewer.png", import.meta.url);
+const SHARE_HOST_OUT = new URL("../docs/share-host-page.png", import.meta.url);
 const NAMES = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"];
 const SAID: Record<number, string> = {
   0: "Looks good from here.",
@@ -59,6 +62,29 @@ async function shareViewer(server: SignalingServer, browser: Chromium): Promise<
   }, "the page shows the host's screen");
   await page.screenshot({ path: SHARE_OUT.pathname, fullPage: true });
   console.log(`wrote ${SHARE_OUT.pathname}`);
+
+  // The sharer's own page: the same terminal beside the viewers, one of them allowed to type.
+  await using sharePage = await startSharePage({ port: 0, share, server: server.url });
+  const viewers = await Promise.all(
+    ["bob", "carol"].map((label) =>
+      Viewer.join({ rtc, server: server.url, sessionId, joinCode: share.host.joinCode!, label })
+    ),
+  );
+  try {
+    await Promise.all(viewers.map((v) => v.ready({ signal: AbortSignal.timeout(30_000) })));
+    const host = await browser.page();
+    await host.setViewportSize({ width: 1600, height: 900 });
+    await host.goto(sharePage.url);
+    const rows = host.locator('#viewers tbody tr[data-state="ready"]');
+    await until(async () => (await rows.count()) === 3, "three viewers in the table");
+    await rows.filter({ hasText: "carol" }).locator("button.grant").click();
+    await until(() => Promise.resolve(share.stream.viewers().some((v) => v.input)), "a grant");
+    await new Promise((r) => setTimeout(r, 1_500));
+    await host.screenshot({ path: SHARE_HOST_OUT.pathname, fullPage: true });
+    console.log(`wrote ${SHARE_HOST_OUT.pathname}`);
+  } finally {
+    await Promise.all(viewers.map((v) => v.close()));
+  }
   await share.type("q");
   await share.exited;
 }

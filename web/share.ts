@@ -10,7 +10,7 @@
 import type { PeerSnapshot } from "../core/host_metrics.ts";
 import { decodeTerminalMessage } from "../core/terminal_messages.ts";
 import type { TerminalStreamStats } from "../cli/terminal_stream.ts";
-import { appendCapped, byId, clock, h, setupPage, showError } from "./dom.ts";
+import { appendCapped, byId, clock, formatBytes, h, setupPage, showError } from "./dom.ts";
 import { renderViewers } from "./host_view.ts";
 import { TerminalView } from "./terminal_view.ts";
 
@@ -60,7 +60,7 @@ function _status(ws: WebSocket, s: _Status): void {
   byId("no-viewers").hidden = s.viewers.length > 0;
   const t = s.stats;
   const items: [string, string][] = [
-    ["Output", `${t.bytesIn} bytes in ${t.ticks} ticks`],
+    ["Output", `${formatBytes(t.bytesIn)} in ${t.ticks} messages per viewer`],
     ["Resynchronised viewers", String(t.resyncs)],
     ["Keystrokes accepted · dropped", `${t.inputAccepted} · ${t.inputDropped}`],
   ];
