@@ -104,6 +104,8 @@ Deno.test("commands: a host whose --exec source floods far faster than 3 viewers
     flood,
     "--metrics-port",
     "0",
+    "--max-queued-bytes",
+    String(8 << 20),
   ]);
   await eventually(() => host.err.some((l) => l.includes("join code:")), 30_000, "host announces");
   const { sessionId, code } = announced(host);
@@ -121,11 +123,13 @@ Deno.test("commands: a host whose --exec source floods far faster than 3 viewers
     assert.equal(v.lastSeq! - v.firstSeq! + 1, v.received, `viewer ${v.i}: nothing missing`);
   }
   assert.ok(host.err.some((l) => l.includes("host congested")), host.err.join("\n"));
-  // It read only as fast as the viewers took it: a small backlog, nothing refused.
+  // It read only as fast as the viewers took it: the backlog stays under the cap (a viewer
+  // that falls behind the others for a while is not waited for, so it may hold a few MiB on
+  // a loaded machine, never more than the cap), and nothing was refused.
   const metricsUrl = host.err.find((l) => l.startsWith("metrics: "))!.slice("metrics: ".length);
   const metrics = await (await fetch(metricsUrl)).text();
   const queued = Number(/^shoal_host_broadcast_queued_bytes (\d+)$/m.exec(metrics)?.[1]);
-  assert.ok(queued <= 1024 * 1024, `${queued} bytes queued for broadcast`);
+  assert.ok(queued <= 8 << 20, `${queued} bytes queued for broadcast`);
   assert.doesNotMatch(metrics, /^shoal_host_broadcast_rejected_total(\{.*\})? [1-9]/m);
   host.child.kill("SIGINT");
   assert.equal((await host.end()).code, 0, "SIGINT ends the host cleanly");
