@@ -462,9 +462,13 @@ export function recoverSooner(sctp: object): void {
   };
   const receiveSack = a.receiveSackChunk;
   a.receiveSackChunk = (chunk) => {
-    const outstanding = a.sentQueue.filter((c) => !c.acked);
+    // Only a short queue can hold fewer than four outstanding chunks worth counting: a bulk
+    // transfer keeps thousands queued, and scanning them on every SACK cost its host dearly.
+    const outstanding = chunk.gaps.length > 0 && a.sentQueue.length <= 8
+      ? a.sentQueue.filter((c) => !c.acked)
+      : [];
     const raised = new Map<_SctpSentChunk, number>();
-    if (chunk.gaps.length > 0 && outstanding.length > 1 && outstanding.length < 4) {
+    if (outstanding.length > 1 && outstanding.length < 4) {
       // werift counts a miss per SACK and resends at three (sackChunk handling).
       const head = 3 - (outstanding.length - 1);
       for (const c of outstanding) {
