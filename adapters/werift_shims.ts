@@ -421,11 +421,28 @@ type _SctpSentChunk = { misses: number; acked: boolean };
 type _SctpRecovery = {
   rto: number;
   srtt?: number;
-  timer1Start(chunk: unknown): void;
-  timer1Cancel(): void;
   receiveSackChunk(chunk: { gaps: unknown[] }): Promise<void>;
   sentQueue: _SctpSentChunk[];
 };
+
+type _SctpTimer1 = { timer1Start(chunk: unknown): void; timer1Cancel(): void };
+
+/**
+ * Two INIT ACKs (answers to a resent INIT) can both pass werift's COOKIE_WAIT check while
+ * the first awaits its send; the second `timer1Start` then throws out of the packet handler
+ * (sctp/src/sctp.ts: `if (this.timer1Handle) throw new Error()`), an uncaught rejection that
+ * ended a swarm process during bench:net at 5% loss. This restarts the timer instead. An
+ * upstream fix would check the state again after the await.
+ */
+export function restartInitTimer(sctp: object): void {
+  const a = sctp as _SctpTimer1;
+  const start = a.timer1Start;
+  if (typeof start !== "function" || typeof a.timer1Cancel !== "function") return;
+  a.timer1Start = (chunk: unknown) => {
+    a.timer1Cancel();
+    start.call(a, chunk);
+  };
+}
 
 /** SCTP's retransmission timeout before any round trip is measured, s (RFC 9260 RTO.Initial). */
 export const SCTP_RTO_INITIAL_S = 1;
@@ -447,19 +464,9 @@ export function recoverSooner(sctp: object): void {
   const a = sctp as _SctpRecovery;
   if (
     typeof a.receiveSackChunk !== "function" ||
-    typeof a.timer1Start !== "function" || typeof a.timer1Cancel !== "function" ||
     !Array.isArray(a.sentQueue) || typeof a.rto !== "number"
   ) return;
   if (!a.srtt) a.rto = Math.min(a.rto, SCTP_RTO_INITIAL_S);
-  // Two INIT ACKs (answers to a resent INIT) can both pass werift's COOKIE_WAIT check while
-  // the first awaits its send; the second timer1Start then throws out of the packet handler
-  // (sctp.ts: `if (this.timer1Handle) throw new Error()`), killing the process. Sooner
-  // timeouts resend more INITs, so the timer is restarted instead.
-  const start = a.timer1Start;
-  a.timer1Start = (chunk: unknown) => {
-    a.timer1Cancel();
-    start.call(a, chunk);
-  };
   const receiveSack = a.receiveSackChunk;
   a.receiveSackChunk = (chunk) => {
     // Only a short queue can hold fewer than four outstanding chunks worth counting: a bulk

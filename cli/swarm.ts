@@ -44,8 +44,8 @@ export const SWARM_FLAGS = flagTable({
   "werift-recovery": {
     type: "choice",
     choices: ["quick", "stock"],
-    help: "quick (the adapter's loss shims) or stock (werift's timers)",
-    default: "quick",
+    help: "quick (the adapter's opt-in loss shims) or stock (werift's timers)",
+    default: "stock",
   },
   "log-level": logLevelFlag("error"),
 });
