@@ -506,10 +506,10 @@ type _Gathering = { getCandidatePromises(...args: unknown[]): Promise<unknown>[]
  * TCP; with a wrong credential the TCP attempt never ended. So one unreachable or
  * misconfigured TURN server held back every offer and answer, even between peers with a
  * direct path: 15 s to ready, or never. This stops waiting for a server after
- * {@linkcode GATHER_WAIT_MS}: gathering completes with what it has. Not sooner: werift never
- * pairs a relayed candidate that comes after the remote ones were added (it pairs protocols
- * as candidates arrive), so a working TURN server must answer within the wait, and at 5%
- * loss on a loaded machine 2 s cut off a third of 100 TURN-only viewers (bench/RESULTS.md).
+ * {@linkcode GATHER_WAIT_MS}: gathering completes with what it has. Not much sooner: werift
+ * never pairs a relayed candidate that comes after the remote ones were added (it pairs
+ * protocols as candidates arrive), so a working TURN server must answer within the wait,
+ * also on a lossy link and a loaded machine (bench/RESULTS.md).
  * An upstream fix would trickle server candidates and pair them when they come.
  */
 export function boundGathering(connection: object): void {
