@@ -49,6 +49,7 @@ import {
   Quiescence,
   recoverSooner,
   resendFlightsSooner,
+  restartInitTimer,
   sendFlightsWhole,
   type Unsubscribe,
   withDtlsSocket,
@@ -81,9 +82,10 @@ export interface WeriftOptions {
   /** Inclusive UDP port range `[min, max]` for ICE sockets. Default: any free port. */
   portRange?: [number, number];
   /**
-   * Recover from packet loss sooner than werift alone (default true): resend an unanswered
-   * DTLS flight after 250 ms, a 1 s first SCTP timeout (werift: 3 s), early retransmit (see
-   * `./werift_shims.ts`). `false` keeps werift's own timers, for comparison.
+   * Recover from packet loss sooner than werift alone: resend an unanswered DTLS flight after
+   * 250 ms, a 1 s first SCTP timeout (werift: 3 s), early retransmit (see
+   * `./werift_shims.ts`). Default false: on this project's loaded 2-core machine the extra
+   * resends cost 100 joining viewers more CPU than the losses they saved (bench/RESULTS.md).
    */
   quickRecovery?: boolean;
 }
@@ -167,7 +169,7 @@ class _WeriftPeerConnection extends BasePeerConnection {
   constructor(config: RtcPeerConnectionConfig, options: WeriftOptions) {
     super();
     this.#noStun = !_hasStun(config);
-    this.#quick = options.quickRecovery ?? true;
+    this.#quick = options.quickRecovery ?? false;
     const relayOnly = config.iceTransportPolicy === "relay";
     const pc = this.#pc = new RTCPeerConnection(_peerConfig(config, options));
     this.#offs.push(
@@ -311,6 +313,7 @@ class _WeriftPeerConnection extends BasePeerConnection {
       this.#prepared.add(sctp);
       delayAcks(sctp);
       leanSctpPackets(sctp);
+      restartInitTimer(sctp);
       if (this.#quick) recoverSooner(sctp);
     }
   }

@@ -421,11 +421,28 @@ type _SctpSentChunk = { misses: number; acked: boolean };
 type _SctpRecovery = {
   rto: number;
   srtt?: number;
-  timer1Start(chunk: unknown): void;
-  timer1Cancel(): void;
   receiveSackChunk(chunk: { gaps: unknown[] }): Promise<void>;
   sentQueue: _SctpSentChunk[];
 };
+
+type _SctpTimer1 = { timer1Start(chunk: unknown): void; timer1Cancel(): void };
+
+/**
+ * Two INIT ACKs (answers to a resent INIT) can both pass werift's COOKIE_WAIT check while
+ * the first awaits its send; the second `timer1Start` then throws out of the packet handler
+ * (sctp/src/sctp.ts: `if (this.timer1Handle) throw new Error()`), an uncaught rejection that
+ * ended a swarm process during bench:net at 5% loss. This restarts the timer instead. An
+ * upstream fix would check the state again after the await.
+ */
+export function restartInitTimer(sctp: object): void {
+  const a = sctp as _SctpTimer1;
+  const start = a.timer1Start;
+  if (typeof start !== "function" || typeof a.timer1Cancel !== "function") return;
+  a.timer1Start = (chunk: unknown) => {
+    a.timer1Cancel();
+    start.call(a, chunk);
+  };
+}
 
 /** SCTP's retransmission timeout before any round trip is measured, s (RFC 9260 RTO.Initial). */
 export const SCTP_RTO_INITIAL_S = 1;
@@ -447,24 +464,18 @@ export function recoverSooner(sctp: object): void {
   const a = sctp as _SctpRecovery;
   if (
     typeof a.receiveSackChunk !== "function" ||
-    typeof a.timer1Start !== "function" || typeof a.timer1Cancel !== "function" ||
     !Array.isArray(a.sentQueue) || typeof a.rto !== "number"
   ) return;
   if (!a.srtt) a.rto = Math.min(a.rto, SCTP_RTO_INITIAL_S);
-  // Two INIT ACKs (answers to a resent INIT) can both pass werift's COOKIE_WAIT check while
-  // the first awaits its send; the second timer1Start then throws out of the packet handler
-  // (sctp.ts: `if (this.timer1Handle) throw new Error()`), killing the process. Sooner
-  // timeouts resend more INITs, so the timer is restarted instead.
-  const start = a.timer1Start;
-  a.timer1Start = (chunk: unknown) => {
-    a.timer1Cancel();
-    start.call(a, chunk);
-  };
   const receiveSack = a.receiveSackChunk;
   a.receiveSackChunk = (chunk) => {
-    const outstanding = a.sentQueue.filter((c) => !c.acked);
+    // Only a short queue can hold fewer than four outstanding chunks worth counting: a bulk
+    // transfer keeps thousands queued, and scanning them on every SACK cost its host dearly.
+    const outstanding = chunk.gaps.length > 0 && a.sentQueue.length <= 8
+      ? a.sentQueue.filter((c) => !c.acked)
+      : [];
     const raised = new Map<_SctpSentChunk, number>();
-    if (chunk.gaps.length > 0 && outstanding.length > 1 && outstanding.length < 4) {
+    if (outstanding.length > 1 && outstanding.length < 4) {
       // werift counts a miss per SACK and resends at three (sackChunk handling).
       const head = 3 - (outstanding.length - 1);
       for (const c of outstanding) {
@@ -495,10 +506,10 @@ type _Gathering = { getCandidatePromises(...args: unknown[]): Promise<unknown>[]
  * TCP; with a wrong credential the TCP attempt never ended. So one unreachable or
  * misconfigured TURN server held back every offer and answer, even between peers with a
  * direct path: 15 s to ready, or never. This stops waiting for a server after
- * {@linkcode GATHER_WAIT_MS}: gathering completes with what it has. Not sooner: werift never
- * pairs a relayed candidate that comes after the remote ones were added (it pairs protocols
- * as candidates arrive), so a working TURN server must answer within the wait, and at 5%
- * loss on a loaded machine 2 s cut off a third of 100 TURN-only viewers (bench/RESULTS.md).
+ * {@linkcode GATHER_WAIT_MS}: gathering completes with what it has. Not much sooner: werift
+ * never pairs a relayed candidate that comes after the remote ones were added (it pairs
+ * protocols as candidates arrive), so a working TURN server must answer within the wait,
+ * also on a lossy link and a loaded machine (bench/RESULTS.md).
  * An upstream fix would trickle server candidates and pair them when they come.
  */
 export function boundGathering(connection: object): void {

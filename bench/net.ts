@@ -28,7 +28,7 @@ const { values: flags } = parseFlags(
     modes: { type: "string", help: "direct,turn", default: "direct,turn" },
     messages: { type: "int", help: "lines streamed", default: 200, min: 1 },
     rate: { type: "int", help: "lines per second", default: 10, min: 1 },
-    recovery: { type: "string", help: "quick,stock: werift timers", default: "quick" },
+    recovery: { type: "string", help: "stock,quick: werift timers", default: "stock" },
     json: { type: "string", help: "write every run here" },
   }),
 );

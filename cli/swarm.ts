@@ -47,8 +47,8 @@ export const SWARM_FLAGS = flagTable({
   "werift-recovery": {
     type: "choice",
     choices: ["quick", "stock"],
-    help: "quick (the adapter's loss shims) or stock (werift's timers)",
-    default: "quick",
+    help: "quick (the adapter's opt-in loss shims) or stock (werift's timers)",
+    default: "stock",
   },
   ...RTC_FLAG,
   "log-level": logLevelFlag("error"),

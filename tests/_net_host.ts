@@ -42,7 +42,7 @@ async function _main(): Promise<void> {
       "heartbeat-ms": { type: "string" },
       "max-attempts": { type: "string" },
       "connected-ms": { type: "string" },
-      "werift-recovery": { type: "string", default: "quick" },
+      "werift-recovery": { type: "string", default: "stock" },
     },
   });
   if (!values.server) throw new TypeError("--server is required");
@@ -65,7 +65,7 @@ async function _main(): Promise<void> {
     ? undefined
     : Number(values["heartbeat-ms"]);
   await using host = await Host.start({
-    rtc: werift({ quickRecovery: values["werift-recovery"] !== "stock" }),
+    rtc: werift({ quickRecovery: values["werift-recovery"] === "quick" }),
     server: values.server,
     iceTransportPolicy: policy,
     ...(heartbeat === undefined ? {} : { heartbeatIntervalMs: heartbeat }),
