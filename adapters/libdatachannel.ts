@@ -52,6 +52,7 @@ import type {
   RTCIceCandidateLike,
   RtcIceConnectionState,
   RTCIceServerLike,
+  RtcIceSocketOptions,
   RtcMessage,
   RtcOperationOptions,
   RtcPeerConnectionConfig,
@@ -76,15 +77,9 @@ export type * from "../core/rtc.ts";
  * console.assert(libdatachannel(options).name === "libdatachannel");
  * ```
  */
-export interface LibdatachannelOptions {
-  /**
-   * Bind ICE to this local address and offer host candidates on it only, e.g.
-   * `{ udp4: "127.0.0.1" }` (libjuice binds one address: `udp4`, else `udp6`). Default: the
-   * wildcard address, candidates on every interface.
-   */
-  interfaceAddresses?: { udp4?: string; udp6?: string };
-  /** Inclusive UDP port range `[min, max]` for ICE sockets. Default: any free port. */
-  portRange?: [number, number];
+export interface LibdatachannelOptions extends RtcIceSocketOptions {
+  // interfaceAddresses: libjuice binds one address, `udp4`, else `udp6`; without it, the
+  // wildcard address, candidates on every interface.
   /**
    * ICE UDP multiplexing: every connection of the process shares this one UDP port (as
    * LiveKit's single-port mode) instead of a socket each. Default: a socket per connection.

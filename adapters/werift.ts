@@ -29,6 +29,7 @@ import type {
   RtcDataChannel,
   RTCIceCandidateLike,
   RtcIceConnectionState,
+  RtcIceSocketOptions,
   RtcMessage,
   RtcOperationOptions,
   RtcPeerConnectionConfig,
@@ -72,15 +73,9 @@ export type * from "../core/rtc.ts";
  * console.assert(werift(options).name === "werift");
  * ```
  */
-export interface WeriftOptions {
-  /**
-   * Bind ICE sockets to these local addresses and offer host candidates on them only, at
-   * most one per family, e.g. `{ udp4: "127.0.0.1" }` (loopback is never offered
-   * otherwise). Default: every non-loopback interface, sockets on the wildcard address.
-   */
-  interfaceAddresses?: { udp4?: string; udp6?: string };
-  /** Inclusive UDP port range `[min, max]` for ICE sockets. Default: any free port. */
-  portRange?: [number, number];
+export interface WeriftOptions extends RtcIceSocketOptions {
+  // interfaceAddresses: at most one per family; without it, every non-loopback interface,
+  // sockets on the wildcard address.
   /**
    * Recover from packet loss sooner than werift alone: resend an unanswered DTLS flight after
    * 250 ms, a 1 s first SCTP timeout (werift: 3 s), early retransmit (see

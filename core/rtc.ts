@@ -110,6 +110,33 @@ export interface RTCIceCandidateLike {
 export type RtcIceTransportPolicy = "all" | "relay";
 
 /**
+ * Where a Deno adapter's ICE sockets live: the local addresses they bind to and offer, and
+ * the UDP ports they may use. The werift and libdatachannel adapters take these among their
+ * options.
+ *
+ * @example ICE on loopback only, within a port range
+ * ```ts
+ * import type { RtcIceSocketOptions } from "@shoal/shoal";
+ *
+ * const sockets: RtcIceSocketOptions = {
+ *   interfaceAddresses: { udp4: "127.0.0.1" },
+ *   portRange: [40000, 40100],
+ * };
+ * console.assert(sockets.portRange?.[0] === 40000);
+ * ```
+ */
+export interface RtcIceSocketOptions {
+  /**
+   * Bind ICE to these local addresses and offer host candidates on them only, e.g.
+   * `{ udp4: "127.0.0.1" }` (loopback is never offered otherwise). Default: every
+   * interface (each adapter says how it binds).
+   */
+  interfaceAddresses?: { udp4?: string; udp6?: string };
+  /** Inclusive UDP port range `[min, max]` for ICE sockets. Default: any free port. */
+  portRange?: [number, number];
+}
+
+/**
  * What `createPeerConnection` needs: the ICE servers (the signaling server's `welcome`
  * hands them out) and which candidates ICE may use.
  *
