@@ -42,7 +42,13 @@ export {
 } from "./core/negotiator.ts";
 export type { PeerState } from "./core/supervisor.ts";
 export type { Logger } from "./core/logger.ts";
-export { DEFAULT_LINK_LIMITS, type FanoutOptions } from "./core/fanout.ts";
+export {
+  BroadcastError,
+  type Congestion,
+  DEFAULT_LINK_LIMITS,
+  DEFAULT_MAX_QUEUED_BYTES,
+  type FanoutOptions,
+} from "./core/fanout.ts";
 export type { DropReason, LinkLimits } from "./core/peer_link.ts";
 export {
   DEFAULT_REPLAY_OPTIONS,

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { abortable } from "../core/async.ts";
 import { Host } from "../core/host.ts";
 import type { PeerState } from "../core/supervisor.ts";
 import { ICE_ADDRESS_FLAG, SERVER_FLAG, serverUrl, weriftFor } from "./common.ts";
@@ -44,6 +45,12 @@ export const HOST_FLAGS = flagTable({
     max: 65535,
   },
   ...ICE_ADDRESS_FLAG,
+  "max-queued-bytes": {
+    type: "int",
+    help: "most bytes queued for broadcast (reading waits long before)",
+    default: 32 << 20,
+    min: 1 << 20,
+  },
   "log-format": logFormatFlag("pretty"),
   "log-level": logLevelFlag("warning"),
   ...HELP_FLAG,
@@ -77,6 +84,7 @@ export async function hostCommand(args: string[]): Promise<number> {
       maxViewers: flags["max-viewers"],
       maxPeers: flags["max-peers"],
       whenFull: flags["drop-oldest"] ? "dropOldest" : "refuse",
+      maxQueuedBytes: flags["max-queued-bytes"],
       signal: controller.signal,
     });
     _announce(host, server);
@@ -118,7 +126,11 @@ function _announce(host: Host, server: string): void {
   console.error(lines.join("\n"));
 }
 
-/** Broadcasts each line of stdin, or of `exec`'s stdout, until EOF or abort. */
+/**
+ * Broadcasts each line of stdin, or of `exec`'s stdout, until EOF or abort. While the host
+ * is congested it stops reading (`host.drain()`), so a source faster than the network is
+ * held back by the pipe instead of filling memory.
+ */
 async function _pump(host: Host, exec: string | undefined, signal: AbortSignal): Promise<void> {
   let child: Deno.ChildProcess | undefined;
   let source: ReadableStream<Uint8Array> = Deno.stdin.readable;
@@ -135,16 +147,17 @@ async function _pump(host: Host, exec: string | undefined, signal: AbortSignal):
   };
   signal.addEventListener("abort", onAbort, { once: true });
   const lines = readLines(source);
-  const aborted = new Promise<IteratorResult<string>>((r) => {
-    if (signal.aborted) r({ done: true, value: undefined });
-    signal.addEventListener("abort", () => r({ done: true, value: undefined }), { once: true });
-  });
   try {
     while (!signal.aborted) {
-      const next = await Promise.race([lines.next(), aborted]);
+      // abortable() lets go of the signal each time: a race against one pending "aborted"
+      // promise would keep a reaction per line read, millions under a flood.
+      const next = await abortable(lines.next(), signal);
       if (next.done) break;
+      if (host.congested) await host.drain({ signal });
       host.broadcast(next.value);
     }
+  } catch (error) {
+    if (!signal.aborted) throw error;
   } finally {
     signal.removeEventListener("abort", onAbort);
     await child?.status;

@@ -10,12 +10,18 @@ import { Host, type HostOptions } from "../core/host.ts";
 import type { HostMetricsSnapshot } from "../core/host_metrics.ts";
 import type { SignalingServer } from "../server/mod.ts";
 import { type LoadServer, startLoadServer } from "./server_proc.ts";
-import { type BroadcastResult, measureBroadcast, SwarmProc } from "./swarm_proc.ts";
+import {
+  type BroadcastResult,
+  type FloodResult,
+  measureBroadcast,
+  measureFlood,
+  SwarmProc,
+} from "./swarm_proc.ts";
 import { swarmCommandLine } from "./swarm_spawn.ts";
 
 import { flagTable } from "./flags.ts";
 
-export type { BroadcastResult } from "./swarm_proc.ts";
+export type { BroadcastResult, FloodResult } from "./swarm_proc.ts";
 
 /** The flags of a load run that `demo`, `bench` and the benchmarks share. */
 export const LOAD_FLAGS = flagTable({
@@ -204,6 +210,14 @@ export class LoadRun implements AsyncDisposable {
   /** Broadcasts stamped messages at `rate` per second for `seconds`, then measures. */
   broadcast(rate: number, seconds: number, size: number): Promise<BroadcastResult> {
     return measureBroadcast(this.#swarms, (p) => this.host.broadcast(p), rate, seconds, size);
+  }
+
+  /**
+   * A source writes stamped messages as fast as `host.writable` takes them for `seconds`,
+   * then measures.
+   */
+  flood(seconds: number, size: number): Promise<FloodResult> {
+    return measureFlood(this.#swarms, this.host.writable, seconds, size);
   }
 
   /** Signaling messages the server relayed so far. */

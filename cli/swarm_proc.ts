@@ -127,9 +127,7 @@ export async function measureBroadcast(
   seconds: number,
   size: number,
 ): Promise<BroadcastResult> {
-  await Promise.all(swarms.map((s) => s.command("reset")));
-  const before = await _reports(swarms, false);
-  const base = new Map(before.map((v) => [`${v.peerId}`, v.received]));
+  const base = await _baseline(swarms);
   const pad = "x".repeat(Math.max(0, size - 40));
   const viewersCpu0 = _swarmsCpuMs(swarms);
   const cpu0 = process.cpuUsage();
@@ -147,17 +145,131 @@ export async function measureBroadcast(
   const elapsed = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   const hostCpuPercent = ((cpu.user + cpu.system) / 1000 / elapsed) * 100;
-  // Let the last messages land (bounded).
-  let after = await _reports(swarms, true);
+  const after = await _landed(swarms, base, sent);
   const viewersCpuPercent = (_swarmsCpuMs(swarms) - viewersCpu0) / (performance.now() - t0) * 100;
+  return {
+    ..._tally(after, base, sent),
+    rate,
+    size,
+    hostCpuPercent: Math.round(hostCpuPercent * 10) / 10,
+    viewersCpuPercent: Math.round(viewersCpuPercent * 10) / 10,
+    hostRss: Deno.memoryUsage().rss,
+  };
+}
+
+/** What a flood phase measured: a {@link BroadcastResult} and the rates it ran at. */
+export interface FloodResult extends BroadcastResult {
+  /** Seconds the source wrote for. */
+  seconds: number;
+  /** Messages delivered per second over the window, all viewers together. */
+  deliveredPerSecond: number;
+  /** Payload bytes delivered per second over the window, all viewers together. */
+  deliveredBytesPerSecond: number;
+  /** Highest host RSS seen during the window (sampled every 100 ms), bytes. */
+  peakHostRss: number;
+}
+
+/**
+ * A source writing `SEQ TS ` stamped messages of `size` bytes into `sink` as fast as the
+ * sink takes them, for `seconds`; then (bounded) waits for them to land and measures.
+ * Latency: p50 is the median of the viewers' p50s, p99 the highest of their p99s (each
+ * viewer times its first 100 000 messages).
+ */
+export async function measureFlood(
+  swarms: SwarmProc[],
+  sink: WritableStream<string>,
+  seconds: number,
+  size: number,
+): Promise<FloodResult> {
+  const base = await _baseline(swarms);
+  const pad = "x".repeat(Math.max(0, size - 40));
+  let peakHostRss = Deno.memoryUsage().rss;
+  const sampler = setInterval(() => {
+    peakHostRss = Math.max(peakHostRss, Deno.memoryUsage().rss);
+  }, 100);
+  const viewersCpu0 = _swarmsCpuMs(swarms);
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const until = t0 + seconds * 1000;
+  let sent = 0;
+  const source = new ReadableStream<string>({
+    pull(controller) {
+      if (performance.now() >= until) return controller.close();
+      const stamp = `${sent++} ${(performance.timeOrigin + performance.now()).toFixed(3)} `;
+      controller.enqueue(stamp + pad.slice(0, Math.max(0, size - stamp.length)));
+    },
+  }, { highWaterMark: 0 });
+  let window: SwarmViewerSummary[];
+  try {
+    await source.pipeTo(sink);
+    window = await _reports(swarms, false);
+  } finally {
+    clearInterval(sampler);
+  }
+  const elapsed = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  const viewersCpuPercent = (_swarmsCpuMs(swarms) - viewersCpu0) / elapsed * 100;
+  const inWindow = window.reduce((n, v) => n + v.received - (base.get(`${v.peerId}`) ?? 0), 0);
+  // Per-viewer percentiles only: a flood's every latency would be millions of numbers.
+  const after = await _landed(swarms, base, sent, false);
+  const each = (k: "p50" | "p99") =>
+    after.flatMap((v) => v.latency ? [v.latency[k]] : []).sort((a, b) => a - b);
+  const p50s = each("p50");
+  const p99s = each("p99");
+  return {
+    ..._tally(after, base, sent),
+    latencyMs: {
+      p50: p50s[Math.floor(p50s.length / 2)] ?? NaN,
+      p99: p99s.at(-1) ?? NaN,
+      max: Math.max(...after.map((v) => v.latency?.max ?? NaN)),
+    },
+    rate: Math.round(sent / (elapsed / 1000)),
+    size,
+    seconds,
+    deliveredPerSecond: Math.round(inWindow / (elapsed / 1000)),
+    deliveredBytesPerSecond: Math.round((inWindow * size) / (elapsed / 1000)),
+    hostCpuPercent: Math.round(((cpu.user + cpu.system) / 1000 / elapsed) * 1000) / 10,
+    viewersCpuPercent: Math.round(viewersCpuPercent * 10) / 10,
+    hostRss: Deno.memoryUsage().rss,
+    peakHostRss,
+  };
+}
+
+/** Starts a new measurement: what each viewer had received so far, by peer id. */
+async function _baseline(swarms: SwarmProc[]): Promise<Map<string, number>> {
+  await Promise.all(swarms.map((s) => s.command("reset")));
+  const before = await _reports(swarms, false);
+  return new Map(before.map((v) => [`${v.peerId}`, v.received]));
+}
+
+/** Reports (`full`: with every latency) once every viewer got `sent` since `base`, or after 10 s. */
+async function _landed(
+  swarms: SwarmProc[],
+  base: Map<string, number>,
+  sent: number,
+  full = true,
+): Promise<SwarmViewerSummary[]> {
+  let after = await _reports(swarms, full);
   const deadline = performance.now() + 10_000;
   while (
     after.some((v) => v.received - (base.get(`${v.peerId}`) ?? 0) < sent) &&
     performance.now() < deadline
   ) {
     await new Promise((r) => setTimeout(r, 200));
-    after = await _reports(swarms, true);
+    after = await _reports(swarms, full);
   }
+  return after;
+}
+
+/** Delivery, completeness and latency over the viewers' reports. */
+function _tally(
+  after: SwarmViewerSummary[],
+  base: Map<string, number>,
+  sent: number,
+): Pick<
+  BroadcastResult,
+  "sent" | "complete" | "survivors" | "survivorsComplete" | "deliveryRatio" | "latencyMs"
+> {
   const survivors = after.filter((v) => v.state === "ready");
   const survivorsComplete =
     survivors.filter((v) => v.outOfOrder === 0 && v.lastSeq === sent - 1).length;
@@ -175,15 +287,10 @@ export async function measureBroadcast(
     lat.length ? lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] : NaN;
   return {
     sent,
-    rate,
-    size,
     complete,
     survivors: survivors.length,
     survivorsComplete,
     deliveryRatio: after.length ? received / (sent * after.length) : 0,
     latencyMs: { p50: pct(0.5), p99: pct(0.99), max: lat.at(-1) ?? NaN },
-    hostCpuPercent: Math.round(hostCpuPercent * 10) / 10,
-    viewersCpuPercent: Math.round(viewersCpuPercent * 10) / 10,
-    hostRss: Deno.memoryUsage().rss,
   };
 }

@@ -96,3 +96,47 @@ export async function openOrClose<T extends { close(): Promise<void> }>(
   signal?.addEventListener("abort", () => resource.close(), { once: true });
   return resource;
 }
+
+/** One caller waiting in a set of {@link waitIn}: settle it with `resolve` or `reject`. */
+export interface Waiter {
+  /** Settles the wait. */
+  resolve(): void;
+  /** Fails the wait with `error`. */
+  reject(error: unknown): void;
+}
+
+/**
+ * Waits in `waiters` until its owner settles the entry (and clears the set), or rejects
+ * with `signal.reason` when aborted first, leaving the set; the abort listener is removed
+ * either way.
+ *
+ * @example
+ * ```ts
+ * import { type Waiter, waitIn } from "./async.ts";
+ * const waiters = new Set<Waiter>();
+ * const waiting = waitIn(waiters, AbortSignal.timeout(1_000));
+ * for (const w of waiters) w.resolve();
+ * await waiting;
+ * ```
+ */
+export function waitIn(waiters: Set<Waiter>, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      waiters.delete(waiter);
+      reject(signal!.reason);
+    };
+    const waiter: Waiter = {
+      resolve: () => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+      },
+      reject: (e: unknown) => {
+        signal?.removeEventListener("abort", onAbort);
+        reject(e);
+      },
+    };
+    waiters.add(waiter);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}

@@ -8,7 +8,7 @@ import { getLogger } from "@logtape/logtape";
 import type { Logger } from "./logger.ts";
 import { openOrClose } from "./async.ts";
 import { Emitter } from "./emitter.ts";
-import { Fanout } from "./fanout.ts";
+import { BroadcastError, type Congestion, DEFAULT_MAX_QUEUED_BYTES, Fanout } from "./fanout.ts";
 import {
   createHostMetrics,
   type HostMetrics,
@@ -37,6 +37,9 @@ export type { HostEvents, HostOptions, ViewerMessage } from "./host_options.ts";
 const encoder = new TextEncoder();
 const _bytes = (data: Uint8Array | string) =>
   typeof data === "string" ? encoder.encode(data) : data;
+const _closed = () => new BroadcastError("closed", "the host is closed");
+const _size = (data: Uint8Array | string) =>
+  typeof data === "string" ? data.length : data.byteLength;
 
 /**
  * One host streaming to many viewers. {@link Host.start} creates a session on a signaling
@@ -45,6 +48,11 @@ const _bytes = (data: Uint8Array | string) =>
  * joins the fan-out once it says `ready`. {@link Host.broadcast} queues a message for
  * every ready viewer (a slow viewer is dropped, never waited for); {@link Host.messages}
  * yields what viewers send back; {@link Host.metrics} shows every viewer's state.
+ *
+ * A producer faster than the network waits for the host's own capacity, never for the
+ * slowest viewer: pipe into {@link Host.writable}, or `await` {@link Host.drain} between
+ * broadcasts (see {@link Host.congested}). Bytes queued for broadcast never pass
+ * `maxQueuedBytes`: past it, `broadcast` throws {@link BroadcastError}.
  *
  * @example A host, one viewer, one message (a signaling server on a free port)
  * ```ts
@@ -89,6 +97,8 @@ export class Host implements AsyncDisposable {
   #closed?: Promise<void>;
   #offs: Array<() => void> = [];
   #rate = { at: 0, bytes: 0, perSecond: 0 };
+  #writable?: WritableStream<Uint8Array | string>;
+  #writableController?: WritableStreamDefaultController;
 
   private constructor(session: SessionInfo, options: HostOptions) {
     this.session = session;
@@ -115,6 +125,7 @@ export class Host implements AsyncDisposable {
       onMessage: (peerId, data) => this.#inbox.push({ peerId, data }),
       onClosed: (peerId, reason, detail) => this.#linkClosed(peerId, reason, detail),
       counters: this.#metrics,
+      onCongestion: (c) => this.#congestion(c),
     });
     this.#wire();
   }
@@ -157,11 +168,117 @@ export class Host implements AsyncDisposable {
     return this.#events.on(type, listener);
   }
 
-  /** Sends `data` to every ready viewer; returns how many it was queued for. */
+  /**
+   * Sends `data` to every ready viewer; returns how many it was queued for. It never waits:
+   * a producer that may outrun the network checks {@link Host.congested} or awaits
+   * {@link Host.drain} (or pipes into {@link Host.writable}). Throws {@link BroadcastError}
+   * (`overflow`), queuing nothing, when `data` would push the bytes queued for broadcast
+   * past `maxQueuedBytes` (a viewer far behind the others that alone would pass it is
+   * dropped as slow instead).
+   *
+   * @example A producer that waits for the host, then catches up
+   * ```ts
+   * import { Host } from "@shoal/shoal";
+   * import { werift } from "@shoal/shoal/werift";
+   * import { startSignalingServer } from "@shoal/shoal/server";
+   *
+   * await using server = startSignalingServer({ hostname: "127.0.0.1", port: 0 });
+   * await using host = await Host.start({ rtc: werift(), server: server.url });
+   * const signal = AbortSignal.timeout(10_000);
+   * for (let i = 0; i < 1_000; i++) {
+   *   if (host.congested) await host.drain({ signal });
+   *   host.broadcast(`line ${i}`);
+   * }
+   * ```
+   */
   broadcast(data: Uint8Array | string): number {
     const bytes = _bytes(data);
+    let n: number;
+    try {
+      n = this.#fanout.broadcast(bytes);
+    } catch (error) {
+      if (error instanceof BroadcastError) this.#metrics.rejected.inc();
+      throw error;
+    }
     this.#rate.bytes += bytes.byteLength;
-    return this.#fanout.broadcast(bytes);
+    return n;
+  }
+
+  /**
+   * Whether a producer should wait before its next broadcast: a viewer that keeps up is
+   * backed up (its channel is full to `limits.highWaterMark` and shoal holds more than
+   * `limits.lowWaterMark` beside it), or most viewers lag. So a producer goes at the pace
+   * of the slowest healthy viewer; a viewer far behind the others is not waited for (past a
+   * tenth of `limits.maxLagMs`) and is dropped as slow.
+   */
+  get congested(): boolean {
+    return this.#fanout.congested;
+  }
+
+  /**
+   * Resolves once the host is not congested (at once when it is not), so that a producer
+   * goes at the pace the network and the host sustain. Rejects with `signal.reason` when
+   * aborted, and with {@link BroadcastError} (`closed`) when the host closes first.
+   *
+   * @example Wait for room, at most a second
+   * ```ts
+   * import { Host } from "@shoal/shoal";
+   * import { werift } from "@shoal/shoal/werift";
+   * import { startSignalingServer } from "@shoal/shoal/server";
+   *
+   * await using server = startSignalingServer({ hostname: "127.0.0.1", port: 0 });
+   * await using host = await Host.start({ rtc: werift(), server: server.url });
+   * await host.drain({ signal: AbortSignal.timeout(1_000) }); // no viewers: at once
+   * host.broadcast("there is room");
+   * ```
+   */
+  drain(options: { signal?: AbortSignal } = {}): Promise<void> {
+    return this.#fanout.drain(options);
+  }
+
+  /**
+   * A `WritableStream` onto {@link Host.broadcast}: each chunk (bytes or text) is one
+   * message to every ready viewer, written only while the host is not congested, so that
+   * `source.pipeTo(host.writable)` slows the source down to what the network sustains and
+   * memory stays bounded. Its own queue holds 64 KiB (`size` is bytes, or characters for
+   * text). Closing it (the source ended) flushes what was written and resolves once the
+   * host is not congested; it does not close the host. Aborting it keeps what was queued.
+   * When the host closes, the stream errors with {@link BroadcastError} (`closed`), which
+   * ends a pipe into it. The same stream until it is closed or aborted, a fresh one after.
+   *
+   * @example Pipe a stream of lines to every viewer, with backpressure
+   * ```ts
+   * import { Host } from "@shoal/shoal";
+   * import { werift } from "@shoal/shoal/werift";
+   * import { startSignalingServer } from "@shoal/shoal/server";
+   *
+   * await using server = startSignalingServer({ hostname: "127.0.0.1", port: 0 });
+   * await using host = await Host.start({ rtc: werift(), server: server.url });
+   * const lines = ReadableStream.from(["one", "two", "three"]);
+   * await lines.pipeTo(host.writable, { signal: AbortSignal.timeout(10_000) });
+   * console.assert(host.metrics().broadcast.messages === 3);
+   * ```
+   */
+  get writable(): WritableStream<Uint8Array | string> {
+    if (this.#writable) return this.#writable;
+    const done = () => {
+      if (this.#writable === stream) this.#writable = undefined;
+    };
+    const stream = new WritableStream<Uint8Array | string>({
+      start: (controller) => void (this.#writableController = controller),
+      write: async (chunk, controller) => {
+        await this.drain({ signal: controller.signal });
+        this.broadcast(chunk);
+      },
+      close: async () => {
+        done();
+        this.#fanout.flush();
+        await this.drain();
+      },
+      abort: done,
+    }, { highWaterMark: 64 * 1024, size: (chunk) => _size(chunk) });
+    if (this.#closed) this.#writableController!.error(_closed());
+    return this.#writable = stream;
   }
 
   /** Sends `data` to one ready viewer, after every earlier broadcast; false if not ready. */
@@ -193,7 +310,13 @@ export class Host implements AsyncDisposable {
       signaling: { offers: m.offers.total(), answers: m.answers.total(), stale: m.stale.total() },
       ...outcomeTotals(m.outcomes),
       drops: { ...this.#fanout.drops },
-      broadcast: { ...this.#fanout.totals, bytesOutPerSecond: this.#rate.perSecond },
+      broadcast: {
+        ...this.#fanout.totals,
+        bytesOutPerSecond: this.#rate.perSecond,
+        queuedBytes: this.#fanout.queuedBytes,
+        maxQueuedBytes: this.#o.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES,
+        congested: this.#fanout.congested,
+      },
       timeToReadyMs: readyPercentiles(this.#ready),
       replay: replayTotals(m, this.#fanout.replay),
     };
@@ -205,6 +328,8 @@ export class Host implements AsyncDisposable {
       states: this.#supervisor.counts(),
       peers: this.#peerSnapshots(),
       bytesOutPerSecond: this.#rate.perSecond,
+      queuedBytes: this.#fanout.queuedBytes,
+      congested: this.#fanout.congested,
     });
   }
 
@@ -230,6 +355,7 @@ export class Host implements AsyncDisposable {
   close(): Promise<void> {
     this.#closed ??= (async () => {
       for (const off of this.#offs.splice(0)) off();
+      this.#writableController?.error(_closed());
       await this.#supervisor.close();
       await this.#fanout.close();
       await this.#signaling.close();
@@ -374,6 +500,19 @@ export class Host implements AsyncDisposable {
         hook({ peerId: peer.peerId, label: peer.label, send: (d) => send(_bytes(d)) })
       : undefined;
     this.#fanout.add(peer, (onMessage) => peer.adopt(onMessage), snapshot);
+  }
+
+  #congestion(c: Congestion): void {
+    const fields = { sessionId: this.session.sessionId, ...c };
+    if (c.congested) {
+      this.#metrics.congestions.inc();
+      this.#log.warn(
+        "host congested: {backedUp} of {viewers} viewers backed up at once; the host is the " +
+          "bottleneck, so nobody is dropped and the producer is held back",
+        fields,
+      );
+    } else this.#log.info("host no longer congested", fields);
+    this.#events.emit("congestion", c);
   }
 
   #linkClosed(peerId: string, reason: DropReason, detail: string): void {

@@ -90,8 +90,23 @@ export interface HostMetricsSnapshot {
   outcomesByPhase: Record<string, number>;
   /** Viewers dropped, by reason. */
   drops: Record<string, number>;
-  /** Broadcast totals: messages and payload bytes; bytes out per second over the last tick. */
-  broadcast: { messages: number; bytes: number; bytesOutPerSecond: number };
+  /**
+   * Broadcast totals: messages and payload bytes; bytes out per second over the last tick;
+   * the longest backlog of any viewer now (bytes) and the cap on it; whether the host is
+   * congested now, its congestion episodes, time spent congested (ms), and broadcasts
+   * refused for the cap.
+   */
+  broadcast: {
+    messages: number;
+    bytes: number;
+    bytesOutPerSecond: number;
+    queuedBytes: number;
+    maxQueuedBytes: number;
+    congested: boolean;
+    congestions: number;
+    congestedMs: number;
+    rejected: number;
+  };
   /** Time from join to ready, ms (p50, p95, max) over this host's life. */
   timeToReadyMs: { p50: number; p95: number; max: number; count: number };
   /**
@@ -115,6 +130,10 @@ export interface HostMetrics extends HandshakeCounters, ReplayCounters {
   stale: Counter;
   /** Viewers dropped, by `reason`. */
   drops: Counter;
+  /** Congestion episodes: most viewers backed up at once, the producer held back. */
+  congestions: Counter;
+  /** Broadcasts refused because they would pass `maxQueuedBytes`. */
+  rejected: Counter;
   /** Time from join to ready, ms. */
   timeToReady: Histogram;
   /** Viewers that came back with a position, by `outcome` (`hit`, `miss`). */
@@ -141,6 +160,14 @@ export function createHostMetrics(): HostMetrics {
       "Viewers that came back with a position, by outcome: hit (replayed) or miss (a gap).",
     ),
     replayed: registry.counter("shoal_host_replayed_messages_total", "Messages replayed."),
+    congestions: registry.counter(
+      "shoal_host_congestions_total",
+      "Congestion episodes: most viewers backed up at once, the producer held back.",
+    ),
+    rejected: registry.counter(
+      "shoal_host_broadcast_rejected_total",
+      "Broadcasts refused because they would pass maxQueuedBytes.",
+    ),
     timeToReady: registry.histogram(
       "shoal_host_time_to_ready_ms",
       "Time from join to ready, ms.",
@@ -190,18 +217,29 @@ export function readyPercentiles(
 
 /**
  * Renders the host's metrics in the Prometheus text format, with the gauges of this moment:
- * viewers by state, bytes out per second, and RTT and queue depth of each present viewer
- * (series of departed viewers are dropped).
+ * viewers by state, bytes out per second, the broadcast backlog and whether the host is
+ * congested, and RTT and queue depth of each present viewer (series of departed viewers
+ * are dropped).
  */
 export function renderHostMetrics(
   metrics: HostMetrics,
-  now: { states: Record<PeerState, number>; peers: PeerSnapshot[]; bytesOutPerSecond: number },
+  now: {
+    states: Record<PeerState, number>;
+    peers: PeerSnapshot[];
+    bytesOutPerSecond: number;
+    queuedBytes: number;
+    congested: boolean;
+  },
 ): string {
   const r = metrics.registry;
   const peers = r.gauge("shoal_host_peers", "Viewers by state.");
   for (const [state, n] of Object.entries(now.states)) peers.set(n, { state });
   r.gauge("shoal_host_bytes_out_per_second", "Broadcast bytes per second.")
     .set(now.bytesOutPerSecond);
+  r.gauge("shoal_host_broadcast_queued_bytes", "Longest broadcast backlog of any viewer, bytes.")
+    .set(now.queuedBytes);
+  r.gauge("shoal_host_congested", "1 while most viewers are backed up (the producer waits).")
+    .set(now.congested ? 1 : 0);
   const rtt = r.gauge("shoal_host_peer_rtt_ms", "Round-trip time per viewer, ms.");
   const queued = r.gauge("shoal_host_peer_queued_bytes", "Bytes queued per viewer.");
   rtt.clear();

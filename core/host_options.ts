@@ -5,7 +5,7 @@
  * @module
  */
 import type { Logger } from "./logger.ts";
-import type { FanoutOptions } from "./fanout.ts";
+import type { Congestion, FanoutOptions } from "./fanout.ts";
 import type { HandshakeTimeouts } from "./negotiator.ts";
 import type { RtcAdapter } from "./rtc.ts";
 import type { PeerState } from "./supervisor.ts";
@@ -14,7 +14,8 @@ import type { PeerState } from "./supervisor.ts";
  * Options of {@link Host.start}: the WebRTC adapter and the signaling server are required;
  * the rest tune the session (a new one, or `sessionId` with `token` to take one over), the
  * handshakes (concurrency cap, attempts, per-phase timeouts) and the fan-out (viewer cap,
- * what to do when full, send-path limits, heartbeats, coalescing).
+ * what to do when full, send-path limits, heartbeats, coalescing, and `maxQueuedBytes`, the
+ * cap on bytes queued for broadcast).
  *
  * @example
  * ```ts
@@ -27,12 +28,13 @@ import type { PeerState } from "./supervisor.ts";
  *   maxPeers: 64,
  *   whenFull: "dropOldest",
  *   timeouts: { answerMs: 5_000 },
+ *   maxQueuedBytes: 8 * 1024 * 1024,
  * };
  * console.assert(options.whenFull === "dropOldest");
  * ```
  */
 export interface HostOptions
-  extends Omit<FanoutOptions, "onMessage" | "onClosed" | "now" | "counters"> {
+  extends Omit<FanoutOptions, "onMessage" | "onClosed" | "onCongestion" | "now" | "counters"> {
   /** The WebRTC stack (`werift()` in Deno, `browser()` in a page). */
   rtc: RtcAdapter;
   /** The signaling server's base URL, e.g. `http://127.0.0.1:8787`. */
@@ -93,7 +95,9 @@ export interface ViewerMessage {
 
 /**
  * Events of a {@link Host}, for {@link Host.on}: `peer` whenever a viewer changes state
- * (`queued`, `negotiating`, `open`, `ready`, `closed`), with the reason when there is one.
+ * (`queued`, `negotiating`, `open`, `ready`, `closed`), with the reason when there is one;
+ * `signaling` for the link to the server; `congestion` when the host itself becomes the
+ * bottleneck (most viewers backed up at once) and when that ends.
  *
  * @example
  * ```ts
@@ -112,4 +116,10 @@ export interface HostEvents extends Record<string, unknown> {
    * with the server's reason (`replaced` when another connection took the session over).
    */
   signaling: { state: "connected" | "reconnecting" | "closed"; reason?: string };
+  /**
+   * Most viewers are backed up or lag at once (`congested: true`): the host, not a viewer,
+   * is the bottleneck, so nobody is dropped and producers that wait (`host.writable`,
+   * `host.drain()`) are held back; `congested: false` after a second without.
+   */
+  congestion: Congestion;
 }

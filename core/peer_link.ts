@@ -15,13 +15,14 @@ import type { RtcDataChannel, RtcMessage, RtcPeerConnection } from "./rtc.ts";
 const _size = (m: RtcMessage) => typeof m === "string" ? m.length : m.byteLength;
 
 /**
- * Why the host dropped a viewer: `slow` (backlog over its limits), `heartbeat-timeout`,
- * `capacity`, `kicked`, `shutdown`, `closed` (the channel closed), `left` (the viewer left
- * the session), or bad input from the viewer (docs/protocol.md): `bad-frame` (a binary
- * frame of an unknown kind or malformed), `bad-length` (a chunked message that lies about
- * its length), `bad-control` (a text frame that is not a valid control frame) or `flood`
- * (more control frames than `maxControlPerSecond`). The viewer is told the same reason in
- * its `bye`; `host.metrics().drops` counts them.
+ * Why the host dropped a viewer: `slow` (backlog over its limits while far behind the
+ * other viewers), `heartbeat-timeout`, `capacity`, `kicked`, `shutdown`, `closed` (the
+ * channel closed), `left` (the viewer left the session), or bad input from the viewer
+ * (docs/protocol.md): `bad-frame` (a binary frame of an unknown kind or malformed),
+ * `bad-length` (a chunked message that lies about its length), `bad-control` (a text frame
+ * that is not a valid control frame) or `flood` (more control frames than
+ * `maxControlPerSecond`). The viewer is told the same reason in its `bye`;
+ * `host.metrics().drops` counts them.
  *
  * @example
  * ```ts
@@ -35,8 +36,9 @@ export type DropReason = KnownByeReason | "closed" | "left";
 
 /**
  * Send-path settings of each viewer's link: water marks on the channel's
- * `bufferedAmount`, and the backlog (bytes, or age of the oldest unsent frame) at which a
- * viewer is dropped as slow. A host takes any of them in `limits`.
+ * `bufferedAmount` (the low one on shoal's own queue also says when it is backed up),
+ * and the backlog (bytes, or age of the oldest unsent frame) at which a viewer is dropped
+ * as slow, if the other viewers keep up. A host takes any of them in `limits`.
  *
  * @example
  * ```ts
@@ -49,11 +51,22 @@ export type DropReason = KnownByeReason | "closed" | "left";
 export interface LinkLimits {
   /** Stop handing frames to the channel above this `bufferedAmount` (bytes). */
   highWaterMark: number;
-  /** Resume when `bufferedAmount` falls to this (bytes). */
+  /**
+   * Resume when `bufferedAmount` falls to this (bytes). The viewer is backed up once shoal's
+   * own queue for it holds more than this too, until that queue is empty again.
+   */
   lowWaterMark: number;
-  /** Queued plus buffered bytes above which the viewer is dropped as slow. */
+  /**
+   * Queued plus buffered bytes above which the viewer is dropped as slow, if it is far
+   * behind the others (when most viewers lag together the host is the bottleneck and
+   * nobody is dropped; a lone viewer is never blamed).
+   */
   maxBufferedBytes: number;
-  /** Age of the oldest unsent frame above which the viewer is dropped as slow (ms). */
+  /**
+   * Age of the oldest unsent frame above which the viewer is dropped as slow (ms), likewise.
+   * A tenth of it, when also twice the others' 90th percentile, is how far behind a viewer may
+   * fall before the producer stops waiting for it.
+   */
   maxLagMs: number;
   /** Largest message the viewer may send (bytes). */
   maxMessageBytes: number;
@@ -92,6 +105,8 @@ export interface LinkEvents {
   message(payload: Uint8Array): void;
   /** The link closed (by either side); called once. */
   closed(reason: DropReason, detail: string): void;
+  /** It became backed up (`true`: shoal's queue past the low-water mark) or not (empty). */
+  backlog(backedUp: boolean): void;
 }
 
 /**
@@ -120,6 +135,7 @@ export class PeerLink {
   #missed = 0;
   #controlWindow = { start: -Infinity, count: 0 };
   #done: Promise<void> = Promise.resolve();
+  #backedUp = false;
 
   constructor(
     readonly peerId: string,
@@ -157,6 +173,14 @@ export class PeerLink {
     return this.#queue.length - this.#head;
   }
 
+  /**
+   * Whether it is backed up: its channel is at the high-water mark and shoal's queue for it
+   * went over the low-water mark, until that queue is empty again.
+   */
+  get backedUp(): boolean {
+    return this.#backedUp;
+  }
+
   /** The channel's own buffer, bytes. */
   get bufferedAmount(): number {
     return this.#closed ? 0 : this.channel.bufferedAmount;
@@ -189,7 +213,8 @@ export class PeerLink {
   /**
    * Queues frames (already encoded, shared with other links; text is a control frame that
    * must keep its place among them) and sends what the channel takes. Returns false when
-   * the link is closed or was dropped as slow.
+   * the link is closed. Whether it is slow is the fan-out's call
+   * ({@link PeerLink.overLimits}), made against the other viewers.
    */
   enqueue(frames: readonly RtcMessage[], at: number = this.now()): boolean {
     if (this.#closed) return false;
@@ -199,7 +224,11 @@ export class PeerLink {
       this.#queuedBytes += _size(f);
     }
     this.flush();
-    return this.checkSlow(at);
+    if (!this.#backedUp && this.#queuedBytes > this.limits.lowWaterMark) {
+      this.#backedUp = true;
+      this.events.backlog(true);
+    }
+    return true;
   }
 
   /** Hands queued frames to the channel while it is under the high-water mark. */
@@ -229,25 +258,25 @@ export class PeerLink {
       this.#times = [];
       this.#head = 0;
     }
+    if (this.#backedUp && this.#queuedBytes === 0) {
+      this.#backedUp = false;
+      this.events.backlog(false);
+    }
   }
 
-  /** Drops the viewer as slow when it is over its byte or lag bound; false if dropped. */
-  checkSlow(now: number = this.now()): boolean {
-    if (this.#closed) return false;
-    const bytes = this.#queuedBytes + this.channel.bufferedAmount;
-    if (bytes > this.limits.maxBufferedBytes) {
-      this.close("slow", `${bytes} bytes waiting (limit ${this.limits.maxBufferedBytes})`);
-      return false;
-    }
+  /**
+   * Why the link is over its byte bound (`maxBytes`, with `extraBytes` held for it
+   * elsewhere) or its lag bound, or undefined.
+   */
+  overLimits(now: number, maxBytes: number, extraBytes = 0): string | undefined {
+    if (this.#closed) return undefined;
+    const bytes = this.#queuedBytes + this.channel.bufferedAmount + extraBytes;
+    if (bytes > maxBytes) return `${bytes} bytes waiting (limit ${maxBytes})`;
     const lag = this.lag(now);
     if (lag > this.limits.maxLagMs) {
-      this.close(
-        "slow",
-        `oldest frame waited ${Math.round(lag)} ms (limit ${this.limits.maxLagMs})`,
-      );
-      return false;
+      return `oldest frame waited ${Math.round(lag)} ms (limit ${this.limits.maxLagMs})`;
     }
-    return true;
+    return undefined;
   }
 
   /** Sends a heartbeat ping; returns false (and closes) after `maxMissed` unanswered. */
@@ -275,6 +304,10 @@ export class PeerLink {
     if (tell) this.#sendControl({ t: "bye", reason });
     this.#closed = true;
     for (const off of this.#offs.splice(0)) off();
+    if (this.#backedUp) {
+      this.#backedUp = false;
+      this.events.backlog(false);
+    }
     this.#queue = [];
     this.#times = [];
     this.#head = 0;

@@ -8,7 +8,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import type { Logger } from "./logger.ts";
-import { backoff, openOrClose } from "./async.ts";
+import { backoff, openOrClose, type Waiter, waitIn } from "./async.ts";
 import { Emitter } from "./emitter.ts";
 import { FrameDecoder } from "./frame_decoder.ts";
 import { encodeMessage, MessageIdAllocator } from "./framing.ts";
@@ -99,7 +99,7 @@ export class Viewer implements AsyncDisposable {
   #requestTimer?: ReturnType<typeof setTimeout>;
   #hostOnline = false;
   #statusWelcome?: unknown;
-  #readyWaiters = new Set<{ resolve(): void; reject(e: unknown): void }>();
+  #readyWaiters = new Set<Waiter>();
   #error?: ViewerError;
   #signalingError?: ViewerError;
   #closed?: Promise<void>;
@@ -179,26 +179,7 @@ export class Viewer implements AsyncDisposable {
     if (this.#state === "closed") {
       return Promise.reject(new ViewerError("closed", "the viewer is closed"));
     }
-    const { signal } = options;
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    return new Promise((resolve, reject) => {
-      const onAbort = () => {
-        this.#readyWaiters.delete(waiter);
-        reject(signal!.reason);
-      };
-      const waiter = {
-        resolve: () => {
-          signal?.removeEventListener("abort", onAbort);
-          resolve();
-        },
-        reject: (e: unknown) => {
-          signal?.removeEventListener("abort", onAbort);
-          reject(e);
-        },
-      };
-      this.#readyWaiters.add(waiter);
-      signal?.addEventListener("abort", onAbort, { once: true });
-    });
+    return waitIn(this.#readyWaiters, options.signal);
   }
 
   /** Messages from the host, in order; ends when the viewer closes. */

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { readLines } from "../cli/lines.ts";
 import { eventually, testServer } from "./_signal_helpers.ts";
+import { Swarm } from "./_swarm.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 
@@ -56,6 +57,12 @@ class Proc implements AsyncDisposable {
   }
 }
 
+/** The session and join code a host process announced on stderr. */
+function announced(host: Proc): { sessionId: string; code: string } {
+  const last = (prefix: string) => host.err.find((l) => l.includes(prefix))!.split(" ").at(-1)!;
+  return { sessionId: last("shoal: hosting session"), code: last("join code:") };
+}
+
 Deno.test("commands: a host reading stdin streams to two view processes and hears them back", async () => {
   await using server = testServer();
   await using host = new Proc("cli/main.ts", [
@@ -66,10 +73,7 @@ Deno.test("commands: a host reading stdin streams to two view processes and hear
     "0",
   ]);
   await eventually(() => host.err.some((l) => l.includes("join code:")), 30_000, "host announces");
-  const sessionId = host.err.find((l) => l.startsWith("shoal: hosting session"))!.split(" ").at(
-    -1,
-  )!;
-  const code = host.err.find((l) => l.includes("join code:"))!.split(" ").at(-1)!;
+  const { sessionId, code } = announced(host);
   const viewArgs = (
     label: string,
   ) => ["--server", server.url, "--session", sessionId, "--code", code, "--label", label];
@@ -138,4 +142,43 @@ Deno.test("commands: host fails with one clear sentence when the server is unrea
     assert.equal(said.length, 1, p.err.join("\n"));
     assert.match(said[0], sentence);
   }
+});
+
+Deno.test("commands: a host whose --exec source floods far faster than 3 viewers holds it back: nobody is dropped, each gets a gapless in-order stream, and it says it is congested", async () => {
+  await using server = testServer();
+  // Numbered lines as fast as awk writes them, each "SEQ 0 padding" for the swarm's order check.
+  const flood = `awk 'BEGIN { for (i = 0; ; i++) printf "%d 0 flood-line-%0200d\\n", i, 0 }'`;
+  await using host = new Proc("cli/main.ts", [
+    "host",
+    "--server",
+    server.url,
+    "--exec",
+    flood,
+    "--metrics-port",
+    "0",
+  ]);
+  await eventually(() => host.err.some((l) => l.includes("join code:")), 30_000, "host announces");
+  const { sessionId, code } = announced(host);
+  await using swarm = new Swarm({ server: server.url, session: sessionId, code, count: 3 });
+  await swarm.waitFor("ready", 3, 30_000);
+  await eventually(
+    async () => (await swarm.report()).every((v) => v.received >= 20_000),
+    120_000,
+    "each viewer received 20 000 lines",
+  );
+  for (const v of await swarm.report()) {
+    assert.equal(v.state, "ready", `viewer ${v.i} still connected`);
+    assert.equal(v.readies, 1, `viewer ${v.i} was never dropped`);
+    assert.equal(v.outOfOrder, 0, `viewer ${v.i}: gapless and in order`);
+    assert.equal(v.lastSeq! - v.firstSeq! + 1, v.received, `viewer ${v.i}: nothing missing`);
+  }
+  assert.ok(host.err.some((l) => l.includes("host congested")), host.err.join("\n"));
+  // It read only as fast as the viewers took it: a small backlog, nothing refused.
+  const metricsUrl = host.err.find((l) => l.startsWith("metrics: "))!.slice("metrics: ".length);
+  const metrics = await (await fetch(metricsUrl)).text();
+  const queued = Number(/^shoal_host_broadcast_queued_bytes (\d+)$/m.exec(metrics)?.[1]);
+  assert.ok(queued <= 1024 * 1024, `${queued} bytes queued for broadcast`);
+  assert.doesNotMatch(metrics, /^shoal_host_broadcast_rejected_total(\{.*\})? [1-9]/m);
+  host.child.kill("SIGINT");
+  assert.equal((await host.end()).code, 0, "SIGINT ends the host cleanly");
 });
