@@ -89,3 +89,4 @@ export {
 export * from "./core/framing.ts";
 export * from "./core/frame_decoder.ts";
 export type * from "./core/rtc.ts";
+export * from "./core/terminal_messages.ts";

@@ -20,6 +20,8 @@
  */
 import type {
   RtcAdapter,
+  RtcCandidate,
+  RtcCandidatePair,
   RtcDataChannel,
   RtcDataChannelState,
   RTCIceCandidateLike,
@@ -79,8 +81,18 @@ type _Pc = _Target & {
   setLocalDescription(d: RTCSessionDescriptionLike): Promise<void>;
   setRemoteDescription(d: RTCSessionDescriptionLike): Promise<void>;
   addIceCandidate(c?: RTCIceCandidateLike): Promise<void>;
+  getStats(): Promise<Map<string, Record<string, unknown>>>;
   close(): void;
 };
+
+function _candidate(s: Record<string, unknown>): RtcCandidate {
+  return {
+    type: String(s.candidateType ?? ""),
+    address: String(s.address ?? s.ip ?? ""),
+    port: Number(s.port),
+    protocol: String(s.protocol ?? ""),
+  };
+}
 
 class _BrowserPeerConnection extends BasePeerConnection {
   #pc: _Pc;
@@ -92,7 +104,10 @@ class _BrowserPeerConnection extends BasePeerConnection {
     const Ctor = (globalThis as unknown as { RTCPeerConnection?: new (c: unknown) => _Pc })
       .RTCPeerConnection;
     if (!Ctor) throw new TypeError("globalThis.RTCPeerConnection is not available here");
-    const pc = this.#pc = new Ctor({ iceServers: config.iceServers });
+    const pc = this.#pc = new Ctor({
+      iceServers: config.iceServers,
+      iceTransportPolicy: config.iceTransportPolicy ?? "all",
+    });
     const listen = { signal: this.#listening.signal };
     pc.addEventListener("icecandidate", (e: { candidate: RTCIceCandidateLike | null }) => {
       const c = e.candidate;
@@ -123,6 +138,19 @@ class _BrowserPeerConnection extends BasePeerConnection {
 
   protected nativeIceConnectionState(): RtcIceConnectionState {
     return this.#pc.iceConnectionState;
+  }
+
+  async selectedCandidatePair(): Promise<RtcCandidatePair | undefined> {
+    if (this.isClosed) return undefined;
+    const stats = await this.#pc.getStats();
+    // The transport names the selected pair; the pair names its two candidates.
+    let pairId: unknown;
+    for (const s of stats.values()) if (s.type === "transport") pairId = s.selectedCandidatePairId;
+    const pair = typeof pairId === "string" ? stats.get(pairId) : undefined;
+    const local = stats.get(String(pair?.localCandidateId));
+    const remote = stats.get(String(pair?.remoteCandidateId));
+    if (!local || !remote) return undefined;
+    return { local: _candidate(local), remote: _candidate(remote) };
   }
 
   createDataChannel(label: string): RtcDataChannel {

@@ -24,6 +24,8 @@ import { Buffer } from "node:buffer";
 import { type PeerConfig, type RTCDataChannel, RTCPeerConnection } from "werift";
 import type {
   RtcAdapter,
+  RtcCandidate,
+  RtcCandidatePair,
   RtcDataChannel,
   RTCIceCandidateLike,
   RtcIceConnectionState,
@@ -37,12 +39,16 @@ import { BaseDataChannel, BasePeerConnection, plainDescription } from "./_base.t
 import { installFastHandshakeCrypto } from "./werift_crypto.ts";
 import { leanDtlsRecords, leanSctpPackets, smallReceiveBuffers } from "./werift_fast_path.ts";
 import {
+  boundGathering,
+  clearSctpTimers,
   connectClientEarly,
   delayAcks,
   dropStaleHandshakes,
   keepEarlyClientHello,
   on,
   Quiescence,
+  recoverSooner,
+  resendFlightsSooner,
   sendFlightsWhole,
   type Unsubscribe,
   withDtlsSocket,
@@ -74,6 +80,12 @@ export interface WeriftOptions {
   interfaceAddresses?: { udp4?: string; udp6?: string };
   /** Inclusive UDP port range `[min, max]` for ICE sockets. Default: any free port. */
   portRange?: [number, number];
+  /**
+   * Recover from packet loss sooner than werift alone (default true): resend an unanswered
+   * DTLS flight after 250 ms, a 1 s first SCTP timeout (werift: 3 s), early retransmit (see
+   * `./werift_shims.ts`). `false` keeps werift's own timers, for comparison.
+   */
+  quickRecovery?: boolean;
 }
 
 /**
@@ -106,6 +118,8 @@ function _peerConfig(config: RtcPeerConnectionConfig, options: WeriftOptions): P
     // Always an explicit list: werift's default config (peerConnection.ts,
     // generateDefaultPeerConfig) names stun:stun.l.google.com:19302.
     iceServers: config.iceServers.map((s) => ({ ...s })),
+    // "relay": werift gathers TURN candidates only and checks no direct pair (ice.ts forceTurn).
+    iceTransportPolicy: config.iceTransportPolicy ?? "all",
     icePortRange: options.portRange,
     // werift gathers on every non-internal interface and binds all sockets of a family to
     // iceInterfaceAddresses, so with an address given it would offer eth0's address on a
@@ -125,6 +139,17 @@ function _hasStun(config: RtcPeerConnectionConfig): boolean {
   return config.iceServers.some((s) => [s.urls].flat().some((u) => /^stuns?:/i.test(u)));
 }
 
+function _candidate(c: { candidate?: string }): RtcCandidate {
+  // "candidate:F 1 udp PRIO ADDRESS PORT typ TYPE ..." (RFC 8839 §5.1)
+  const f = (c.candidate ?? "").replace(/^candidate:/, "").split(" ");
+  return {
+    type: f[7] ?? "",
+    address: f[4] ?? "",
+    port: Number(f[5]),
+    protocol: (f[2] ?? "").toLowerCase(),
+  };
+}
+
 function _isMdns(candidate: string): boolean {
   return /\.local$/i.test(candidate.split(" ")[4] ?? "");
 }
@@ -135,15 +160,21 @@ class _WeriftPeerConnection extends BasePeerConnection {
   #prepared = new WeakSet<object>();
   #quiet = new Quiescence();
   #noStun: boolean;
+  #quick: boolean;
   #ice: RtcIceConnectionState = "new";
   #droppedMdns = false;
 
   constructor(config: RtcPeerConnectionConfig, options: WeriftOptions) {
     super();
     this.#noStun = !_hasStun(config);
+    this.#quick = options.quickRecovery ?? true;
+    const relayOnly = config.iceTransportPolicy === "relay";
     const pc = this.#pc = new RTCPeerConnection(_peerConfig(config, options));
     this.#offs.push(
       on(pc.onIceCandidate, (c) => {
+        // "relay": werift still gathers host candidates when it has no TURN server; they
+        // never leave this side, so the other one never learns this address.
+        if (relayOnly && c?.candidate && !/ typ relay\b/.test(c.candidate)) return;
         const candidate: RTCIceCandidateLike | null = c?.candidate
           ? {
             candidate: c.candidate,
@@ -173,6 +204,18 @@ class _WeriftPeerConnection extends BasePeerConnection {
 
   protected nativeIceConnectionState(): RtcIceConnectionState {
     return this.#ice;
+  }
+
+  selectedCandidatePair(): Promise<RtcCandidatePair | undefined> {
+    if (this.isClosed) return Promise.resolve(undefined);
+    for (const transport of this.#pc.iceTransports) {
+      // werift reports the nominated pair, else a succeeded one (transport/ice.ts).
+      const pair = transport.getSelectedCandidatePair();
+      if (pair) {
+        return Promise.resolve({ local: _candidate(pair.local), remote: _candidate(pair.remote) });
+      }
+    }
+    return Promise.resolve(undefined);
   }
 
   createDataChannel(label: string): RtcDataChannel {
@@ -238,6 +281,8 @@ class _WeriftPeerConnection extends BasePeerConnection {
     this.#quiet.freeze(this.#pc);
     // werift's close() returns at once when already closing; ours is memoized instead.
     await this.#pc.close().catch(() => {});
+    const sctp = this.#pc.sctpTransport?.sctp;
+    if (sctp) clearSctpTimers(sctp);
     await this.#quiet.settle();
   }
 
@@ -249,9 +294,11 @@ class _WeriftPeerConnection extends BasePeerConnection {
       // (applyStunTurnServersFromOptions) and setLocalDescription waits for that query
       // (5 s timeout, plus DNS) before it resolves; an agent without one skips it.
       if (this.#noStun) transport.iceTransport.connection.stunServer = undefined;
+      boundGathering(transport.iceTransport.connection);
       dropStaleHandshakes(transport); // first: its wrapper sees keepEarlyClientHello's replay
       keepEarlyClientHello(transport);
       sendFlightsWhole(transport);
+      if (this.#quick) resendFlightsSooner(transport); // after: it resends whole flights
       connectClientEarly(transport);
       this.#quiet.watch(transport);
       withDtlsSocket<object>(transport, (socket) => {
@@ -264,6 +311,7 @@ class _WeriftPeerConnection extends BasePeerConnection {
       this.#prepared.add(sctp);
       delayAcks(sctp);
       leanSctpPackets(sctp);
+      if (this.#quick) recoverSooner(sctp);
     }
   }
 }

@@ -347,3 +347,182 @@ export class Quiescence {
     this.#until = Math.max(this.#until, performance.now() + ms);
   }
 }
+
+/** When the shims resend an unanswered handshake flight: ms after the previous sending. */
+export const FLIGHT_RESEND_MS: readonly number[] = [250];
+
+/**
+ * werift resends an unanswered DTLS handshake flight after 500 ms, then 1 s, 1.5 s, …
+ * (dtls/src/flight/flight.ts transmit: `1000 * ((n + 1) / 2)`), and only checks whether the
+ * answer came when each wait ends. On a lossy link every lost flight costs the handshake at
+ * least half a second, and a handshake is four flights: at 5% loss each way, 100 viewers
+ * joining at once were all ready 2.2 times later than without loss. This resends the latest
+ * flight (the same records, so the peer sees an ordinary retransmission, which the peer
+ * already has to handle) {@linkcode FLIGHT_RESEND_MS} after it went out, unless any DTLS
+ * datagram from the peer arrived meanwhile (the flight got through; werift's own timer
+ * covers a partial answer). werift's own retransmissions go on as before. An upstream fix
+ * would start at a shorter timer (RFC 6347 4.2.4.1 allows it) and wake on the answer.
+ */
+export function resendFlightsSooner(transport: RTCDtlsTransport): void {
+  withDtlsSocket<_DtlsTransportInternals>(transport, ({ transport: out }) => {
+    if (typeof out?.send !== "function") return;
+    const send = out.send.bind(out);
+    const connection = transport.iceTransport.connection;
+    let flight: Buffer[] = [];
+    let collecting = false;
+    let attempt = 0;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const stop = () => {
+      clearTimeout(timer);
+      timer = undefined;
+    };
+    const arm = () => {
+      stop();
+      const delay = FLIGHT_RESEND_MS[attempt];
+      if (delay === undefined) return;
+      timer = setTimeout(() => {
+        timer = undefined;
+        if (transport.state !== "connecting") return;
+        attempt++;
+        for (const record of flight) send(record)?.catch?.(() => {});
+        arm();
+      }, delay);
+    };
+    out.send = (data: Buffer) => {
+      if (_isHandshake(data) && transport.state === "connecting") {
+        if (!collecting) {
+          // A new flight (or werift's own resend of it): the records one turn sends.
+          collecting = true;
+          if (flight[0] !== data) attempt = 0;
+          flight = [];
+          queueMicrotask(() => {
+            collecting = false;
+            arm();
+          });
+        }
+        flight.push(data);
+      }
+      return send(data);
+    };
+    const offData = on(connection.onData, (data) => {
+      if (_isDtls(data)) stop();
+    });
+    const offState = on(transport.onStateChange, (state) => {
+      if (state === "connecting") return;
+      stop();
+      flight = [];
+      offData();
+      offState();
+    });
+  });
+}
+
+type _SctpSentChunk = { misses: number; acked: boolean };
+type _SctpRecovery = {
+  rto: number;
+  srtt?: number;
+  timer1Start(chunk: unknown): void;
+  timer1Cancel(): void;
+  receiveSackChunk(chunk: { gaps: unknown[] }): Promise<void>;
+  sentQueue: _SctpSentChunk[];
+};
+
+/** SCTP's retransmission timeout before any round trip is measured, s (RFC 9260 RTO.Initial). */
+export const SCTP_RTO_INITIAL_S = 1;
+
+/**
+ * werift's SCTP starts with a 3 s retransmission timeout (sctp/src/sctp.ts SCTP_RTO_INITIAL,
+ * RFC 4960's value), and resends a lost chunk early only after three SACKs report it
+ * missing. On a lossy link a lost INIT, COOKIE ECHO or first DATA (the channel's open, the
+ * viewer's `ready`) then costs a join 3 s, and a lost line of a slow stream waits for the
+ * timeout. This starts at RFC 9260's 1 s ({@linkcode SCTP_RTO_INITIAL_S}) and adds RFC 5827's
+ * early retransmit: with fewer than four chunks outstanding, a chunk is resent once
+ * `outstanding - 1` SACKs report it missing, since three can never come. The floor stays
+ * werift's 1 s: dcsctp's 200 ms, measured on this 2-core machine under load, fired on event
+ * loop stalls, collapsed congestion windows and got healthy viewers dropped as slow
+ * (bench/RESULTS.md). An upstream fix would make the timeouts options and count misses
+ * against the outstanding.
+ */
+export function recoverSooner(sctp: object): void {
+  const a = sctp as _SctpRecovery;
+  if (
+    typeof a.receiveSackChunk !== "function" ||
+    typeof a.timer1Start !== "function" || typeof a.timer1Cancel !== "function" ||
+    !Array.isArray(a.sentQueue) || typeof a.rto !== "number"
+  ) return;
+  if (!a.srtt) a.rto = Math.min(a.rto, SCTP_RTO_INITIAL_S);
+  // Two INIT ACKs (answers to a resent INIT) can both pass werift's COOKIE_WAIT check while
+  // the first awaits its send; the second timer1Start then throws out of the packet handler
+  // (sctp.ts: `if (this.timer1Handle) throw new Error()`), killing the process. Sooner
+  // timeouts resend more INITs, so the timer is restarted instead.
+  const start = a.timer1Start;
+  a.timer1Start = (chunk: unknown) => {
+    a.timer1Cancel();
+    start.call(a, chunk);
+  };
+  const receiveSack = a.receiveSackChunk;
+  a.receiveSackChunk = (chunk) => {
+    const outstanding = a.sentQueue.filter((c) => !c.acked);
+    const raised = new Map<_SctpSentChunk, number>();
+    if (chunk.gaps.length > 0 && outstanding.length > 1 && outstanding.length < 4) {
+      // werift counts a miss per SACK and resends at three (sackChunk handling).
+      const head = 3 - (outstanding.length - 1);
+      for (const c of outstanding) {
+        if (c.misses < head) {
+          raised.set(c, c.misses);
+          c.misses = head;
+        }
+      }
+    }
+    const done = receiveSack.call(a, chunk);
+    // werift's miss counting runs before its first await: restore what this SACK left alone.
+    for (const [c, before] of raised) {
+      if (c.misses === 3 - (outstanding.length - 1)) c.misses = before;
+    }
+    return done;
+  };
+}
+
+/** The longest werift's gathering waits for a STUN or TURN server's answer, ms. */
+export const GATHER_WAIT_MS = 5_000;
+
+type _Gathering = { getCandidatePromises(...args: unknown[]): Promise<unknown>[] };
+
+/**
+ * werift's setLocalDescription waits until every candidate is gathered (ice.ts
+ * gatherCandidates: `Promise.allSettled` over getCandidatePromises), and a TURN allocation
+ * that gets no answer is retried over UDP for about 6.4 s (STUN retransmissions), then over
+ * TCP; with a wrong credential the TCP attempt never ended. So one unreachable or
+ * misconfigured TURN server held back every offer and answer, even between peers with a
+ * direct path: 15 s to ready, or never. This stops waiting for a server after
+ * {@linkcode GATHER_WAIT_MS}: gathering completes with what it has. Not sooner: werift never
+ * pairs a relayed candidate that comes after the remote ones were added (it pairs protocols
+ * as candidates arrive), so a working TURN server must answer within the wait, and at 5%
+ * loss on a loaded machine 2 s cut off a third of 100 TURN-only viewers (bench/RESULTS.md).
+ * An upstream fix would trickle server candidates and pair them when they come.
+ */
+export function boundGathering(connection: object): void {
+  const c = connection as _Gathering;
+  const original = c.getCandidatePromises;
+  if (typeof original !== "function") return;
+  c.getCandidatePromises = (...args: unknown[]) =>
+    original.apply(c, args).map((p) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<void>((resolve) => timer = setTimeout(resolve, GATHER_WAIT_MS));
+      return Promise.race([p, late]).finally(() => clearTimeout(timer));
+    });
+}
+
+/**
+ * Clears an SCTP association's retransmission timers. werift's `SCTP.stop()` clears them
+ * only after its ABORT is sent (sctp.ts stop awaits abort()), which throws once DTLS is
+ * gone: a peer that shut down first (libdatachannel sends SHUTDOWN on close, werift answers
+ * SHUTDOWN-ACK and starts T2 for a SHUTDOWN-COMPLETE that never comes) leaves T2 pending
+ * for seconds after `close()`.
+ */
+export function clearSctpTimers(sctp: object): void {
+  const s = sctp as { timer1Cancel?(): void; timer2Cancel?(): void; timer3Cancel?(): void };
+  s.timer1Cancel?.();
+  s.timer2Cancel?.();
+  s.timer3Cancel?.();
+}

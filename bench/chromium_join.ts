@@ -1,7 +1,7 @@
 /**
  * Chromium join benchmark: N `Viewer`s inside headless Chromium (native WebRTC, one page, or
- * `--pages P` pages in the same browser) join a werift host in this process at once, R
- * times. Each run gets a fresh signaling server, host and page; the browser is shared.
+ * `--pages P` pages in the same browser) join a host (werift or libdatachannel, `--rtc`) in
+ * this process at once, R times. Each run gets a fresh signaling server, host and page; the browser is shared.
  * Prints per run the host-side all-ready time (the host's first `peer` event `queued` to
  * its last `ready`, as in bench/join.ts and cli/loadrun.ts), the wall time (from the call
  * to the page's `start()` to the host's last `ready`), the in-page time (the page's
@@ -28,7 +28,7 @@
 import { configure, type LogRecord } from "@logtape/logtape";
 import type { Page } from "playwright-core";
 import { flagTable, HELP_FLAG, helpText, intValue, parseFlags } from "../cli/flags.ts";
-import { werift } from "../adapters/werift.ts";
+import { RTC_FLAG, rtcAdapter } from "../cli/common.ts";
 import { Host } from "../core/host.ts";
 import { Chromium } from "../tests/_chromium.ts";
 import { TcpProxy } from "../tests/_tcp_proxy.ts";
@@ -49,6 +49,7 @@ const FLAGS = flagTable({
   },
   timeout: { type: "int", help: "seconds a run may take", default: 60, min: 1, max: 3_600 },
   json: { type: "string", help: "write the results here" },
+  ...RTC_FLAG,
   ...HELP_FLAG,
 });
 const { values: flags } = parseFlags(Deno.args, FLAGS);
@@ -230,7 +231,7 @@ async function run(browser: Chromium, r: number): Promise<RunResult> {
     server: { addressLimits: { socketsPerAddress: 0 } }, // every viewer is on 127.0.0.1
   });
   const host = await Host.start({
-    rtc: werift({ interfaceAddresses: { udp4: "127.0.0.1" } }),
+    rtc: await rtcAdapter(flags.rtc, "127.0.0.1"),
     server: server.url,
     maxViewers: Math.max(256, viewers),
     maxPeers: Math.max(128, viewers),

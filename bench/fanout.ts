@@ -1,5 +1,5 @@
 /**
- * Fan-out benchmark: 100 werift viewers in separate processes, the host broadcasting 1 KiB
+ * Fan-out benchmark: 100 viewers (`--rtc`) in separate processes, the host broadcasting 1 KiB
  * messages at 10, 50 and 200 per second for 10 s each. Prints delivered/sent, one-way
  * latency p50/p99, host CPU and RSS, RSS per viewer.
  *
@@ -10,6 +10,7 @@
  */
 import { flagTable, intValue, parseFlags } from "../cli/flags.ts";
 import { setupLogging } from "../cli/logging.ts";
+import type { RtcStack } from "../cli/common.ts";
 import { LOAD_FLAGS, LoadRun } from "../cli/loadrun.ts";
 
 const { values: flags } = parseFlags(
@@ -29,6 +30,7 @@ const { values: flags } = parseFlags(
     },
     json: LOAD_FLAGS.json,
     "server-process": LOAD_FLAGS["server-process"],
+    rtc: LOAD_FLAGS.rtc,
   }),
 );
 const rates = flags.rates.split(",").map((r) => intValue(r, "rates", 1, 100_000));
@@ -38,6 +40,7 @@ await using run = new LoadRun({
   viewers,
   processes: flags.processes,
   serverProcess: flags["server-process"],
+  rtc: flags.rtc as RtcStack,
   host: {
     coalesceMs: flags["coalesce-ms"],
     limits: { highWaterMark: flags["high-water"], lowWaterMark: flags["high-water"] / 4 },

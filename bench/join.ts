@@ -1,5 +1,5 @@
 /**
- * Join benchmark: N werift viewers in P processes join one host at once (a stampede),
+ * Join benchmark: N viewers (`--rtc` werift or libdatachannel) in P processes join one host at once (a stampede),
  * R times, for each handshake cap given. Prints time until all are ready (from the first
  * `peer-joined` seen by the host and from the viewers' join calls) and failures.
  *
@@ -9,6 +9,7 @@
  */
 import { flagTable, intValue, parseFlags } from "../cli/flags.ts";
 import { setupLogging } from "../cli/logging.ts";
+import type { RtcStack } from "../cli/common.ts";
 import { LOAD_FLAGS, LoadRun } from "../cli/loadrun.ts";
 
 const { values: flags } = parseFlags(
@@ -19,6 +20,7 @@ const { values: flags } = parseFlags(
     runs: { type: "int", help: "runs per cap", default: 3, min: 1 },
     caps: { type: "string", help: "start:ceiling,… handshake caps", default: "16:32" },
     json: LOAD_FLAGS.json,
+    rtc: LOAD_FLAGS.rtc,
   }),
 );
 const { viewers, processes, runs } = flags;
@@ -36,6 +38,7 @@ for (const [start, ceiling] of caps) {
       viewers,
       processes,
       host: { maxConcurrentHandshakes: start, maxConcurrentHandshakesCeiling: ceiling ?? start },
+      rtc: flags.rtc as RtcStack,
     });
     await run.start();
     run.join();

@@ -1,11 +1,12 @@
 /**
- * `deno task bench`: one host, many werift viewers in worker processes, a join pattern and
- * a broadcast phase; prints a table and writes JSON.
+ * `deno task bench`: one host, many viewers (`--rtc`, `--viewer-rtc`) in worker processes, a
+ * join pattern and a broadcast phase; prints a table and writes JSON.
  *
  *   deno task bench --pattern stampede --viewers 100 --runs 3
  *   deno task bench --pattern ramp --ramp 20
  *   deno task bench --pattern churn --churn 5 --duration 10
  *   deno task bench --compare-raw --raw-cap 16   # and a raw-werift baseline, side by side
+ *   deno task bench --compare --runs 3           # libdatachannel, werift, raw werift
  *
  * @module
  */
@@ -19,7 +20,16 @@ import {
 } from "../cli/flags.ts";
 import { setupLogging } from "../cli/logging.ts";
 import { type BroadcastResult, LOAD_FLAGS, LoadRun } from "../cli/loadrun.ts";
-import { compareRows } from "./compare.ts";
+import type { RtcStack } from "../cli/common.ts";
+import { HOST_V8_FLAGS } from "../cli/compile.ts";
+import {
+  compareRows,
+  medianStack,
+  rawStack,
+  shoalStack,
+  type StackFigures,
+  stackRows,
+} from "./compare.ts";
 import { rawRunInProcess, type RawRunResult } from "./raw_run.ts";
 
 /** Flags of `shoal bench`. */
@@ -44,6 +54,16 @@ export const BENCH_FLAGS = flagTable({
   cap: { type: "int", help: "handshakes in flight at first", default: 32, min: 1, max: 10_000 },
   ceiling: { type: "int", help: "most handshakes in flight", default: 64, min: 1, max: 10_000 },
   "answer-timeout": { type: "int", help: "answer timeout, ms", default: 10_000, min: 100 },
+  "viewer-rtc": {
+    type: "choice",
+    choices: ["libdatachannel", "werift"],
+    help: "the viewers' WebRTC stack (default: --rtc's)",
+  },
+  compare: {
+    type: "boolean",
+    help: "the stampede and broadcast for libdatachannel, werift and raw werift, each in a " +
+      "process of its own, alternating, side by side",
+  },
   "compare-raw": {
     type: "boolean",
     help: "also run a raw-werift baseline (stampede) and compare",
@@ -105,6 +125,8 @@ async function _one(flags: _BenchFlags, seed: number): Promise<BenchRun> {
       timeouts: { answerMs: flags["answer-timeout"] },
     },
     serverProcess: flags["server-process"],
+    rtc: flags.rtc as RtcStack,
+    viewerRtc: flags["viewer-rtc"] as RtcStack | undefined,
   });
   await run.start();
   if (pattern === "ramp") await run.ramp(flags.ramp);
@@ -151,6 +173,57 @@ function _raw(flags: _BenchFlags): Promise<RawRunResult> {
   return rawRunInProcess(args);
 }
 
+const BENCH_MAIN = new URL("../cli/main.ts", import.meta.url).pathname;
+
+/** One stampede and broadcast of `shoal bench` with `stack` for host and viewers, in a
+ * process of its own (so that its RSS and CPU are its own). */
+async function _stackRun(flags: _BenchFlags, stack: RtcStack): Promise<BenchRun> {
+  const names = ["viewers", "processes", "rate", "duration", "size", "cap", "ceiling"] as const;
+  const args = names.flatMap((name) => [`--${name}`, String(flags[name])]);
+  args.push("--answer-timeout", String(flags["answer-timeout"]));
+  if (flags["server-process"]) args.push("--server-process");
+  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", HOST_V8_FLAGS, "-A", BENCH_MAIN, "bench", ...args, "--rtc", stack],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  // A run prints its figures as one JSON line on stderr.
+  const line = new TextDecoder().decode(stderr).trim().split("\n").findLast((l) => l[0] === "{");
+  if (code !== 0 || !line) throw new Error(`the ${stack} run exited with ${code}`);
+  return JSON.parse(line);
+}
+
+/** `--compare`: each stack `runs` times, alternating; prints medians and ratios. */
+async function _compare(flags: _BenchFlags): Promise<number> {
+  const order = ["libdatachannel", "werift", "raw"] as const;
+  const runs: Record<string, StackFigures[]> = { libdatachannel: [], werift: [], raw: [] };
+  for (let i = 0; i < flags.runs; i++) {
+    // Alternate who goes first, so that a noisy neighbour does not always hit the same one.
+    const turn = [...order.slice(i % 3), ...order.slice(0, i % 3)];
+    for (const stack of turn) {
+      try {
+        const figures = stack === "raw" ? rawStack(await _raw(flags)) : shoalStack(
+          await _stackRun(flags, stack),
+        );
+        runs[stack].push(figures);
+        console.error(JSON.stringify({ run: i + 1, stack, ...figures }));
+      } catch (error) {
+        // One stack crashing (raw werift does, under load) leaves the others' figures.
+        console.error(JSON.stringify({ run: i + 1, stack, error: String(error) }));
+      }
+    }
+  }
+  const stacks = Object.fromEntries(
+    order.filter((s) => runs[s].length > 0).map((s) => [s, medianStack(runs[s])]),
+  );
+  console.log(`${flags.runs === 1 ? "one run" : `medians of ${flags.runs} runs`} per stack:`);
+  console.table(stackRows(stacks));
+  if (flags.json !== undefined) {
+    await Deno.writeTextFile(flags.json, JSON.stringify({ stacks, runs }, null, 2) + "\n");
+  }
+  return 0;
+}
+
 /** Runs `shoal bench`; resolves with the exit code. */
 export async function benchCommand(args: string[]): Promise<number> {
   const { values: flags } = parseFlags(args, BENCH_FLAGS);
@@ -163,10 +236,11 @@ export async function benchCommand(args: string[]): Promise<number> {
     );
     return 0;
   }
-  if (flags["compare-raw"] && Deno.build.standalone) {
-    throw new UsageError("--compare-raw runs from the sources only (deno task bench)");
+  if ((flags["compare-raw"] || flags.compare) && Deno.build.standalone) {
+    throw new UsageError("--compare and --compare-raw run from the sources only (deno task bench)");
   }
   await setupLogging("json", "error");
+  if (flags.compare) return await _compare(flags);
   const runs: BenchRun[] = [];
   const n = flags.runs;
   for (let i = 0; i < n; i++) {

@@ -1,11 +1,12 @@
 /**
- * `shoal demo`: an embedded signaling server, a host and 100 werift viewers over a few
- * processes on this machine. Shows viewers by state while they connect, broadcasts for a
- * few seconds, then prints a summary. Exits 0 only when every viewer was ready and every
- * message delivered.
+ * `shoal demo`: an embedded signaling server, a host and 100 viewers (libdatachannel, or
+ * werift with `--rtc werift`) over a few processes on this machine. Shows viewers by state
+ * while they connect, broadcasts for a few seconds, then prints a summary. Exits 0 only when
+ * every viewer was ready and every message delivered.
  *
  * @module
  */
+import type { RtcStack } from "./common.ts";
 import { flagTable, HELP_FLAG, helpText, parseFlags } from "./flags.ts";
 import { setupLogging } from "./logging.ts";
 import { type BroadcastResult, LOAD_FLAGS, LoadRun } from "./loadrun.ts";
@@ -72,7 +73,12 @@ export async function demoCommand(args: string[]): Promise<number> {
   }
   const { viewers, processes, duration, rate, size } = flags;
   await setupLogging("json", "error");
-  await using run = new LoadRun({ viewers, processes, serverProcess: flags["server-process"] });
+  await using run = new LoadRun({
+    viewers,
+    processes,
+    serverProcess: flags["server-process"],
+    rtc: flags.rtc as RtcStack,
+  });
   await run.start();
   write(`shoal demo: ${viewers} viewers in ${processes} processes joining one host at once\n`);
   run.join();

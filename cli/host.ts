@@ -7,7 +7,14 @@
 import { abortable } from "../core/async.ts";
 import { Host } from "../core/host.ts";
 import type { PeerState } from "../core/supervisor.ts";
-import { ICE_ADDRESS_FLAG, SERVER_FLAG, serverUrl, weriftFor } from "./common.ts";
+import {
+  ICE_ADDRESS_FLAG,
+  ICE_POLICY_FLAG,
+  RTC_FLAG,
+  rtcFor,
+  SERVER_FLAG,
+  serverUrl,
+} from "./common.ts";
 import { flagTable, HELP_FLAG, helpText, parseFlags, UsageError } from "./flags.ts";
 import { readLines } from "./lines.ts";
 import { logFormatFlag, logLevelFlag, setupLogging } from "./logging.ts";
@@ -45,12 +52,14 @@ export const HOST_FLAGS = flagTable({
     max: 65535,
   },
   ...ICE_ADDRESS_FLAG,
+  ...RTC_FLAG,
   "max-queued-bytes": {
     type: "int",
     help: "most bytes queued for broadcast (reading waits long before)",
     default: 32 << 20,
     min: 1 << 20,
   },
+  ...ICE_POLICY_FLAG,
   "log-format": logFormatFlag("pretty"),
   "log-level": logLevelFlag("warning"),
   ...HELP_FLAG,
@@ -77,7 +86,7 @@ export async function hostCommand(args: string[]): Promise<number> {
   let metricsServer: Deno.HttpServer<Deno.NetAddr> | undefined;
   try {
     await using host = await Host.start({
-      rtc: weriftFor(server, flags["ice-address"]),
+      rtc: await rtcFor(flags.rtc, server, flags["ice-address"]),
       server,
       sessionId: flags.session,
       token: flags.token,
@@ -85,6 +94,7 @@ export async function hostCommand(args: string[]): Promise<number> {
       maxPeers: flags["max-peers"],
       whenFull: flags["drop-oldest"] ? "dropOldest" : "refuse",
       maxQueuedBytes: flags["max-queued-bytes"],
+      iceTransportPolicy: flags["ice-transport-policy"],
       signal: controller.signal,
     });
     _announce(host, server);

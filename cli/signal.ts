@@ -1,7 +1,9 @@
 /**
  * `deno task signal [--port 8787] [--hostname 127.0.0.1]`: runs the signaling server, with
  * the host page at `/` and the viewer page at `/view/:sessionId` (bundled at start), until
- * SIGINT or SIGTERM, then closes every socket with 1001 and exits.
+ * SIGINT or SIGTERM, then closes every socket with 1001 and exits. With `--turn URL
+ * --turn-secret SECRET` every `welcome` carries a TURN credential minted for that
+ * connection (server/turn.ts); the secret is never sent or logged.
  *
  * @module
  */
@@ -9,6 +11,9 @@ import { flagTable, HELP_FLAG, helpText, parseFlags, UsageError } from "./flags.
 import { logFormatFlag, setupLogging } from "./logging.ts";
 import { REDIS_FLAGS, redisFromFlags } from "./redis_flags.ts";
 import { startSignalingServer } from "../server/server.ts";
+import type { IceServersFor } from "../server/relay.ts";
+import { turnIceServers } from "../server/turn.ts";
+import type { IceServer } from "../core/protocol.ts";
 import { DEFAULT_ADDRESS_LIMITS } from "../server/limits.ts";
 import { OriginPolicy } from "../server/origin.ts";
 import { webRoutes } from "./web.ts";
@@ -62,6 +67,18 @@ export const SIGNAL_FLAGS = flagTable({
     help: "JSON array of RTCIceServer handed to clients",
     default: "[]",
   },
+  turn: { type: "string", help: "TURN URL (turn:HOST:PORT) to mint credentials for" },
+  "turn-secret": {
+    type: "string",
+    help: "coturn's static-auth-secret (use-auth-secret); never logged",
+  },
+  "turn-ttl": {
+    type: "int",
+    help: "TURN credential lifetime, s",
+    min: 1,
+    max: 31_536_000,
+  },
+  stun: { type: "string", help: "STUN URL (stun:HOST:PORT) handed to clients" },
   "max-viewers": {
     type: "int",
     help: "maxViewers of sessions created without one",
@@ -85,13 +102,14 @@ export async function signalCommand(args: string[]): Promise<void> {
     return;
   }
   await setupLogging(flags["log-format"]);
-  let iceServers = [];
+  let iceServers: IceServer[] = [];
   try {
     iceServers = JSON.parse(flags["ice-servers"]);
     if (!Array.isArray(iceServers)) throw new Error();
   } catch {
     throw new UsageError("--ice-servers must be a JSON array");
   }
+  const turn = _turnFromFlags(flags, iceServers);
   const allowedOrigins = _origins(flags["allowed-origins"]);
   const redis = await redisFromFlags(flags);
   const controller = new AbortController();
@@ -108,7 +126,7 @@ export async function signalCommand(args: string[]): Promise<void> {
     hostname: flags.hostname,
     port: flags.port,
     defaultMaxViewers: flags["max-viewers"],
-    iceServers,
+    iceServers: turn ?? iceServers,
     signal: controller.signal,
     store: redis?.store,
     bus: redis?.bus,
@@ -143,4 +161,26 @@ function _origins(list: string | undefined): string[] | undefined {
     throw new UsageError(`--allowed-origins: ${(error as Error).message}`);
   }
   return origins;
+}
+
+/** `--turn`, `--turn-secret`, `--turn-ttl` and `--stun` as the server's `iceServers`, if given. */
+function _turnFromFlags(
+  flags: { turn?: string; "turn-secret"?: string; "turn-ttl"?: number; stun?: string },
+  iceServers: IceServer[],
+): IceServer[] | IceServersFor | undefined {
+  const { turn, "turn-secret": secret, "turn-ttl": ttlSeconds, stun } = flags;
+  if ((turn === undefined) !== (secret === undefined)) {
+    throw new UsageError("--turn and --turn-secret go together");
+  }
+  if (turn === undefined) {
+    if (ttlSeconds !== undefined) throw new UsageError("--turn-ttl needs --turn");
+    if (stun === undefined) return undefined;
+    if (!/^stuns?:\S+$/i.test(stun)) throw new UsageError("--stun must be a stun: URL");
+    return [...iceServers, { urls: stun }];
+  }
+  try {
+    return turnIceServers({ urls: turn, secret: secret!, ttlSeconds, stun, iceServers });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
 }

@@ -1,5 +1,5 @@
 /**
- * `shoal swarm`: many werift viewers in one process, for the demo, the benchmarks and the
+ * `shoal swarm`: many viewers (werift or libdatachannel, `--rtc`) in one process, for the demo, the benchmarks and the
  * tests. It reports JSON lines on stdout and takes commands on stdin:
  *
  * - out: `{"ev":"ready","i","peerId","ms"}`, `{"ev":"failed","i","error"}`,
@@ -8,13 +8,17 @@
  *   `leave I`, `send I TEXT`, `join N` (N more viewers)
  *
  * Broadcast payloads that start with `SEQ TS ` (a sequence number and `Date.now()` at
- * send) are checked for order and timed; others are only counted.
+ * send) are checked for order and timed; others are only counted. In a shared terminal
+ * (`shoal share`), the bytes of `screen` and `output` messages are counted, and each
+ * `@@TS@@` in the output is timed (the share benchmark types them and `cat` echoes them).
  *
  * @module
  */
 import process from "node:process";
+import type { RtcAdapter, RtcIceTransportPolicy } from "../core/rtc.ts";
+import { decodeTerminalMessage, TERMINAL_KIND } from "../core/terminal_messages.ts";
 import { Viewer } from "../core/viewer.ts";
-import { ICE_ADDRESS_FLAG, SERVER_FLAG, weriftFor } from "./common.ts";
+import { ICE_ADDRESS_FLAG, ICE_POLICY_FLAG, RTC_FLAG, rtcFor, SERVER_FLAG } from "./common.ts";
 import { flagTable, parseFlags, UsageError } from "./flags.ts";
 import { readLines } from "./lines.ts";
 import { logLevelFlag, setupLogging } from "./logging.ts";
@@ -32,6 +36,21 @@ export const SWARM_FLAGS = flagTable({
   ...SWARM_JOIN_FLAGS,
   prefix: { type: "string", help: "label prefix", default: "swarm" },
   ...ICE_ADDRESS_FLAG,
+  ...ICE_POLICY_FLAG,
+  "heartbeat-ms": { type: "int", help: "viewer heartbeat interval, ms", max: 600_000 },
+  "max-offer-requests": {
+    type: "int",
+    help: "offer requests before giving up",
+    default: 8,
+    max: 1_000,
+  },
+  "werift-recovery": {
+    type: "choice",
+    choices: ["quick", "stock"],
+    help: "quick (the adapter's loss shims) or stock (werift's timers)",
+    default: "quick",
+  },
+  ...RTC_FLAG,
   "log-level": logLevelFlag("error"),
 });
 
@@ -59,6 +78,8 @@ export interface SwarmViewerSummary {
   readyMs?: number;
   /** Why it failed, if it did. */
   error?: string;
+  /** In a terminal session: bytes of `screen` and `output` received, and `screen`s. */
+  terminal?: { bytes: number; screens: number };
   /** Messages over 64 KiB: their size and FNV-1a hash. */
   large?: Array<{ bytes: number; fnv: number }>;
 }
@@ -117,7 +138,9 @@ export async function swarmCommand(args: string[]): Promise<number> {
     throw new UsageError("--session and --code are required");
   }
   await setupLogging("json", flags["log-level"]);
-  const rtc = weriftFor(server, flags["ice-address"]);
+  const rtc = await rtcFor(flags.rtc, server, flags["ice-address"], {
+    quickRecovery: flags["werift-recovery"] === "quick",
+  });
   const slots: _Slot[] = [];
   const join = (n: number) => {
     for (let k = 0; k < n; k++) {
@@ -135,6 +158,9 @@ export async function swarmCommand(args: string[]): Promise<number> {
         session,
         code,
         prefix: flags.prefix,
+        iceTransportPolicy: flags["ice-transport-policy"],
+        heartbeatIntervalMs: flags["heartbeat-ms"],
+        maxOfferRequests: flags["max-offer-requests"],
       });
     }
   };
@@ -151,6 +177,7 @@ export async function swarmCommand(args: string[]): Promise<number> {
     } else if (cmd === "reset") {
       for (const s of slots) {
         Object.assign(s, { lat: [], outOfOrder: 0, firstSeq: undefined, lastSeq: undefined });
+        if (s.terminal) s.terminal = { bytes: 0, screens: 0 };
       }
     } else if (cmd === "leave") await slots[Number(arg)]?.viewer?.close();
     else if (cmd === "send") slots[Number(arg)]?.viewer?.send(rest.join(" "));
@@ -165,11 +192,14 @@ export async function swarmCommand(args: string[]): Promise<number> {
 async function _run(
   slot: _Slot,
   o: {
-    rtc: ReturnType<typeof weriftFor>;
+    rtc: RtcAdapter;
     server: string;
     session: string;
     code: string;
     prefix: string;
+    iceTransportPolicy: RtcIceTransportPolicy;
+    heartbeatIntervalMs?: number;
+    maxOfferRequests: number;
   },
 ): Promise<void> {
   const started = performance.now();
@@ -180,6 +210,11 @@ async function _run(
       sessionId: o.session,
       joinCode: o.code,
       label: `${o.prefix}-${slot.i}`,
+      iceTransportPolicy: o.iceTransportPolicy,
+      maxOfferRequests: o.maxOfferRequests,
+      ...(o.heartbeatIntervalMs === undefined
+        ? {}
+        : { heartbeatIntervalMs: o.heartbeatIntervalMs }),
     });
     slot.viewer = viewer;
     slot.peerId = viewer.peerId;
@@ -217,6 +252,9 @@ export function fnv1a(bytes: Uint8Array): number {
  */
 export function recordMessage(slot: SwarmStats, m: Uint8Array): void {
   slot.received++;
+  if (slot.terminal || (m[0] === TERMINAL_KIND.hello && decodeTerminalMessage(m))) {
+    return _recordTerminal(slot, m);
+  }
   if (m.byteLength > 65_536) {
     (slot.large ??= []).push({ bytes: m.byteLength, fnv: fnv1a(m) });
     return;
@@ -230,6 +268,20 @@ export function recordMessage(slot: SwarmStats, m: Uint8Array): void {
   slot.lastSeq = seq;
   const now = performance.timeOrigin + performance.now();
   if (slot.lat.length < 100_000) slot.lat.push(Math.round((now - Number(match[2])) * 10) / 10);
+}
+
+const MARK = /@@(\d+(?:\.\d+)?)@@/g;
+
+function _recordTerminal(slot: SwarmStats, m: Uint8Array): void {
+  const t = slot.terminal ??= { bytes: 0, screens: 0 };
+  if (m[0] === TERMINAL_KIND.screen) t.screens++;
+  if (m[0] !== TERMINAL_KIND.screen && m[0] !== TERMINAL_KIND.output) return;
+  t.bytes += m.byteLength - 1;
+  if (m[0] !== TERMINAL_KIND.output || m.byteLength > 4096) return; // a flood has no marks
+  const now = performance.timeOrigin + performance.now();
+  for (const [, ts] of decoder.decode(m.subarray(1)).matchAll(MARK)) {
+    if (slot.lat.length < 100_000) slot.lat.push(Math.round((now - Number(ts)) * 10) / 10);
+  }
 }
 
 if (import.meta.main) {

@@ -138,10 +138,6 @@ export interface FanoutOptions {
   maxMissedPongs?: number;
   /** Hold small broadcast messages this long to batch them, ms (default 2; 0 sends at once). */
   coalesceMs?: number;
-  /** Bounds of the replay buffer that viewers resume from (docs/protocol.md, "Resume"). */
-  replay?: Partial<ReplayOptions>;
-  /** Where resumes are counted. */
-  counters?: ReplayCounters;
   /**
    * Most bytes queued for broadcast (default {@link DEFAULT_MAX_QUEUED_BYTES}): the longest
    * backlog of any viewer, shoal's queue plus its channel's buffer (frames are shared
@@ -154,6 +150,10 @@ export interface FanoutOptions {
   maxQueuedBytes?: number;
   /** A congestion episode started or ended. */
   onCongestion?: (congestion: Congestion) => void;
+  /** Bounds of the replay buffer that viewers resume from (docs/protocol.md, "Resume"). */
+  replay?: Partial<ReplayOptions>;
+  /** Where resumes are counted. */
+  counters?: ReplayCounters;
   /** A message from a viewer. */
   onMessage?: (peerId: string, payload: Uint8Array) => void;
   /** A viewer's link closed. */
@@ -436,7 +436,7 @@ export class Fanout implements AsyncDisposable {
   #hold(held: _Held, frames: readonly RtcMessage[]): void {
     for (const f of frames) {
       held.frames.push(f);
-      held.bytes += typeof f === "string" ? f.length : f.byteLength;
+      held.bytes += f.length;
     }
   }
 
@@ -613,7 +613,6 @@ export class Fanout implements AsyncDisposable {
 
 /** Broadcast frames held for a viewer whose snapshot is being sent. */
 interface _Held {
-  /** Frames; text is a control frame (`direct`) that keeps its place among them. */
   frames: RtcMessage[];
   bytes: number;
 }

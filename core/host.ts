@@ -124,8 +124,8 @@ export class Host implements AsyncDisposable {
       ...options,
       onMessage: (peerId, data) => this.#inbox.push({ peerId, data }),
       onClosed: (peerId, reason, detail) => this.#linkClosed(peerId, reason, detail),
-      counters: this.#metrics,
       onCongestion: (c) => this.#congestion(c),
+      counters: this.#metrics,
     });
     this.#wire();
   }
@@ -469,6 +469,7 @@ export class Host implements AsyncDisposable {
       rtc: this.#o.rtc,
       signaling: this.#signaling,
       iceServers: this.#iceServers,
+      iceTransportPolicy: this.#o.iceTransportPolicy,
       peerId: job.peerId,
       label: job.label,
       attempt: job.attempt,

@@ -84,7 +84,10 @@ export interface HostMetricsSnapshot {
   handshakes: { inFlight: number; concurrency: number };
   /** Offers sent, answers received, stale signals dropped. */
   signaling: { offers: number; answers: number; stale: number };
-  /** Handshake outcomes (`ready`, `timeout`, `failed`, `aborted`, `viewer-abort`). */
+  /**
+   * Handshake outcomes (`ready`, `timeout`, `ice-failed` (no candidate pair worked),
+   * `failed`, `aborted`, `viewer-abort`).
+   */
   outcomes: Record<string, number>;
   /** Handshake outcomes by `outcome/phase`, e.g. `timeout/answer`. */
   outcomesByPhase: Record<string, number>;
@@ -155,11 +158,6 @@ export function createHostMetrics(): HostMetrics {
       "Signals of a stale handshake dropped.",
     ),
     drops: registry.counter("shoal_host_drops_total", "Viewers dropped, by reason."),
-    replays: registry.counter(
-      "shoal_host_resumes_total",
-      "Viewers that came back with a position, by outcome: hit (replayed) or miss (a gap).",
-    ),
-    replayed: registry.counter("shoal_host_replayed_messages_total", "Messages replayed."),
     congestions: registry.counter(
       "shoal_host_congestions_total",
       "Congestion episodes: most viewers backed up at once, the producer held back.",
@@ -168,6 +166,11 @@ export function createHostMetrics(): HostMetrics {
       "shoal_host_broadcast_rejected_total",
       "Broadcasts refused because they would pass maxQueuedBytes.",
     ),
+    replays: registry.counter(
+      "shoal_host_resumes_total",
+      "Viewers that came back with a position, by outcome: hit (replayed) or miss (a gap).",
+    ),
+    replayed: registry.counter("shoal_host_replayed_messages_total", "Messages replayed."),
     timeToReady: registry.histogram(
       "shoal_host_time_to_ready_ms",
       "Time from join to ready, ms.",

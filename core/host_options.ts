@@ -7,7 +7,7 @@
 import type { Logger } from "./logger.ts";
 import type { Congestion, FanoutOptions } from "./fanout.ts";
 import type { HandshakeTimeouts } from "./negotiator.ts";
-import type { RtcAdapter } from "./rtc.ts";
+import type { RtcAdapter, RtcIceTransportPolicy } from "./rtc.ts";
 import type { PeerState } from "./supervisor.ts";
 
 /**
@@ -45,6 +45,8 @@ export interface HostOptions
   token?: string;
   /** `maxViewers` of a session this host creates. */
   maxViewers?: number;
+  /** `relay` to reach viewers through TURN only, never directly (default `all`). */
+  iceTransportPolicy?: RtcIceTransportPolicy;
   /** Per-phase handshake timeouts. */
   timeouts?: Partial<HandshakeTimeouts>;
   /** Handshakes in flight at first (default 32; see bench/RESULTS.md). */

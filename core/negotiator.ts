@@ -13,6 +13,7 @@ import type {
   RtcAdapter,
   RtcDataChannel,
   RTCIceServerLike,
+  RtcIceTransportPolicy,
   RtcMessage,
   RtcPeerConnection,
 } from "./rtc.ts";
@@ -199,6 +200,8 @@ export interface NegotiatorOptions {
   signaling: SignalSender;
   /** ICE servers from `welcome`. */
   iceServers: RTCIceServerLike[];
+  /** `relay` to use TURN-relayed candidates only (default `all`). */
+  iceTransportPolicy?: RtcIceTransportPolicy;
   /** The viewer. */
   peerId: string;
   /** Its label. */
@@ -296,7 +299,10 @@ export class Negotiator {
   async run(): Promise<NegotiatedPeer> {
     const started = performance.now();
     const { rtc, signaling, peerId } = this.#o;
-    const pc = rtc.createPeerConnection({ iceServers: this.#o.iceServers });
+    const pc = rtc.createPeerConnection({
+      iceServers: this.#o.iceServers,
+      iceTransportPolicy: this.#o.iceTransportPolicy,
+    });
     this.#pc = pc;
     const channel = pc.createDataChannel(DATA_CHANNEL_LABEL);
     const early: RtcMessage[] = [];
@@ -367,7 +373,10 @@ export class Negotiator {
       this.#timings.ready = this.#since(started) - this.#sum();
       this.#timings.total = this.#since(started);
       this.#o.counters?.outcomes?.inc({ outcome: "ready", phase: "ready" });
-      this.#log("info", "ready", { timings: this.#timings });
+      this.#log("info", "ready", {
+        timings: this.#timings,
+        candidatePair: await pc.selectedCandidatePair?.().catch(() => undefined),
+      });
       this.#detach();
       return {
         peerId,
@@ -429,7 +438,15 @@ export class Negotiator {
   async #failed(pc: RtcPeerConnection, cause: unknown): Promise<HandshakeError> {
     const outer = this.#o.signal?.aborted ? String(this.#o.signal.reason) : undefined;
     const own = this.#fail.signal.aborted ? String(this.#fail.signal.reason) : undefined;
-    const reason = cause instanceof _Timeout
+    // The connected phase ended (its timeout, or a failed connection) before ICE found a
+    // working candidate pair: no path between the two (a firewall, no TURN, a bad credential).
+    const ice = pc.iceConnectionState;
+    const iceFailed = this.#phase === "connected" && outer === undefined &&
+      (cause instanceof _Timeout || own === "connection failed") &&
+      ice !== "connected" && ice !== "completed";
+    const reason = iceFailed
+      ? `ice-failed (ICE ${ice})`
+      : cause instanceof _Timeout
       ? "timeout"
       : outer !== undefined
       ? `aborted: ${outer}`
@@ -442,7 +459,9 @@ export class Negotiator {
     const error = cause instanceof _Timeout
       ? new HandshakeTimeoutError(this.#phase, reason, data)
       : new HandshakeError(this.#phase, reason, data, { cause });
-    const outcome = cause instanceof _Timeout
+    const outcome = iceFailed
+      ? "ice-failed"
+      : cause instanceof _Timeout
       ? "timeout"
       : outer !== undefined
       ? "aborted"

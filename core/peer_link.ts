@@ -213,8 +213,8 @@ export class PeerLink {
   /**
    * Queues frames (already encoded, shared with other links; text is a control frame that
    * must keep its place among them) and sends what the channel takes. Returns false when
-   * the link is closed. Whether it is slow is the fan-out's call
-   * ({@link PeerLink.overLimits}), made against the other viewers.
+   * the link is closed. Whether it is slow is the fan-out's call ({@link PeerLink.overLimits}),
+   * made against the other viewers.
    */
   enqueue(frames: readonly RtcMessage[], at: number = this.now()): boolean {
     if (this.#closed) return false;

@@ -236,6 +236,7 @@ export class Viewer implements AsyncDisposable {
     const conn = new ViewerConnection({
       rtc: this.#o.rtc,
       iceServers: this.#signaling.welcome?.iceServers ?? [],
+      iceTransportPolicy: this.#o.iceTransportPolicy,
       hostId,
       handshakeId,
       signaling: this.#signaling,

@@ -15,7 +15,13 @@ import {
   type ResumeRequest,
   type SignalData,
 } from "./protocol.ts";
-import type { RtcAdapter, RtcDataChannel, RTCIceServerLike, RtcPeerConnection } from "./rtc.ts";
+import type {
+  RtcAdapter,
+  RtcDataChannel,
+  RTCIceServerLike,
+  RtcIceTransportPolicy,
+  RtcPeerConnection,
+} from "./rtc.ts";
 import type { ViewerStats } from "./viewer_options.ts";
 
 /** Options of {@link ViewerConnection}. */
@@ -24,6 +30,8 @@ export interface ViewerConnectionOptions {
   rtc: RtcAdapter;
   /** ICE servers from `welcome`. */
   iceServers: RTCIceServerLike[];
+  /** `relay` to use TURN-relayed candidates only (default `all`). */
+  iceTransportPolicy?: RtcIceTransportPolicy;
   /** The host's peer id. */
   hostId: string;
   /** The offer's handshake id. */
@@ -73,7 +81,10 @@ export class ViewerConnection {
   constructor(options: ViewerConnectionOptions) {
     this.#o = options;
     this.handshakeId = options.handshakeId;
-    this.#pc = options.rtc.createPeerConnection({ iceServers: options.iceServers });
+    this.#pc = options.rtc.createPeerConnection({
+      iceServers: options.iceServers,
+      iceTransportPolicy: options.iceTransportPolicy,
+    });
     const pc = this.#pc;
     this.#offs.push(
       pc.on("icecandidate", (c) => {

@@ -6,7 +6,7 @@
  */
 import type { Logger } from "./logger.ts";
 import type { ResumeGap } from "./replay.ts";
-import type { RtcAdapter } from "./rtc.ts";
+import type { RtcAdapter, RtcIceTransportPolicy } from "./rtc.ts";
 
 /**
  * Where a viewer stands: `waiting` for the host's offer, `connecting` (answered, ICE and
@@ -54,6 +54,11 @@ export interface ViewerOptions {
   joinCode: string;
   /** A label the host sees (≤ 64 characters). */
   label?: string;
+  /**
+   * `relay` to connect through TURN only: the host never learns this viewer's address
+   * (default `all`).
+   */
+  iceTransportPolicy?: RtcIceTransportPolicy;
   /** `request-offer`s without reaching `ready` before giving up (default 8). */
   maxOfferRequests?: number;
   /** Backoff between `request-offer`s, ms (default 500 / 8 000). */

@@ -61,3 +61,4 @@ export {
 export { RedisCounters } from "./redis/counters.ts";
 export { clientAddress, type ClientAddressOptions } from "./client_address.ts";
 export { OriginPolicy } from "./origin.ts";
+export { DEFAULT_TURN_TTL_SECONDS, turnIceServers, type TurnOptions } from "./turn.ts";

@@ -2,7 +2,12 @@
 // against every SessionStore/Bus: in memory (signal_server_test.ts) and Redis
 // (redis_server_test.ts).
 import assert from "node:assert/strict";
-import type { SignalingServer, SignalingServerOptions } from "../server/mod.ts";
+import { createHmac } from "node:crypto";
+import {
+  type SignalingServer,
+  type SignalingServerOptions,
+  turnIceServers,
+} from "../server/mod.ts";
 import { createSession, eventually, RawClient } from "./_signal_helpers.ts";
 
 /** Starts a server for one test; closing it releases whatever it was given. */
@@ -235,6 +240,31 @@ const CASES: Record<string, (make: ServerFactory) => Promise<void>> = {
     assert.deepEqual(welcome.peers?.map((p) => p.label), ["a", "b"]);
     assert.equal(welcome.iceServers.length, 0);
     assert.ok(a && b);
+  },
+
+  "server mints each connection its own time-limited TURN credential": async (make) => {
+    const secret = "suite-secret";
+    const now = Date.now();
+    await using server = await make({
+      iceServers: turnIceServers({ urls: "turn:10.9.0.1:3478", secret, ttlSeconds: 600 }),
+    });
+    const s = await createSession(server);
+    await using v = await RawClient.open(s.wsUrl);
+    v.send({ type: "hello", role: "viewer", protocol: 1, joinCode: s.joinCode });
+    await using h = await RawClient.open(s.wsUrl);
+    h.send({ type: "hello", role: "host", protocol: 1, token: s.hostToken });
+    const welcomes = [await v.next("welcome"), await h.next("welcome")];
+    for (const welcome of welcomes) {
+      const [turn] = welcome.iceServers;
+      assert.equal(turn.urls, "turn:10.9.0.1:3478");
+      const [expiry, peerId] = String(turn.username).split(":");
+      assert.equal(peerId, welcome.peerId);
+      assert.ok(Math.abs(Number(expiry) - (now / 1000 + 600)) < 30, `expiry ${expiry}`);
+      const mac = createHmac("sha1", secret).update(String(turn.username)).digest("base64");
+      assert.equal(turn.credential, mac);
+      assert.ok(!JSON.stringify(welcome).includes(secret));
+    }
+    assert.notEqual(welcomes[0].iceServers[0].username, welcomes[1].iceServers[0].username);
   },
 
   "server closes a silent connection with 4408 and announces it left by timeout": async (make) => {
