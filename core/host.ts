@@ -85,15 +85,12 @@ export class Host implements AsyncDisposable {
   #supervisor: Supervisor<NegotiatedPeer>;
   #fanout: Fanout;
   #metrics: HostMetrics = createHostMetrics();
-  #negotiators: Map<string, Negotiator> = new Map();
-  #labels: Map<string, string> = new Map();
-  #joinedAt: Map<string, number> = new Map();
+  /** Every viewer in the session, one record each. */
+  #viewers: Map<string, _ViewerRecord> = new Map();
   #ready: number[] = [];
   #inbox: AsyncQueue<ViewerMessage>;
   #events = new Emitter<HostEvents>();
   #iceServers: IceServer[] = [];
-  /** Ready viewers no longer in the session (seen after a reconnect): kept until they end. */
-  #orphans: Set<string> = new Set();
   #closed?: Promise<void>;
   #offs: Array<() => void> = [];
   #rate = { at: 0, bytes: 0, perSecond: 0 };
@@ -334,18 +331,14 @@ export class Host implements AsyncDisposable {
   }
 
   /**
-   * How many entries the host holds for viewers, map by map: `viewers` (labels), `joinedAt`,
-   * `negotiators`, `orphans`, `slots` (the supervisor's), `links`, `held` and `closing` (the
-   * fan-out's). Each is 0 once no viewer is in the session: `bench/soak.ts` and the leak test
-   * watch them.
+   * How many entries the host holds for viewers, map by map: `viewers` (its records),
+   * `slots` (the supervisor's), `links`, `held` and `closing` (the fan-out's). Each is 0 once
+   * no viewer is in the session: `bench/soak.ts` and the leak test watch them.
    */
   retained(): Record<string, number> {
     const slots = Object.values(this.#supervisor.counts()).reduce((a, b) => a + b, 0);
     return {
-      viewers: this.#labels.size,
-      joinedAt: this.#joinedAt.size,
-      negotiators: this.#negotiators.size,
-      orphans: this.#orphans.size,
+      viewers: this.#viewers.size,
       slots,
       ...this.#fanout.retained(),
     };
@@ -396,7 +389,7 @@ export class Host implements AsyncDisposable {
       s.on("peer-left", (p) => this.#forget(p.peerId, p.reason)),
       s.on("signal", (sig) => this.#signal(sig)),
       sup.on("state", (e) => {
-        this.#events.emit("peer", { ...e, label: this.#labels.get(e.peerId) ?? "" });
+        this.#events.emit("peer", { ...e, label: this.#viewers.get(e.peerId)?.label ?? "" });
       }),
       sup.on("ready", (peer) => this.#admit(peer)),
       sup.on("failed", (f) => {
@@ -424,49 +417,54 @@ export class Host implements AsyncDisposable {
   #welcome(iceServers: IceServer[], peers: Array<{ peerId: string; label: string }>): void {
     this.#iceServers = iceServers;
     const present = new Set(peers.map((p) => p.peerId));
-    for (const peerId of [...this.#labels.keys()]) {
-      if (present.has(peerId)) continue;
-      if (this.#fanout.link(peerId)) this.#orphans.add(peerId);
+    for (const [peerId, viewer] of [...this.#viewers]) {
+      if (present.has(peerId)) {
+        // A handshake in flight lost its signals with the old socket: start it over.
+        const state = this.#supervisor.state(peerId);
+        if (state === "negotiating" || state === "open") {
+          this.#supervisor.restart(peerId, "reconnected");
+        }
+      } else if (this.#fanout.link(peerId)) viewer.orphan = true;
       else this.#forget(peerId, "gone");
-    }
-    for (const peerId of [...this.#negotiators.keys()]) {
-      if (present.has(peerId)) this.#supervisor.restart(peerId, "reconnected");
     }
     for (const p of peers) this.#join(p.peerId, p.label);
   }
 
   /** Drops everything the host holds for a viewer that left the session. */
   #forget(peerId: string, reason: string): void {
-    this.#orphans.delete(peerId);
+    this.#viewers.delete(peerId);
     this.#fanout.remove(peerId, "left", `left the session (${reason})`);
     this.#supervisor.remove(peerId, reason);
-    this.#labels.delete(peerId);
-    this.#joinedAt.delete(peerId);
   }
 
   #join(peerId: string, label: string): void {
-    if (!this.#labels.has(peerId)) this.#joinedAt.set(peerId, performance.now());
-    this.#labels.set(peerId, label);
+    const viewer = this.#viewers.get(peerId);
+    if (viewer) viewer.label = label;
+    else this.#viewers.set(peerId, { label, joinedAt: performance.now(), orphan: false });
     this.#log.info("viewer joined", { sessionId: this.session.sessionId, peerId, label });
     this.#supervisor.add(peerId, label);
   }
 
+  /**
+   * A signal no handshake in flight took (see `#negotiate`'s route): a viewer's request for
+   * an offer, or a stale one.
+   */
   #signal(sig: IncomingSignal): void {
-    if (sig.data.kind === "request-offer") {
-      this.#log.info("viewer asked for an offer", {
-        sessionId: this.session.sessionId,
-        peerId: sig.from,
-        handshakeId: sig.handshakeId,
-        reason: sig.data.reason,
-      });
-      if (this.#supervisor.requestOffer(sig.from, this.#labels.get(sig.from))) {
-        this.#fanout.remove(sig.from, "closed", "the viewer asked for a new offer");
-      }
-      return;
-    }
-    const n = this.#negotiators.get(sig.from);
-    if (n) n.handle(sig);
+    if (sig.data.kind === "request-offer") this.#requestOffer(sig);
     else this.#metrics.stale.inc();
+  }
+
+  /** The viewer wants a fresh connection: its old link goes, and the supervisor starts over. */
+  #requestOffer(sig: IncomingSignal): void {
+    const peerId = sig.from;
+    this.#log.info("viewer asked for an offer", {
+      sessionId: this.session.sessionId,
+      peerId,
+      handshakeId: sig.handshakeId,
+      reason: sig.data.kind === "request-offer" ? sig.data.reason : undefined,
+    });
+    if (!this.#supervisor.requestOffer(peerId, this.#viewers.get(peerId)?.label)) return;
+    this.#fanout.remove(peerId, "closed", "the viewer asked for a new offer");
   }
 
   async #negotiate(job: NegotiationJob): Promise<NegotiatedPeer> {
@@ -485,16 +483,21 @@ export class Host implements AsyncDisposable {
       logFields: { sessionId: this.session.sessionId },
       counters: this.#metrics,
     });
-    this.#negotiators.set(job.peerId, n);
+    // This handshake's signals come straight to it; a request for an offer still reaches
+    // the host.
+    const off = this.#signaling.route(job.peerId, (sig) => {
+      if (sig.data.kind === "request-offer") this.#requestOffer(sig);
+      else n.handle(sig);
+    });
     try {
       return await n.run();
     } finally {
-      if (this.#negotiators.get(job.peerId) === n) this.#negotiators.delete(job.peerId);
+      off();
     }
   }
 
   #admit(peer: NegotiatedPeer): void {
-    const joined = this.#joinedAt.get(peer.peerId);
+    const joined = this.#viewers.get(peer.peerId)?.joinedAt;
     if (joined !== undefined) {
       const ms = performance.now() - joined;
       this.#metrics.timeToReady.observe(ms);
@@ -530,13 +533,13 @@ export class Host implements AsyncDisposable {
       reason,
       detail,
     });
-    if (this.#orphans.has(peerId)) this.#forget(peerId, reason);
+    if (this.#viewers.get(peerId)?.orphan) this.#forget(peerId, reason);
     else this.#supervisor.lost(peerId, reason);
   }
 
   #peerSnapshots(): PeerSnapshot[] {
     const out: PeerSnapshot[] = [];
-    for (const [peerId, label] of this.#labels) {
+    for (const [peerId, { label }] of this.#viewers) {
       const state = this.#supervisor.state(peerId) ?? "closed";
       const link = this.#fanout.link(peerId);
       out.push({
@@ -555,4 +558,14 @@ export class Host implements AsyncDisposable {
     }
     return out;
   }
+}
+
+/** What the host knows of one viewer in its session. */
+interface _ViewerRecord {
+  /** The label it joined with. */
+  label: string;
+  /** When it joined (performance.now()), for the time to ready. */
+  joinedAt: number;
+  /** Ready but no longer in the session (seen after a reconnect): kept until its link ends. */
+  orphan: boolean;
 }
