@@ -198,8 +198,8 @@ export class Fanout implements AsyncDisposable {
   #backedUp = 0;
   /** Links backed up that keep up (not outliers): the producer waits for these. */
   #gating = 0;
-  /** Links far behind the others: no longer waited for, dropped once over their bounds. */
-  #outliers: Set<PeerLink> = new Set();
+  /** Links far behind the others, since when: not waited for, dropped once over bounds. */
+  #outliers: Map<PeerLink, number> = new Map();
   /** Most links lagged past half of `maxLagMs` at the latest check. */
   #behind = false;
   #congested = false;
@@ -443,12 +443,11 @@ export class Fanout implements AsyncDisposable {
         pending[i] > byteFloor + 2 * _othersP90(sortedPending, pending[i])
       );
       if (outlier !== this.#outliers.has(link)) {
-        if (outlier) this.#outliers.add(link);
+        if (outlier) this.#outliers.set(link, now);
         else this.#outliers.delete(link);
         if (link.backedUp) this.#gating += outlier ? -1 : 1;
       }
-      const held = this.#held.get(link.peerId)?.bytes ?? 0;
-      const why = outlier ? link.overLimits(now, this.#maxLinkBytes, held + reserve) : undefined;
+      const why = outlier ? this.#overBounds(link, pending[i] + reserve, lags[i], now) : undefined;
       if (why) (drop ??= []).push([link, why]);
       else peak = Math.max(peak, pending[i]);
     }
@@ -456,6 +455,21 @@ export class Fanout implements AsyncDisposable {
     this.#peak = peak;
     this.#behind = n > 0 && 2 * behind > n;
     this.#update();
+  }
+
+  /**
+   * Why an outlier is over its bounds: `bytes` waiting past the byte bound, or a lag past
+   * `maxLagMs` after being an outlier for half of it (a lag is a sawtooth as a channel
+   * drains in bursts; a stalled link stays an outlier, a jittery one does not).
+   */
+  #overBounds(link: PeerLink, bytes: number, lag: number, now: number): string | undefined {
+    const max = this.#maxLinkBytes;
+    if (bytes > max) return `${bytes} bytes waiting (limit ${max})`;
+    const { maxLagMs } = this.#limits;
+    if (lag > maxLagMs && now - this.#outliers.get(link)! >= maxLagMs / 2) {
+      return `oldest frame waited ${Math.round(lag)} ms (limit ${maxLagMs})`;
+    }
+    return undefined;
   }
 
   /**

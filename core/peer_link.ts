@@ -65,7 +65,8 @@ export interface LinkLimits {
    */
   maxBufferedBytes: number;
   /**
-   * Age of the oldest unsent frame above which the viewer is dropped as slow (ms), likewise.
+   * Age of the oldest unsent frame above which the viewer is dropped as slow (ms), likewise,
+   * once it has been far behind the others for half of this.
    * A tenth of it, when also twice the others' 90th percentile, is how far behind a viewer may
    * fall before the producer stops waiting for it.
    */
@@ -201,8 +202,8 @@ export class PeerLink {
 
   /**
    * Queues frames (already encoded, shared with other links) and sends what the channel
-   * takes. Returns false when the link is closed. Whether it is slow is the fan-out's call
-   * ({@link PeerLink.overLimits}), made against the other viewers.
+   * takes. Returns false when the link is closed. Whether it is slow is the fan-out's call,
+   * made against the other viewers.
    */
   enqueue(frames: readonly Uint8Array[], at: number = this.now()): boolean {
     if (this.#closed) return false;
@@ -250,21 +251,6 @@ export class PeerLink {
       this.#backedUp = false;
       this.events.backlog(false);
     }
-  }
-
-  /**
-   * Why the link is over its byte bound (`maxBytes`, with `extraBytes` held for it
-   * elsewhere) or its lag bound, or undefined.
-   */
-  overLimits(now: number, maxBytes: number, extraBytes = 0): string | undefined {
-    if (this.#closed) return undefined;
-    const bytes = this.#queuedBytes + this.channel.bufferedAmount + extraBytes;
-    if (bytes > maxBytes) return `${bytes} bytes waiting (limit ${maxBytes})`;
-    const lag = this.lag(now);
-    if (lag > this.limits.maxLagMs) {
-      return `oldest frame waited ${Math.round(lag)} ms (limit ${this.limits.maxLagMs})`;
-    }
-    return undefined;
   }
 
   /** Sends a heartbeat ping; returns false (and closes) after `maxMissed` unanswered. */
