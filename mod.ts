@@ -32,7 +32,7 @@
  */
 export { Host, type HostEvents, type HostOptions, type ViewerMessage } from "./core/host.ts";
 export { Viewer, ViewerError, type ViewerEvents, type ViewerOptions } from "./core/viewer.ts";
-export type { ViewerState } from "./core/viewer.ts";
+export type { ViewerState, ViewerStats } from "./core/viewer.ts";
 export {
   DEFAULT_HANDSHAKE_TIMEOUTS,
   HandshakeError,
@@ -50,6 +50,14 @@ export {
   type FanoutOptions,
 } from "./core/fanout.ts";
 export type { DropReason, LinkLimits } from "./core/peer_link.ts";
+export {
+  DEFAULT_REPLAY_OPTIONS,
+  ReplayBuffer,
+  type ReplayCounters,
+  type ReplayOptions,
+  ResumeCursor,
+  type ResumeGap,
+} from "./core/replay.ts";
 export type { HostMetricsSnapshot, PeerSnapshot } from "./core/host_metrics.ts";
 export {
   createSession,
@@ -81,3 +89,4 @@ export {
 export * from "./core/framing.ts";
 export * from "./core/frame_decoder.ts";
 export type * from "./core/rtc.ts";
+export * from "./core/terminal_messages.ts";

@@ -18,24 +18,21 @@
  *
  * @module
  */
-import { abortable } from "../core/async.ts";
-import { Emitter } from "../core/emitter.ts";
 import type {
   RtcAdapter,
+  RtcCandidate,
+  RtcCandidatePair,
   RtcDataChannel,
-  RtcDataChannelEvents,
   RtcDataChannelState,
   RTCIceCandidateLike,
   RtcIceConnectionState,
   RtcMessage,
   RtcOperationOptions,
-  RtcPeerConnection,
   RtcPeerConnectionConfig,
-  RtcPeerConnectionEvents,
   RtcPeerConnectionState,
   RTCSessionDescriptionLike,
 } from "../core/rtc.ts";
-import { assertSendable } from "../core/rtc.ts";
+import { BaseDataChannel, BasePeerConnection, plainDescription } from "./_base.ts";
 
 export type * from "../core/rtc.ts";
 
@@ -84,32 +81,40 @@ type _Pc = _Target & {
   setLocalDescription(d: RTCSessionDescriptionLike): Promise<void>;
   setRemoteDescription(d: RTCSessionDescriptionLike): Promise<void>;
   addIceCandidate(c?: RTCIceCandidateLike): Promise<void>;
+  getStats(): Promise<Map<string, Record<string, unknown>>>;
   close(): void;
 };
 
-function _closedError(): DOMException {
-  return new DOMException("The peer connection is closed", "InvalidStateError");
+function _candidate(s: Record<string, unknown>): RtcCandidate {
+  return {
+    type: String(s.candidateType ?? ""),
+    address: String(s.address ?? s.ip ?? ""),
+    port: Number(s.port),
+    protocol: String(s.protocol ?? ""),
+  };
 }
 
-class _BrowserPeerConnection implements RtcPeerConnection {
+class _BrowserPeerConnection extends BasePeerConnection {
   #pc: _Pc;
-  #events = new Emitter<RtcPeerConnectionEvents>();
-  #closed = new AbortController();
-  #channels = new Set<_BrowserDataChannel>();
+  #listening = new AbortController();
   #early: RTCIceCandidateLike[] = [];
 
   constructor(config: RtcPeerConnectionConfig) {
+    super();
     const Ctor = (globalThis as unknown as { RTCPeerConnection?: new (c: unknown) => _Pc })
       .RTCPeerConnection;
     if (!Ctor) throw new TypeError("globalThis.RTCPeerConnection is not available here");
-    const pc = this.#pc = new Ctor({ iceServers: config.iceServers });
-    const listen = { signal: this.#closed.signal };
+    const pc = this.#pc = new Ctor({
+      iceServers: config.iceServers,
+      iceTransportPolicy: config.iceTransportPolicy ?? "all",
+    });
+    const listen = { signal: this.#listening.signal };
     pc.addEventListener("icecandidate", (e: { candidate: RTCIceCandidateLike | null }) => {
       const c = e.candidate;
-      if (!c) this.#events.emit("icecandidate", null);
+      if (!c) this.events.emit("icecandidate", null);
       // Firefox marks the end of each m-section with an empty candidate: not a candidate.
       else if (c.candidate) {
-        this.#events.emit("icecandidate", {
+        this.events.emit("icecandidate", {
           candidate: c.candidate,
           sdpMid: c.sdpMid ?? null,
           sdpMLineIndex: c.sdpMLineIndex ?? null,
@@ -117,51 +122,66 @@ class _BrowserPeerConnection implements RtcPeerConnection {
       }
     }, listen);
     pc.addEventListener("connectionstatechange", () => {
-      this.#events.emit("connectionstatechange", pc.connectionState);
+      this.events.emit("connectionstatechange", pc.connectionState);
     }, listen);
     pc.addEventListener("iceconnectionstatechange", () => {
-      this.#events.emit("iceconnectionstatechange", pc.iceConnectionState);
+      this.events.emit("iceconnectionstatechange", pc.iceConnectionState);
     }, listen);
     pc.addEventListener("datachannel", (e: { channel: _Dc }) => {
-      this.#events.emit("datachannel", this.#wrap(e.channel));
+      this.events.emit("datachannel", this.track(new _BrowserDataChannel(e.channel)));
     }, listen);
   }
 
-  get connectionState(): RtcPeerConnectionState {
-    return this.#closed.signal.aborted ? "closed" : this.#pc.connectionState;
+  protected nativeConnectionState(): RtcPeerConnectionState {
+    return this.#pc.connectionState;
   }
 
-  get iceConnectionState(): RtcIceConnectionState {
-    return this.#closed.signal.aborted ? "closed" : this.#pc.iceConnectionState;
+  protected nativeIceConnectionState(): RtcIceConnectionState {
+    return this.#pc.iceConnectionState;
+  }
+
+  async selectedCandidatePair(): Promise<RtcCandidatePair | undefined> {
+    if (this.isClosed) return undefined;
+    const stats = await this.#pc.getStats();
+    // The transport names the selected pair; the pair names its two candidates.
+    let pairId: unknown;
+    for (const s of stats.values()) if (s.type === "transport") pairId = s.selectedCandidatePairId;
+    const pair = typeof pairId === "string" ? stats.get(pairId) : undefined;
+    const local = stats.get(String(pair?.localCandidateId));
+    const remote = stats.get(String(pair?.remoteCandidateId));
+    if (!local || !remote) return undefined;
+    return { local: _candidate(local), remote: _candidate(remote) };
   }
 
   createDataChannel(label: string): RtcDataChannel {
-    if (this.#closed.signal.aborted) throw _closedError();
-    return this.#wrap(this.#pc.createDataChannel(label, { ordered: true }));
+    this.assertOpen();
+    return this.track(
+      new _BrowserDataChannel(this.#pc.createDataChannel(label, { ordered: true })),
+    );
   }
 
   createOffer(options?: RtcOperationOptions): Promise<RTCSessionDescriptionLike> {
-    return this.#op(async () => _plain(await this.#pc.createOffer()), options);
+    return this.op(async () => plainDescription(await this.#pc.createOffer()), options);
   }
 
   createAnswer(options?: RtcOperationOptions): Promise<RTCSessionDescriptionLike> {
-    return this.#op(async () => _plain(await this.#pc.createAnswer()), options);
+    return this.op(async () => plainDescription(await this.#pc.createAnswer()), options);
   }
 
   setLocalDescription(d: RTCSessionDescriptionLike, options?: RtcOperationOptions): Promise<void> {
-    return this.#op(() => this.#pc.setLocalDescription(_plain(d)), options);
+    return this.op(() => this.#pc.setLocalDescription(plainDescription(d)), options);
   }
 
   setRemoteDescription(d: RTCSessionDescriptionLike, options?: RtcOperationOptions): Promise<void> {
-    return this.#op(async () => {
-      await this.#pc.setRemoteDescription(_plain(d));
+    return this.op(async () => {
+      await this.#pc.setRemoteDescription(plainDescription(d));
       // Kept candidates: one the browser refuses is skipped, not a failed description.
       for (const c of this.#early.splice(0)) await this.#pc.addIceCandidate(c).catch(() => {});
     }, options);
   }
 
   addIceCandidate(c: RTCIceCandidateLike | null, options?: RtcOperationOptions): Promise<void> {
-    return this.#op(async () => {
+    return this.op(async () => {
       if (c === null) {
         // End-of-candidates is a hint; older browsers reject it, which changes nothing.
         await this.#pc.addIceCandidate().catch(() => {});
@@ -171,107 +191,36 @@ class _BrowserPeerConnection implements RtcPeerConnection {
     }, options);
   }
 
-  on<K extends keyof RtcPeerConnectionEvents>(
-    type: K,
-    listener: (value: RtcPeerConnectionEvents[K]) => void,
-  ): () => void {
-    return this.#closed.signal.aborted ? () => {} : this.#events.on(type, listener);
-  }
-
-  close(): Promise<void> {
-    if (this.#closed.signal.aborted) return Promise.resolve();
-    this.#closed.abort(_closedError()); // removes every listener of the connection
-    this.#events.clear();
-    for (const channel of this.#channels) channel._detach();
-    this.#channels.clear();
+  protected closeNative(): Promise<void> {
+    this.#listening.abort(); // removes every listener of the connection
     this.#early.length = 0;
     this.#pc.close();
     return Promise.resolve();
   }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
-  }
-
-  #op<T>(fn: () => Promise<T>, options?: RtcOperationOptions): Promise<T> {
-    if (this.#closed.signal.aborted) return Promise.reject(_closedError());
-    if (options?.signal?.aborted) return Promise.reject(options.signal.reason);
-    return abortable(abortable(fn(), this.#closed.signal), options?.signal);
-  }
-
-  #wrap(dc: _Dc): _BrowserDataChannel {
-    const channel = new _BrowserDataChannel(dc, () => this.#channels.delete(channel));
-    this.#channels.add(channel);
-    return channel;
-  }
 }
 
-function _plain(d: RTCSessionDescriptionLike): RTCSessionDescriptionLike {
-  return { type: d.type, sdp: d.sdp };
-}
-
-class _BrowserDataChannel implements RtcDataChannel {
-  #dc: _Dc;
-  #events = new Emitter<RtcDataChannelEvents>();
+class _BrowserDataChannel extends BaseDataChannel<_Dc> {
   #listening = new AbortController();
 
-  constructor(dc: _Dc, onClosed: () => void) {
-    this.#dc = dc;
+  constructor(dc: _Dc) {
+    super(dc);
     dc.binaryType = "arraybuffer";
     const listen = { signal: this.#listening.signal };
-    dc.addEventListener("open", () => this.#events.emit("open", undefined), listen);
-    dc.addEventListener("close", () => {
-      this.#events.emit("close", undefined);
-      this._detach();
-      onClosed();
-    }, listen);
+    dc.addEventListener("open", () => this.events.emit("open", undefined), listen);
+    dc.addEventListener("close", () => this.closed(), listen);
     dc.addEventListener("message", (e: { data: string | ArrayBuffer }) => {
-      this.#events.emit("message", typeof e.data === "string" ? e.data : new Uint8Array(e.data));
+      this.events.emit("message", typeof e.data === "string" ? e.data : new Uint8Array(e.data));
     }, listen);
     dc.addEventListener("bufferedamountlow", () => {
-      this.#events.emit("bufferedamountlow", undefined);
+      this.events.emit("bufferedamountlow", undefined);
     }, listen);
   }
 
-  get label(): string {
-    return this.#dc.label;
+  protected sendNative(data: RtcMessage): void {
+    this.native.send(data);
   }
 
-  get readyState(): RtcDataChannelState {
-    return this.#listening.signal.aborted ? "closed" : this.#dc.readyState;
-  }
-
-  get bufferedAmount(): number {
-    return this.#dc.bufferedAmount;
-  }
-
-  get bufferedAmountLowThreshold(): number {
-    return this.#dc.bufferedAmountLowThreshold;
-  }
-
-  set bufferedAmountLowThreshold(value: number) {
-    this.#dc.bufferedAmountLowThreshold = value;
-  }
-
-  send(data: RtcMessage): void {
-    assertSendable(this.readyState, data);
-    this.#dc.send(data);
-  }
-
-  on<K extends keyof RtcDataChannelEvents>(
-    type: K,
-    listener: (value: RtcDataChannelEvents[K]) => void,
-  ): () => void {
-    return this.#listening.signal.aborted ? () => {} : this.#events.on(type, listener);
-  }
-
-  close(): void {
-    if (!this.#listening.signal.aborted) this.#dc.close();
-  }
-
-  /** Stops listening: no more events, `readyState` is `"closed"`. */
-  _detach(): void {
+  protected stopListening(): void {
     this.#listening.abort();
-    this.#events.clear();
   }
 }

@@ -22,33 +22,33 @@
  */
 import { Buffer } from "node:buffer";
 import { type PeerConfig, type RTCDataChannel, RTCPeerConnection } from "werift";
-import { abortable } from "../core/async.ts";
-import { Emitter } from "../core/emitter.ts";
 import type {
   RtcAdapter,
+  RtcCandidate,
+  RtcCandidatePair,
   RtcDataChannel,
-  RtcDataChannelEvents,
-  RtcDataChannelState,
   RTCIceCandidateLike,
   RtcIceConnectionState,
   RtcMessage,
   RtcOperationOptions,
-  RtcPeerConnection,
   RtcPeerConnectionConfig,
-  RtcPeerConnectionEvents,
   RtcPeerConnectionState,
   RTCSessionDescriptionLike,
 } from "../core/rtc.ts";
-import { assertSendable } from "../core/rtc.ts";
+import { BaseDataChannel, BasePeerConnection, plainDescription } from "./_base.ts";
 import { installFastHandshakeCrypto } from "./werift_crypto.ts";
 import { leanDtlsRecords, leanSctpPackets, smallReceiveBuffers } from "./werift_fast_path.ts";
 import {
+  boundGathering,
+  clearSctpTimers,
   connectClientEarly,
   delayAcks,
   dropStaleHandshakes,
   keepEarlyClientHello,
   on,
   Quiescence,
+  recoverSooner,
+  resendFlightsSooner,
   sendFlightsWhole,
   type Unsubscribe,
   withDtlsSocket,
@@ -80,6 +80,12 @@ export interface WeriftOptions {
   interfaceAddresses?: { udp4?: string; udp6?: string };
   /** Inclusive UDP port range `[min, max]` for ICE sockets. Default: any free port. */
   portRange?: [number, number];
+  /**
+   * Recover from packet loss sooner than werift alone (default true): resend an unanswered
+   * DTLS flight after 250 ms, a 1 s first SCTP timeout (werift: 3 s), early retransmit (see
+   * `./werift_shims.ts`). `false` keeps werift's own timers, for comparison.
+   */
+  quickRecovery?: boolean;
 }
 
 /**
@@ -106,16 +112,14 @@ export function werift(options: WeriftOptions = {}): RtcAdapter {
   };
 }
 
-function _closedError(): DOMException {
-  return new DOMException("The peer connection is closed", "InvalidStateError");
-}
-
 function _peerConfig(config: RtcPeerConnectionConfig, options: WeriftOptions): Partial<PeerConfig> {
   const addresses = Object.values(options.interfaceAddresses ?? {}).filter((a): a is string => !!a);
   return {
     // Always an explicit list: werift's default config (peerConnection.ts,
     // generateDefaultPeerConfig) names stun:stun.l.google.com:19302.
     iceServers: config.iceServers.map((s) => ({ ...s })),
+    // "relay": werift gathers TURN candidates only and checks no direct pair (ice.ts forceTurn).
+    iceTransportPolicy: config.iceTransportPolicy ?? "all",
     icePortRange: options.portRange,
     // werift gathers on every non-internal interface and binds all sockets of a family to
     // iceInterfaceAddresses, so with an address given it would offer eth0's address on a
@@ -135,28 +139,42 @@ function _hasStun(config: RtcPeerConnectionConfig): boolean {
   return config.iceServers.some((s) => [s.urls].flat().some((u) => /^stuns?:/i.test(u)));
 }
 
+function _candidate(c: { candidate?: string }): RtcCandidate {
+  // "candidate:F 1 udp PRIO ADDRESS PORT typ TYPE ..." (RFC 8839 §5.1)
+  const f = (c.candidate ?? "").replace(/^candidate:/, "").split(" ");
+  return {
+    type: f[7] ?? "",
+    address: f[4] ?? "",
+    port: Number(f[5]),
+    protocol: (f[2] ?? "").toLowerCase(),
+  };
+}
+
 function _isMdns(candidate: string): boolean {
   return /\.local$/i.test(candidate.split(" ")[4] ?? "");
 }
 
-class _WeriftPeerConnection implements RtcPeerConnection {
+class _WeriftPeerConnection extends BasePeerConnection {
   #pc: RTCPeerConnection;
-  #events = new Emitter<RtcPeerConnectionEvents>();
-  #closed = new AbortController();
-  #closing?: Promise<void>;
   #offs: Unsubscribe[] = [];
-  #channels = new Set<_WeriftDataChannel>();
   #prepared = new WeakSet<object>();
   #quiet = new Quiescence();
   #noStun: boolean;
+  #quick: boolean;
   #ice: RtcIceConnectionState = "new";
   #droppedMdns = false;
 
   constructor(config: RtcPeerConnectionConfig, options: WeriftOptions) {
+    super();
     this.#noStun = !_hasStun(config);
+    this.#quick = options.quickRecovery ?? true;
+    const relayOnly = config.iceTransportPolicy === "relay";
     const pc = this.#pc = new RTCPeerConnection(_peerConfig(config, options));
     this.#offs.push(
       on(pc.onIceCandidate, (c) => {
+        // "relay": werift still gathers host candidates when it has no TURN server; they
+        // never leave this side, so the other one never learns this address.
+        if (relayOnly && c?.candidate && !/ typ relay\b/.test(c.candidate)) return;
         const candidate: RTCIceCandidateLike | null = c?.candidate
           ? {
             candidate: c.candidate,
@@ -164,48 +182,64 @@ class _WeriftPeerConnection implements RtcPeerConnection {
             sdpMLineIndex: c.sdpMLineIndex ?? null,
           }
           : null;
-        this.#events.emit("icecandidate", candidate);
+        this.events.emit("icecandidate", candidate);
       }),
       on(pc.iceConnectionStateChange, (state) => {
         // werift's ICE agent reports "completed" when gathering ends (ice.ts gatherCandidates),
         // before any check: it never means a completed connection, so it is not passed on.
         if (state === "completed" || state === this.#ice) return;
         this.#ice = state;
-        this.#events.emit("iceconnectionstatechange", state);
+        this.events.emit("iceconnectionstatechange", state);
       }),
-      on(pc.connectionStateChange, (state) => this.#events.emit("connectionstatechange", state)),
-      on(pc.onDataChannel, (dc) => this.#events.emit("datachannel", this.#wrap(dc))),
+      on(pc.connectionStateChange, (state) => this.events.emit("connectionstatechange", state)),
+      on(pc.onDataChannel, (dc) => {
+        this.events.emit("datachannel", this.track(new _WeriftDataChannel(dc)));
+      }),
     );
   }
 
-  get connectionState(): RtcPeerConnectionState {
-    return this.#closing ? "closed" : this.#pc.connectionState;
+  protected nativeConnectionState(): RtcPeerConnectionState {
+    return this.#pc.connectionState;
   }
 
-  get iceConnectionState(): RtcIceConnectionState {
-    return this.#closing ? "closed" : this.#ice;
+  protected nativeIceConnectionState(): RtcIceConnectionState {
+    return this.#ice;
+  }
+
+  selectedCandidatePair(): Promise<RtcCandidatePair | undefined> {
+    if (this.isClosed) return Promise.resolve(undefined);
+    for (const transport of this.#pc.iceTransports) {
+      // werift reports the nominated pair, else a succeeded one (transport/ice.ts).
+      const pair = transport.getSelectedCandidatePair();
+      if (pair) {
+        return Promise.resolve({ local: _candidate(pair.local), remote: _candidate(pair.remote) });
+      }
+    }
+    return Promise.resolve(undefined);
   }
 
   createDataChannel(label: string): RtcDataChannel {
-    if (this.#closing) throw _closedError();
-    const channel = this.#wrap(this.#pc.createDataChannel(label, { ordered: true }));
+    this.assertOpen();
+    const channel = this.track(
+      new _WeriftDataChannel(this.#pc.createDataChannel(label, { ordered: true })),
+    );
     this.#prepare();
     return channel;
   }
 
   createOffer(options?: RtcOperationOptions): Promise<RTCSessionDescriptionLike> {
-    return this.#op(async () => _description(await this.#pc.createOffer()), options);
+    return this.op(async () => plainDescription(await this.#pc.createOffer()), options);
   }
 
   createAnswer(options?: RtcOperationOptions): Promise<RTCSessionDescriptionLike> {
-    return this.#op(async () => _description(await this.#pc.createAnswer()), options);
+    return this.op(async () => plainDescription(await this.#pc.createAnswer()), options);
   }
 
   setLocalDescription(
     description: RTCSessionDescriptionLike,
     options?: RtcOperationOptions,
   ): Promise<void> {
-    return this.#op(async () => {
+    return this.op(async () => {
       this.#prepare(); // before werift gathers, inside setLocalDescription
       await this.#pc.setLocalDescription({ type: description.type, sdp: description.sdp });
     }, options);
@@ -215,7 +249,7 @@ class _WeriftPeerConnection implements RtcPeerConnection {
     description: RTCSessionDescriptionLike,
     options?: RtcOperationOptions,
   ): Promise<void> {
-    return this.#op(async () => {
+    return this.op(async () => {
       await this.#pc.setRemoteDescription({ type: description.type, sdp: description.sdp });
       this.#prepare();
     }, options);
@@ -225,7 +259,7 @@ class _WeriftPeerConnection implements RtcPeerConnection {
     candidate: RTCIceCandidateLike | null,
     options?: RtcOperationOptions,
   ): Promise<void> {
-    return this.#op(async () => {
+    return this.op(async () => {
       if (candidate === null) {
         // With mDNS candidates dropped, the peer's address comes from its checks; telling
         // werift the list is complete would make it give up with no pair to check.
@@ -242,39 +276,14 @@ class _WeriftPeerConnection implements RtcPeerConnection {
     }, options);
   }
 
-  on<K extends keyof RtcPeerConnectionEvents>(
-    type: K,
-    listener: (value: RtcPeerConnectionEvents[K]) => void,
-  ): () => void {
-    return this.#closing ? () => {} : this.#events.on(type, listener);
-  }
-
-  close(): Promise<void> {
-    return this.#closing ??= this.#close();
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
-  }
-
-  async #close(): Promise<void> {
-    this.#closed.abort(_closedError());
+  protected async closeNative(): Promise<void> {
     for (const off of this.#offs.splice(0)) off();
-    this.#events.clear();
-    for (const channel of this.#channels) channel._detach();
-    this.#channels.clear();
     this.#quiet.freeze(this.#pc);
     // werift's close() returns at once when already closing; ours is memoized instead.
     await this.#pc.close().catch(() => {});
+    const sctp = this.#pc.sctpTransport?.sctp;
+    if (sctp) clearSctpTimers(sctp);
     await this.#quiet.settle();
-  }
-
-  #op<T>(fn: () => Promise<T>, options?: RtcOperationOptions): Promise<T> {
-    if (this.#closing) return Promise.reject(_closedError());
-    if (options?.signal?.aborted) return Promise.reject(options.signal.reason);
-    // werift never settles an operation pending at close (peerConnection.ts
-    // waitForPendingDescriptionTask), so closing rejects it here.
-    return abortable(abortable(fn(), this.#closed.signal), options?.signal);
   }
 
   #prepare(): void {
@@ -285,9 +294,11 @@ class _WeriftPeerConnection implements RtcPeerConnection {
       // (applyStunTurnServersFromOptions) and setLocalDescription waits for that query
       // (5 s timeout, plus DNS) before it resolves; an agent without one skips it.
       if (this.#noStun) transport.iceTransport.connection.stunServer = undefined;
+      boundGathering(transport.iceTransport.connection);
       dropStaleHandshakes(transport); // first: its wrapper sees keepEarlyClientHello's replay
       keepEarlyClientHello(transport);
       sendFlightsWhole(transport);
+      if (this.#quick) resendFlightsSooner(transport); // after: it resends whole flights
       connectClientEarly(transport);
       this.#quiet.watch(transport);
       withDtlsSocket<object>(transport, (socket) => {
@@ -300,39 +311,26 @@ class _WeriftPeerConnection implements RtcPeerConnection {
       this.#prepared.add(sctp);
       delayAcks(sctp);
       leanSctpPackets(sctp);
+      if (this.#quick) recoverSooner(sctp);
     }
   }
-
-  #wrap(dc: RTCDataChannel): _WeriftDataChannel {
-    const channel = new _WeriftDataChannel(dc, () => this.#channels.delete(channel));
-    this.#channels.add(channel);
-    return channel;
-  }
 }
 
-function _description(d: { type: string; sdp: string }): RTCSessionDescriptionLike {
-  if (d.type !== "offer" && d.type !== "answer") throw new TypeError(`unexpected SDP ${d.type}`);
-  return { type: d.type, sdp: d.sdp };
-}
-
-class _WeriftDataChannel implements RtcDataChannel {
-  #dc: RTCDataChannel;
-  #events = new Emitter<RtcDataChannelEvents>();
+// werift lowers bufferedAmount when SCTP's whole outbound queue is on the wire (sctp.ts send
+// resolves once outboundQueue is empty), so it falls in steps, and the low event does fire.
+// Queue without backpressure and werift crawls: every queued send waits on one flush event.
+class _WeriftDataChannel extends BaseDataChannel<RTCDataChannel> {
   #offs: Unsubscribe[];
-  #detached = false;
 
-  constructor(dc: RTCDataChannel, onClosed: () => void) {
-    this.#dc = dc;
+  constructor(dc: RTCDataChannel) {
+    super(dc);
     this.#offs = [
       on(dc.stateChanged, (state) => {
-        if (state === "open") this.#events.emit("open", undefined);
-        if (state !== "closed") return;
-        this.#events.emit("close", undefined);
-        this._detach();
-        onClosed();
+        if (state === "open") this.events.emit("open", undefined);
+        if (state === "closed") this.closed();
       }),
       on(dc.onMessage, (data) => {
-        this.#events.emit(
+        this.events.emit(
           "message",
           typeof data === "string"
             ? data
@@ -341,56 +339,17 @@ class _WeriftDataChannel implements RtcDataChannel {
       }),
       // werift's RTCDataChannel has no onbufferedamountlow, only this Event; it fires when
       // bufferedAmount crosses the threshold downwards (dataChannel.ts addBufferedAmount).
-      on(dc.bufferedAmountLow, () => this.#events.emit("bufferedamountlow", undefined)),
+      on(dc.bufferedAmountLow, () => this.events.emit("bufferedamountlow", undefined)),
     ];
   }
 
-  get label(): string {
-    return this.#dc.label;
+  // Never empty (the base checks): an empty message takes a stream sequence number but sends
+  // no chunk (sctp.ts send), so the receiver would wait for it forever.
+  protected sendNative(data: RtcMessage): void {
+    this.native.send(typeof data === "string" ? data : Buffer.from(data)); // copies, like the DOM
   }
 
-  get readyState(): RtcDataChannelState {
-    return this.#detached ? "closed" : this.#dc.readyState;
-  }
-
-  // werift lowers it when SCTP's whole outbound queue is on the wire (sctp.ts send resolves
-  // once outboundQueue is empty), so it falls in steps, and the low event does fire. Queue
-  // without backpressure and werift crawls: 32 MiB sent at once went at 0.4 MiB/s, every
-  // queued send waiting on the same flush event.
-  get bufferedAmount(): number {
-    return this.#dc.bufferedAmount;
-  }
-
-  get bufferedAmountLowThreshold(): number {
-    return this.#dc.bufferedAmountLowThreshold;
-  }
-
-  set bufferedAmountLowThreshold(value: number) {
-    this.#dc.bufferedAmountLowThreshold = value;
-  }
-
-  send(data: RtcMessage): void {
-    // An empty message takes a stream sequence number but sends no chunk (sctp.ts send), so
-    // the receiver waits for it forever and every later message on the channel is stuck.
-    assertSendable(this.readyState, data);
-    this.#dc.send(typeof data === "string" ? data : Buffer.from(data)); // copies, like the DOM
-  }
-
-  on<K extends keyof RtcDataChannelEvents>(
-    type: K,
-    listener: (value: RtcDataChannelEvents[K]) => void,
-  ): () => void {
-    return this.#detached ? () => {} : this.#events.on(type, listener);
-  }
-
-  close(): void {
-    if (!this.#detached) this.#dc.close();
-  }
-
-  /** Detaches from werift: no more events, `readyState` is `"closed"`. */
-  _detach(): void {
-    this.#detached = true;
+  protected stopListening(): void {
     for (const off of this.#offs.splice(0)) off();
-    this.#events.clear();
   }
 }

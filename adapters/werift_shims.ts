@@ -44,10 +44,9 @@ function _startsClientHello(data: Uint8Array): boolean {
  * loop, which polls every 20 ms (ice.ts connect), reports "connected" (transport/dtls.ts
  * start). A browser starts DTLS as soon as its own checks succeed, often before werift has
  * even seen the answer, so its ClientHello was lost and it waited for its retransmit timer,
- * which backs off. Measured with Chromium as the viewer, its answer 50 ms behind its checks
- * (21 handshakes): DTLS took a median 106 ms, 9 ms with this shim. Only the client's first
- * flight can come that early, so the datagrams of its latest transmission (Chromium's
- * ClientHello spans two) are kept and handed to werift as soon as the socket exists.
+ * which backs off. Only the client's first flight can come that early, so the datagrams of
+ * its latest transmission (Chromium's ClientHello spans two) are kept and handed to werift as
+ * soon as the socket exists. Upstream fix: keep datagrams that arrive before the socket.
  */
 export function keepEarlyClientHello(transport: RTCDtlsTransport): void {
   const connection = transport.iceTransport.connection;
@@ -123,10 +122,8 @@ const _FLIGHT_5 = new Set([11, 15, 16, 20]);
  *   secret (RFC 7627) the session hash and every key come out different from the client's.
  *   The flight 6 already built with the right keys still goes out, the client completes, and
  *   werift can neither read the client's records nor write one the client accepts: both sides
- *   repeat their SCTP INIT until the handshake times out. Under load Chromium's flight 5
- *   reached the host two or three times (its retransmit timer, or an answer to a repeated
- *   flight 4), and Deno can hand werift both datagrams in one turn, before the first copy's
- *   Finished has been answered;
+ *   repeat their SCTP INIT until the handshake times out. Under load a client's flight 5 can
+ *   reach the host more than once, both copies in one turn;
  * - its client answers a second HelloVerifyRequest by throwing (flight3.ts: "flight === 3")
  *   or, later, by clearing its handshake cache.
  * A client retransmits a flight when its timer (werift: 500 ms) fires before the answer
@@ -159,13 +156,10 @@ function _stale(
  * second copy of the client's flight 5 while the first is being answered, and a
  * HelloVerifyRequest its client has already answered. What werift still sees is what RFC 6347
  * 4.2.4 expects: a repeated last flight of the peer, answered by repeating its own (werift
- * does that for flight 3 → 4 and, once connected, 5 → 6). Found reading werift's handshake
- * code while chasing failed handshakes (whose cause turned out to be
- * {@linkcode sendFlightsWhole}'s), and by recording the handshakes of Chromium viewers that
- * timed out in `connected` (8 of 3,500 with 100 joining at once). A ClientHello replayed to a
- * connected werift server, and a flight 5 delivered twice in one turn, are tested to leave the
- * connection working. An upstream fix would keep the flight-2 state once made, ignore a
- * ClientHello once connected, and derive the keys once per handshake.
+ * does that for flight 3 → 4 and, once connected, 5 → 6). Tests replay a ClientHello to a
+ * connected server and deliver a flight 5 twice in one turn. An upstream fix would keep the
+ * flight-2 state once made, ignore a ClientHello once connected, and derive the keys once per
+ * handshake.
  */
 export function dropStaleHandshakes(transport: RTCDtlsTransport): void {
   withDtlsSocket<_DtlsHandshakeInternals>(transport, (socket) => {
@@ -188,10 +182,9 @@ const EARLY_CONNECT_MS = 30;
  * This starts the client's first flight after 30 ms instead and hands werift's own later
  * connect() call the same promise, so werift still sees (and reports) its outcome. Not at
  * once: a werift server creates its socket when its ICE loop (20 ms polls) reports
- * "connected", and a ClientHello sent at once reached it early far more often; even with
- * {@linkcode keepEarlyClientHello} replaying it, 2 of 240 werift handshakes then failed in
- * DTLS (0 of 480 at 30 ms, 0 of 240 at werift's 100 ms). An upstream fix would drop the sleep
- * and have the server keep datagrams that arrive before its socket exists.
+ * "connected", and a ClientHello sent at once reached it early far more often, which
+ * {@linkcode keepEarlyClientHello} does not always save (bench/RESULTS.md). An upstream fix
+ * would drop the sleep and have the server keep datagrams that arrive before its socket exists.
  */
 export function connectClientEarly(transport: RTCDtlsTransport): void {
   const off = on(transport.onStateChange, (state) => {
@@ -259,11 +252,9 @@ function _datagrams(records: Buffer[]): Buffer[][] {
 /**
  * werift sends each record of a DTLS handshake flight as a datagram of its own, all in the
  * same turn (dtls/src/flight/flight.ts send: `Promise.all(buf.map(send))`), and Deno's
- * node:dgram does not always keep datagrams sent in one turn in order: the first five a bare
- * node:dgram script sent back to back arrived last-first, and in a 500-viewer stampede werift
- * servers received a client's Finished, ChangeCipherSpec and CertificateVerify before its
- * Certificate. werift processes handshake messages in arrival
- * order, so the server failed at once ("client certificate missing before certificate
+ * node:dgram does not always keep datagrams sent in one turn in order. werift processes
+ * handshake messages in arrival order, so a server that gets a client's CertificateVerify
+ * before its Certificate fails at once ("client certificate missing before certificate
  * verify"), and a failed handshake costs a retry. This gathers the handshake records one turn
  * sends into as few datagrams as fit (RFC 6347 4.1.1 allows several records per datagram;
  * werift and browsers read them in order), which also saves datagrams. A retransmitted
@@ -355,4 +346,183 @@ export class Quiescence {
   #extend(ms: number): void {
     this.#until = Math.max(this.#until, performance.now() + ms);
   }
+}
+
+/** When the shims resend an unanswered handshake flight: ms after the previous sending. */
+export const FLIGHT_RESEND_MS: readonly number[] = [250];
+
+/**
+ * werift resends an unanswered DTLS handshake flight after 500 ms, then 1 s, 1.5 s, …
+ * (dtls/src/flight/flight.ts transmit: `1000 * ((n + 1) / 2)`), and only checks whether the
+ * answer came when each wait ends. On a lossy link every lost flight costs the handshake at
+ * least half a second, and a handshake is four flights: at 5% loss each way, 100 viewers
+ * joining at once were all ready 2.2 times later than without loss. This resends the latest
+ * flight (the same records, so the peer sees an ordinary retransmission, which the peer
+ * already has to handle) {@linkcode FLIGHT_RESEND_MS} after it went out, unless any DTLS
+ * datagram from the peer arrived meanwhile (the flight got through; werift's own timer
+ * covers a partial answer). werift's own retransmissions go on as before. An upstream fix
+ * would start at a shorter timer (RFC 6347 4.2.4.1 allows it) and wake on the answer.
+ */
+export function resendFlightsSooner(transport: RTCDtlsTransport): void {
+  withDtlsSocket<_DtlsTransportInternals>(transport, ({ transport: out }) => {
+    if (typeof out?.send !== "function") return;
+    const send = out.send.bind(out);
+    const connection = transport.iceTransport.connection;
+    let flight: Buffer[] = [];
+    let collecting = false;
+    let attempt = 0;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const stop = () => {
+      clearTimeout(timer);
+      timer = undefined;
+    };
+    const arm = () => {
+      stop();
+      const delay = FLIGHT_RESEND_MS[attempt];
+      if (delay === undefined) return;
+      timer = setTimeout(() => {
+        timer = undefined;
+        if (transport.state !== "connecting") return;
+        attempt++;
+        for (const record of flight) send(record)?.catch?.(() => {});
+        arm();
+      }, delay);
+    };
+    out.send = (data: Buffer) => {
+      if (_isHandshake(data) && transport.state === "connecting") {
+        if (!collecting) {
+          // A new flight (or werift's own resend of it): the records one turn sends.
+          collecting = true;
+          if (flight[0] !== data) attempt = 0;
+          flight = [];
+          queueMicrotask(() => {
+            collecting = false;
+            arm();
+          });
+        }
+        flight.push(data);
+      }
+      return send(data);
+    };
+    const offData = on(connection.onData, (data) => {
+      if (_isDtls(data)) stop();
+    });
+    const offState = on(transport.onStateChange, (state) => {
+      if (state === "connecting") return;
+      stop();
+      flight = [];
+      offData();
+      offState();
+    });
+  });
+}
+
+type _SctpSentChunk = { misses: number; acked: boolean };
+type _SctpRecovery = {
+  rto: number;
+  srtt?: number;
+  timer1Start(chunk: unknown): void;
+  timer1Cancel(): void;
+  receiveSackChunk(chunk: { gaps: unknown[] }): Promise<void>;
+  sentQueue: _SctpSentChunk[];
+};
+
+/** SCTP's retransmission timeout before any round trip is measured, s (RFC 9260 RTO.Initial). */
+export const SCTP_RTO_INITIAL_S = 1;
+
+/**
+ * werift's SCTP starts with a 3 s retransmission timeout (sctp/src/sctp.ts SCTP_RTO_INITIAL,
+ * RFC 4960's value), and resends a lost chunk early only after three SACKs report it
+ * missing. On a lossy link a lost INIT, COOKIE ECHO or first DATA (the channel's open, the
+ * viewer's `ready`) then costs a join 3 s, and a lost line of a slow stream waits for the
+ * timeout. This starts at RFC 9260's 1 s ({@linkcode SCTP_RTO_INITIAL_S}) and adds RFC 5827's
+ * early retransmit: with fewer than four chunks outstanding, a chunk is resent once
+ * `outstanding - 1` SACKs report it missing, since three can never come. The floor stays
+ * werift's 1 s: dcsctp's 200 ms, measured on this 2-core machine under load, fired on event
+ * loop stalls, collapsed congestion windows and got healthy viewers dropped as slow
+ * (bench/RESULTS.md). An upstream fix would make the timeouts options and count misses
+ * against the outstanding.
+ */
+export function recoverSooner(sctp: object): void {
+  const a = sctp as _SctpRecovery;
+  if (
+    typeof a.receiveSackChunk !== "function" ||
+    typeof a.timer1Start !== "function" || typeof a.timer1Cancel !== "function" ||
+    !Array.isArray(a.sentQueue) || typeof a.rto !== "number"
+  ) return;
+  if (!a.srtt) a.rto = Math.min(a.rto, SCTP_RTO_INITIAL_S);
+  // Two INIT ACKs (answers to a resent INIT) can both pass werift's COOKIE_WAIT check while
+  // the first awaits its send; the second timer1Start then throws out of the packet handler
+  // (sctp.ts: `if (this.timer1Handle) throw new Error()`), killing the process. Sooner
+  // timeouts resend more INITs, so the timer is restarted instead.
+  const start = a.timer1Start;
+  a.timer1Start = (chunk: unknown) => {
+    a.timer1Cancel();
+    start.call(a, chunk);
+  };
+  const receiveSack = a.receiveSackChunk;
+  a.receiveSackChunk = (chunk) => {
+    const outstanding = a.sentQueue.filter((c) => !c.acked);
+    const raised = new Map<_SctpSentChunk, number>();
+    if (chunk.gaps.length > 0 && outstanding.length > 1 && outstanding.length < 4) {
+      // werift counts a miss per SACK and resends at three (sackChunk handling).
+      const head = 3 - (outstanding.length - 1);
+      for (const c of outstanding) {
+        if (c.misses < head) {
+          raised.set(c, c.misses);
+          c.misses = head;
+        }
+      }
+    }
+    const done = receiveSack.call(a, chunk);
+    // werift's miss counting runs before its first await: restore what this SACK left alone.
+    for (const [c, before] of raised) {
+      if (c.misses === 3 - (outstanding.length - 1)) c.misses = before;
+    }
+    return done;
+  };
+}
+
+/** The longest werift's gathering waits for a STUN or TURN server's answer, ms. */
+export const GATHER_WAIT_MS = 5_000;
+
+type _Gathering = { getCandidatePromises(...args: unknown[]): Promise<unknown>[] };
+
+/**
+ * werift's setLocalDescription waits until every candidate is gathered (ice.ts
+ * gatherCandidates: `Promise.allSettled` over getCandidatePromises), and a TURN allocation
+ * that gets no answer is retried over UDP for about 6.4 s (STUN retransmissions), then over
+ * TCP; with a wrong credential the TCP attempt never ended. So one unreachable or
+ * misconfigured TURN server held back every offer and answer, even between peers with a
+ * direct path: 15 s to ready, or never. This stops waiting for a server after
+ * {@linkcode GATHER_WAIT_MS}: gathering completes with what it has. Not sooner: werift never
+ * pairs a relayed candidate that comes after the remote ones were added (it pairs protocols
+ * as candidates arrive), so a working TURN server must answer within the wait, and at 5%
+ * loss on a loaded machine 2 s cut off a third of 100 TURN-only viewers (bench/RESULTS.md).
+ * An upstream fix would trickle server candidates and pair them when they come.
+ */
+export function boundGathering(connection: object): void {
+  const c = connection as _Gathering;
+  const original = c.getCandidatePromises;
+  if (typeof original !== "function") return;
+  c.getCandidatePromises = (...args: unknown[]) =>
+    original.apply(c, args).map((p) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<void>((resolve) => timer = setTimeout(resolve, GATHER_WAIT_MS));
+      return Promise.race([p, late]).finally(() => clearTimeout(timer));
+    });
+}
+
+/**
+ * Clears an SCTP association's retransmission timers. werift's `SCTP.stop()` clears them
+ * only after its ABORT is sent (sctp.ts stop awaits abort()), which throws once DTLS is
+ * gone: a peer that shut down first (libdatachannel sends SHUTDOWN on close, werift answers
+ * SHUTDOWN-ACK and starts T2 for a SHUTDOWN-COMPLETE that never comes) leaves T2 pending
+ * for seconds after `close()`.
+ */
+export function clearSctpTimers(sctp: object): void {
+  const s = sctp as { timer1Cancel?(): void; timer2Cancel?(): void; timer3Cancel?(): void };
+  s.timer1Cancel?.();
+  s.timer2Cancel?.();
+  s.timer3Cancel?.();
 }

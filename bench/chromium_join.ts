@@ -1,7 +1,7 @@
 /**
  * Chromium join benchmark: N `Viewer`s inside headless Chromium (native WebRTC, one page, or
- * `--pages P` pages in the same browser) join a werift host in this process at once, R
- * times. Each run gets a fresh signaling server, host and page; the browser is shared.
+ * `--pages P` pages in the same browser) join a host (werift or libdatachannel, `--rtc`) in
+ * this process at once, R times. Each run gets a fresh signaling server, host and page; the browser is shared.
  * Prints per run the host-side all-ready time (the host's first `peer` event `queued` to
  * its last `ready`, as in bench/join.ts and cli/loadrun.ts), the wall time (from the call
  * to the page's `start()` to the host's last `ready`), the in-page time (the page's
@@ -27,41 +27,43 @@
  */
 import { configure, type LogRecord } from "@logtape/logtape";
 import type { Page } from "playwright-core";
-import { helpText, intFlag, parseFlags } from "../cli/flags.ts";
-import { werift } from "../adapters/werift.ts";
+import { flagTable, HELP_FLAG, helpText, intValue, parseFlags } from "../cli/flags.ts";
+import { RTC_FLAG, rtcAdapter } from "../cli/common.ts";
 import { Host } from "../core/host.ts";
 import { Chromium } from "../tests/_chromium.ts";
 import { TcpProxy } from "../tests/_tcp_proxy.ts";
 import { webServer } from "../tests/_web.ts";
 import type { BenchPage, BenchPageStatus } from "./_chromium_viewers_page.ts";
 
-const SPECS = [
-  { name: "viewers", type: "string", description: "viewers in all", default: "100" },
-  { name: "runs", type: "string", description: "runs", default: "5" },
-  { name: "cap", type: "string", description: "handshakes in flight at first", default: "32" },
-  { name: "ceiling", type: "string", description: "the cap grows up to this", default: "64" },
-  { name: "pages", type: "string", description: "pages the viewers are split over", default: "1" },
-  {
-    name: "own-ports",
+const FLAGS = flagTable({
+  viewers: { type: "int", help: "viewers in all", default: 100, min: 1, max: 10_000 },
+  runs: { type: "int", help: "runs", default: 5, min: 1, max: 1_000 },
+  cap: { type: "int", help: "handshakes in flight at first", default: 32, min: 1, max: 10_000 },
+  // Its bounds depend on --cap: checked below.
+  ceiling: { type: "string", help: "the cap grows up to this (default: 64 or --cap if more)" },
+  // At most --viewers: checked below.
+  pages: { type: "string", help: "pages the viewers are split over", default: "1" },
+  "own-ports": {
     type: "boolean",
-    description: "load each page through its own TCP proxy port (see the module doc)",
+    help: "load each page through its own TCP proxy port (see the module doc)",
   },
-  { name: "timeout", type: "string", description: "seconds a run may take", default: "60" },
-  { name: "json", type: "string", description: "write the results here" },
-  { name: "help", type: "boolean", description: "show this help" },
-] as const;
-const { flags } = parseFlags(Deno.args, SPECS);
+  timeout: { type: "int", help: "seconds a run may take", default: 60, min: 1, max: 3_600 },
+  json: { type: "string", help: "write the results here" },
+  ...RTC_FLAG,
+  ...HELP_FLAG,
+});
+const { values: flags } = parseFlags(Deno.args, FLAGS);
 if (flags.help) {
-  console.log(helpText("deno task bench:chromium [flags]", SPECS));
+  console.log(helpText("deno task bench:chromium [flags]", FLAGS));
   Deno.exit(0);
 }
-const viewers = intFlag(flags.viewers, "viewers", 100, 1, 10_000);
-const runs = intFlag(flags.runs, "runs", 5, 1, 1_000);
-const cap = intFlag(flags.cap, "cap", 32, 1, 10_000);
-const ceiling = intFlag(flags.ceiling, "ceiling", Math.max(64, cap), cap, 10_000);
-const pages = intFlag(flags.pages, "pages", 1, 1, viewers);
-const timeoutMs = intFlag(flags.timeout, "timeout", 60, 1, 3_600) * 1000;
-const ownPorts = flags["own-ports"] === true;
+const { viewers, runs, cap } = flags;
+const ceiling = flags.ceiling === undefined
+  ? Math.max(64, cap)
+  : intValue(flags.ceiling, "ceiling", cap, 10_000);
+const pages = intValue(flags.pages, "pages", 1, viewers);
+const timeoutMs = flags.timeout * 1000;
+const ownPorts = flags["own-ports"];
 
 const PAGE = new URL("./_chromium_viewers_page.ts", import.meta.url);
 type _G = { shoalBench: BenchPage };
@@ -224,9 +226,12 @@ interface RunResult {
 async function run(browser: Chromium, r: number): Promise<RunResult> {
   warnings.length = 0;
   const reportsBefore = browser.report.length;
-  await using server = await webServer({ testPages: { "bench-viewers": PAGE } });
+  await using server = await webServer({
+    testPages: { "bench-viewers": PAGE },
+    server: { addressLimits: { socketsPerAddress: 0 } }, // every viewer is on 127.0.0.1
+  });
   const host = await Host.start({
-    rtc: werift({ interfaceAddresses: { udp4: "127.0.0.1" } }),
+    rtc: await rtcAdapter(flags.rtc, "127.0.0.1"),
     server: server.url,
     maxViewers: Math.max(256, viewers),
     maxPeers: Math.max(128, viewers),
@@ -479,7 +484,7 @@ console.table(
   })),
 );
 console.table([summary]);
-if (typeof flags.json === "string") {
+if (flags.json !== undefined) {
   await Deno.writeTextFile(flags.json, JSON.stringify({ summary, results }, null, 2));
 }
 const hostMedian = median(col((r) => r.hostAllReadyMs));

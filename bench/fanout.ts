@@ -1,5 +1,5 @@
 /**
- * Fan-out benchmark: 100 werift viewers in separate processes, the host broadcasting 1 KiB
+ * Fan-out benchmark: 100 viewers (`--rtc`) in separate processes, the host broadcasting 1 KiB
  * messages at 10, 50 and 200 per second for 10 s each. Prints delivered/sent, one-way
  * latency p50/p99, host CPU and RSS, RSS per viewer.
  *
@@ -8,46 +8,42 @@
  *
  * @module
  */
-import { parseFlags } from "../cli/flags.ts";
+import { flagTable, intValue, parseFlags } from "../cli/flags.ts";
 import { setupLogging } from "../cli/logging.ts";
-import { LoadRun } from "../cli/loadrun.ts";
+import type { RtcStack } from "../cli/common.ts";
+import { LOAD_FLAGS, LoadRun } from "../cli/loadrun.ts";
 
-const { flags } = parseFlags(Deno.args, [
-  { name: "viewers", type: "string", description: "viewers", default: "100" },
-  { name: "processes", type: "string", description: "swarm processes", default: "4" },
-  {
-    name: "rates",
-    type: "string",
-    description: "messages per second, comma-separated",
-    default: "10,50,200",
-  },
-  { name: "seconds", type: "string", description: "seconds per rate", default: "10" },
-  { name: "size", type: "string", description: "bytes per message", default: "1024" },
-  { name: "coalesce-ms", type: "string", description: "host coalescing window, ms", default: "2" },
-  {
-    name: "high-water",
-    type: "string",
-    description: "bufferedAmount high-water mark, bytes",
-    default: "65536",
-  },
-  { name: "json", type: "string", description: "write results here" },
-  { name: "server-process", type: "boolean", description: "signaling server in its own process" },
-]);
-const viewers = Number(flags.viewers ?? 100);
-const rates = String(flags.rates ?? "10,50,200").split(",").map(Number);
-const seconds = Number(flags.seconds ?? 10);
-const size = Number(flags.size ?? 1024);
+const { values: flags } = parseFlags(
+  Deno.args,
+  flagTable({
+    viewers: LOAD_FLAGS.viewers,
+    processes: LOAD_FLAGS.processes,
+    rates: { type: "string", help: "messages per second, comma-separated", default: "10,50,200" },
+    seconds: { type: "int", help: "seconds per rate", default: 10, min: 1, max: 3600 },
+    size: LOAD_FLAGS.size,
+    "coalesce-ms": { type: "int", help: "host coalescing window, ms", default: 2 },
+    "high-water": {
+      type: "int",
+      help: "bufferedAmount high-water mark, bytes",
+      default: 65536,
+      min: 1,
+    },
+    json: LOAD_FLAGS.json,
+    "server-process": LOAD_FLAGS["server-process"],
+    rtc: LOAD_FLAGS.rtc,
+  }),
+);
+const rates = flags.rates.split(",").map((r) => intValue(r, "rates", 1, 100_000));
+const { viewers, seconds, size } = flags;
 await setupLogging("json", "error");
 await using run = new LoadRun({
   viewers,
-  processes: Number(flags.processes ?? 4),
-  serverProcess: !!flags["server-process"],
+  processes: flags.processes,
+  serverProcess: flags["server-process"],
+  rtc: flags.rtc as RtcStack,
   host: {
-    coalesceMs: Number(flags["coalesce-ms"] ?? 2),
-    limits: {
-      highWaterMark: Number(flags["high-water"] ?? 65536),
-      lowWaterMark: Number(flags["high-water"] ?? 65536) / 4,
-    },
+    coalesceMs: flags["coalesce-ms"],
+    limits: { highWaterMark: flags["high-water"], lowWaterMark: flags["high-water"] / 4 },
   },
 });
 await run.start();
@@ -77,6 +73,6 @@ for (const rate of rates) {
 }
 console.table(rows);
 console.log(`idle RSS ${mib(run.idleRss)} MiB`);
-if (typeof flags.json === "string") {
+if (flags.json !== undefined) {
   await Deno.writeTextFile(flags.json, JSON.stringify(rows, null, 2));
 }

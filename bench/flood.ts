@@ -12,48 +12,38 @@
  */
 import { werift } from "../adapters/werift.ts";
 import type { RtcAdapter } from "../core/rtc.ts";
-import { type FlagSpec, helpText, intFlag, parseFlags, UsageError } from "../cli/flags.ts";
+import { flagTable, HELP_FLAG, helpText, parseFlags, UsageError } from "../cli/flags.ts";
 import { setupLogging } from "../cli/logging.ts";
-import { type FloodResult, LoadRun } from "../cli/loadrun.ts";
+import { type FloodResult, LOAD_FLAGS, LoadRun } from "../cli/loadrun.ts";
 
 /** The host's RTC stacks, by `--rtc` name. */
 const STACKS: Record<string, () => RtcAdapter> = {
   werift: () => werift({ interfaceAddresses: { udp4: "127.0.0.1" } }),
 };
 
-const FLAGS: FlagSpec[] = [
-  {
-    name: "rtc",
-    type: "string",
-    description: "host RTC stacks, comma-separated",
-    default: "werift",
-  },
-  { name: "viewers", type: "string", description: "viewers", default: "100" },
-  { name: "processes", type: "string", description: "swarm processes", default: "4" },
-  { name: "seconds", type: "string", description: "seconds of flood", default: "10" },
-  { name: "size", type: "string", description: "bytes per message", default: "1024" },
-  { name: "runs", type: "string", description: "runs of each stack, alternating", default: "1" },
-  { name: "max-queued-bytes", type: "string", description: "the host's maxQueuedBytes" },
-  { name: "json", type: "string", description: "write every run's results here" },
-  { name: "help", type: "boolean", description: "show this help" },
-];
+const FLAGS = flagTable({
+  rtc: { type: "string", help: "host RTC stacks, comma-separated", default: "werift" },
+  viewers: LOAD_FLAGS.viewers,
+  processes: LOAD_FLAGS.processes,
+  seconds: { type: "int", help: "seconds of flood", default: 10, min: 1, max: 3600 },
+  size: LOAD_FLAGS.size,
+  runs: { type: "int", help: "runs of each stack, alternating", default: 1, min: 1, max: 100 },
+  "max-queued-bytes": { type: "int", help: "the host's maxQueuedBytes", min: 1 << 16 },
+  json: { type: "string", help: "write every run's results here" },
+  ...HELP_FLAG,
+});
 
-const { flags } = parseFlags(Deno.args, FLAGS);
+const { values: flags } = parseFlags(Deno.args, FLAGS);
 if (flags.help) {
   console.log(helpText("Usage: deno task bench:flood [flags]", FLAGS));
   Deno.exit(0);
 }
-const stacks = String(flags.rtc ?? "werift").split(",");
+const stacks = flags.rtc.split(",");
 for (const s of stacks) {
   if (!STACKS[s]) throw new UsageError(`--rtc must be among ${Object.keys(STACKS).join(", ")}`);
 }
-const viewers = intFlag(flags.viewers, "viewers", 100, 1, 10_000);
-const seconds = intFlag(flags.seconds, "seconds", 10, 1, 3600);
-const size = intFlag(flags.size, "size", 1024, 48, 1 << 20);
-const runs = intFlag(flags.runs, "runs", 1, 1, 100);
-const maxQueuedBytes = flags["max-queued-bytes"] === undefined
-  ? undefined
-  : intFlag(flags["max-queued-bytes"], "max-queued-bytes", 0, 1 << 16);
+const { viewers, seconds, size, runs } = flags;
+const maxQueuedBytes = flags["max-queued-bytes"];
 await setupLogging("json", "error");
 
 const mib = (b: number) => Math.round((b / 1024 / 1024) * 10) / 10;
@@ -63,7 +53,7 @@ for (let run = 0; run < runs; run++) {
   for (const rtc of stacks) {
     await using load = new LoadRun({
       viewers,
-      processes: intFlag(flags.processes, "processes", 4, 1, 64),
+      processes: flags.processes,
       serverProcess: true,
       host: { rtc: STACKS[rtc](), maxQueuedBytes },
     });

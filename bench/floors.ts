@@ -23,14 +23,17 @@ import dgram from "node:dgram";
 import process from "node:process";
 import { Buffer } from "node:buffer";
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
-import { parseFlags } from "../cli/flags.ts";
+import { flagTable, parseFlags } from "../cli/flags.ts";
 import { RECEIVE_BUFFER_BYTES } from "../adapters/werift_fast_path.ts";
 
-const { flags } = parseFlags(Deno.args, [
-  { name: "count", type: "string", description: "operations per figure", default: "20000" },
-  { name: "json", type: "string", description: "write results here" },
-]);
-const count = Number(flags.count ?? 20_000);
+const { values: flags } = parseFlags(
+  Deno.args,
+  flagTable({
+    count: { type: "int", help: "operations per figure", default: 20_000, min: 1 },
+    json: { type: "string", help: "write results here" },
+  }),
+);
+const { count } = flags;
 
 /** CPU µs of this process per operation, `n` operations, after a warm-up. */
 async function cpuPer(n: number, run: (n: number) => void | Promise<void>): Promise<number> {
@@ -115,4 +118,4 @@ const result = {
   floorShareOfBudget: `${Math.round((floorUs / budgetUs) * 100)}%`,
 };
 console.log(JSON.stringify(result));
-if (typeof flags.json === "string") await Deno.writeTextFile(flags.json, JSON.stringify(result));
+if (flags.json !== undefined) await Deno.writeTextFile(flags.json, JSON.stringify(result));

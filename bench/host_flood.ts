@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { intFlag, parseFlags, UsageError } from "../cli/flags.ts";
+import { flagTable, parseFlags } from "../cli/flags.ts";
 import { readLines } from "../cli/lines.ts";
 import { startLoadServer } from "../cli/server_proc.ts";
 import { SwarmProc } from "../cli/swarm_proc.ts";
@@ -25,18 +25,27 @@ const GENERATORS: Record<string, string> = {
   numbered: `awk 'BEGIN { for (i = 0; ; i++) printf "%d 0 flood-line-%0200d\\n", i, 0 }'`,
 };
 
-const { flags } = parseFlags(Deno.args, [
-  { name: "source", type: "string", description: "stdin or exec", default: "stdin" },
-  { name: "viewers", type: "string", description: "viewers", default: "2" },
-  { name: "seconds", type: "string", description: "seconds of flood", default: "20" },
-  { name: "generator", type: "string", description: "yes or numbered", default: "numbered" },
-]);
-const source = String(flags.source ?? "stdin");
-if (source !== "stdin" && source !== "exec") throw new UsageError("--source: stdin or exec");
-const generator = GENERATORS[String(flags.generator ?? "numbered")];
-if (!generator) throw new UsageError("--generator: yes or numbered");
-const viewers = intFlag(flags.viewers, "viewers", 2, 1, 1000);
-const seconds = intFlag(flags.seconds, "seconds", 20, 1, 3600);
+const { values: flags } = parseFlags(
+  Deno.args,
+  flagTable({
+    source: {
+      type: "choice",
+      choices: ["stdin", "exec"],
+      help: "the host's source",
+      default: "stdin",
+    },
+    viewers: { type: "int", help: "viewers", default: 2, min: 1, max: 1000 },
+    seconds: { type: "int", help: "seconds of flood", default: 20, min: 1, max: 3600 },
+    generator: {
+      type: "choice",
+      choices: ["yes", "numbered"],
+      help: "what the source writes",
+      default: "numbered",
+    },
+  }),
+);
+const { source, viewers, seconds } = flags;
+const generator = GENERATORS[flags.generator];
 
 /** RSS now and at its peak, and CPU used (user + system), of process `pid`. */
 async function proc(pid: number): Promise<{ rss: number; hwm: number; cpuMs: number }> {
@@ -120,7 +129,7 @@ try {
   const mib = (b: number) => Math.round(b / 1048576 * 10) / 10;
   const row = {
     source,
-    generator: flags.generator ?? "numbered",
+    generator: flags.generator,
     viewers,
     seconds: Math.round(elapsed),
     "lines/s per viewer": Math.round(perViewer),

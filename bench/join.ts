@@ -1,5 +1,5 @@
 /**
- * Join benchmark: N werift viewers in P processes join one host at once (a stampede),
+ * Join benchmark: N viewers (`--rtc` werift or libdatachannel) in P processes join one host at once (a stampede),
  * R times, for each handshake cap given. Prints time until all are ready (from the first
  * `peer-joined` seen by the host and from the viewers' join calls) and failures.
  *
@@ -7,21 +7,24 @@
  *
  * @module
  */
-import { parseFlags } from "../cli/flags.ts";
+import { flagTable, intValue, parseFlags } from "../cli/flags.ts";
 import { setupLogging } from "../cli/logging.ts";
-import { LoadRun } from "../cli/loadrun.ts";
+import type { RtcStack } from "../cli/common.ts";
+import { LOAD_FLAGS, LoadRun } from "../cli/loadrun.ts";
 
-const { flags } = parseFlags(Deno.args, [
-  { name: "viewers", type: "string", description: "viewers", default: "100" },
-  { name: "processes", type: "string", description: "swarm processes", default: "4" },
-  { name: "runs", type: "string", description: "runs per cap", default: "3" },
-  { name: "caps", type: "string", description: "start:ceiling,… handshake caps", default: "16:32" },
-  { name: "json", type: "string", description: "write results here" },
-]);
-const viewers = Number(flags.viewers ?? 100);
-const processes = Number(flags.processes ?? 4);
-const runs = Number(flags.runs ?? 3);
-const caps = String(flags.caps ?? "16:32").split(",").map((c) => c.split(":").map(Number));
+const { values: flags } = parseFlags(
+  Deno.args,
+  flagTable({
+    viewers: LOAD_FLAGS.viewers,
+    processes: LOAD_FLAGS.processes,
+    runs: { type: "int", help: "runs per cap", default: 3, min: 1 },
+    caps: { type: "string", help: "start:ceiling,… handshake caps", default: "16:32" },
+    json: LOAD_FLAGS.json,
+    rtc: LOAD_FLAGS.rtc,
+  }),
+);
+const { viewers, processes, runs } = flags;
+const caps = flags.caps.split(",").map((c) => c.split(":").map((n) => intValue(n, "caps", 1)));
 await setupLogging("json", "error");
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -35,6 +38,7 @@ for (const [start, ceiling] of caps) {
       viewers,
       processes,
       host: { maxConcurrentHandshakes: start, maxConcurrentHandshakesCeiling: ceiling ?? start },
+      rtc: flags.rtc as RtcStack,
     });
     await run.start();
     run.join();
@@ -64,6 +68,6 @@ for (const [start, ceiling] of caps) {
   });
 }
 console.table(results);
-if (typeof flags.json === "string") {
+if (flags.json !== undefined) {
   await Deno.writeTextFile(flags.json, JSON.stringify(results, null, 2));
 }

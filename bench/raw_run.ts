@@ -9,7 +9,8 @@
  *
  * @module
  */
-import { type FlagSpec, intFlag, parseFlags } from "../cli/flags.ts";
+import { flagTable, parseFlags } from "../cli/flags.ts";
+import { LOAD_FLAGS } from "../cli/loadrun.ts";
 import { HOST_V8_FLAGS } from "../cli/compile.ts";
 import { type LoadServer, startLoadServer } from "../cli/server_proc.ts";
 import { type BroadcastResult, measureBroadcast, SwarmProc } from "../cli/swarm_proc.ts";
@@ -122,33 +123,27 @@ export class RawLoadRun implements AsyncDisposable {
 }
 
 /** Flags of `bench/raw_run.ts`. */
-export const RAW_RUN_FLAGS: FlagSpec[] = ["viewers", "processes", "rate", "duration", "size", "cap"]
-  .map((name): FlagSpec => ({ name, type: "string", description: name }))
-  .concat(
-    { name: "server-process", type: "boolean", description: "server in its own process" },
-    { name: "naive", type: "boolean", description: "leave werift's STUN fallback on" },
-  );
+export const RAW_RUN_FLAGS = flagTable({
+  ...LOAD_FLAGS,
+  cap: { type: "int", help: "handshakes in flight (default: no cap)", min: 1, max: 10_000 },
+  naive: { type: "boolean", help: "leave werift's STUN fallback on" },
+});
 
 /** One stampede run of the raw baseline with `args` (see {@link RAW_RUN_FLAGS}). */
 export async function rawRun(args: string[]): Promise<RawRunResult> {
-  const { flags } = parseFlags(args, RAW_RUN_FLAGS);
-  const viewers = intFlag(flags.viewers, "viewers", 100, 1, 10_000);
-  const cap = flags.cap === undefined ? undefined : intFlag(flags.cap, "cap", 16, 1, 10_000);
+  const { values: flags } = parseFlags(args, RAW_RUN_FLAGS);
+  const { viewers, cap } = flags;
   await using run = new RawLoadRun({
     viewers,
-    processes: intFlag(flags.processes, "processes", 4, 1, 64),
+    processes: flags.processes,
     cap,
-    serverProcess: !!flags["server-process"],
-    naive: !!flags.naive,
+    serverProcess: flags["server-process"],
+    naive: flags.naive,
   });
   await run.start();
   run.join();
   await run.waitReady(120_000);
-  const broadcast = await run.broadcast(
-    intFlag(flags.rate, "rate", 50, 1, 100_000),
-    intFlag(flags.duration, "duration", 10, 1, 3600),
-    intFlag(flags.size, "size", 1024, 48, 1 << 20),
-  );
+  const broadcast = await run.broadcast(flags.rate, flags.duration, flags.size);
   return {
     viewers,
     cap,

@@ -14,26 +14,24 @@ import { type RTCDataChannel, RTCPeerConnection } from "werift";
 import { sessionWsUrl } from "../core/session.ts";
 import { SignalingClient } from "../core/signaling.ts";
 import type { SignalData } from "../core/protocol.ts";
-import { type FlagSpec, intFlag, parseFlags, UsageError } from "../cli/flags.ts";
+import { flagTable, parseFlags, UsageError } from "../cli/flags.ts";
 import { readLines } from "../cli/lines.ts";
 import {
   emitEvent,
   processCpuMs,
   recordMessage,
   summarizeStats,
+  SWARM_JOIN_FLAGS,
   type SwarmStats,
 } from "../cli/swarm.ts";
 import { addRemoteCandidate, RAW_PEER_CONFIG, trickle, withoutStunFallback } from "./raw_host.ts";
 
 /** Flags of the raw swarm. */
-export const RAW_SWARM_FLAGS: FlagSpec[] = [
-  { name: "server", type: "string", description: "signaling server URL" },
-  { name: "session", type: "string", description: "session id (required)" },
-  { name: "code", type: "string", description: "join code (required)" },
-  { name: "count", type: "string", description: "viewers to start at once", default: "10" },
-  { name: "prefix", type: "string", description: "label prefix", default: "raw" },
-  { name: "naive", type: "boolean", description: "leave werift's STUN fallback on" },
-];
+export const RAW_SWARM_FLAGS = flagTable({
+  ...SWARM_JOIN_FLAGS,
+  prefix: { type: "string", help: "label prefix", default: "raw" },
+  naive: { type: "boolean", help: "leave werift's STUN fallback on" },
+});
 
 interface _Viewer extends SwarmStats {
   signaling?: SignalingClient;
@@ -43,19 +41,17 @@ interface _Viewer extends SwarmStats {
 
 /** Runs the raw swarm until `quit` or stdin closes. */
 export async function rawSwarmCommand(args: string[]): Promise<number> {
-  const { flags } = parseFlags(args, RAW_SWARM_FLAGS);
-  const { server, session, code } = flags;
-  if (typeof server !== "string" || typeof session !== "string" || typeof code !== "string") {
-    throw new UsageError("--server, --session and --code are required");
+  const { values: flags } = parseFlags(args, RAW_SWARM_FLAGS);
+  const { server, session, code, count, prefix } = flags;
+  if (session === undefined || code === undefined) {
+    throw new UsageError("--session and --code are required");
   }
-  const count = intFlag(flags.count, "count", 10, 0, 10_000);
   const url = sessionWsUrl(server, session);
-  const prefix = (flags.prefix as string | undefined) ?? "raw";
   const viewers: _Viewer[] = [];
   for (let i = 0; i < count; i++) {
     const v: _Viewer = { i, state: "joining", received: 0, outOfOrder: 0, lat: [] };
     viewers.push(v);
-    void _run(v, url, code, `${prefix}-${i}`, !!flags.naive);
+    void _run(v, url, code, `${prefix}-${i}`, flags.naive);
   }
   const summary = (v: _Viewer, full: boolean) => {
     const { signaling: _s, pc: _p, dc: _d, ...stats } = v;

@@ -19,22 +19,22 @@
  *
  * @module
  */
-import { type FlagSpec, intFlag, parseFlags } from "../cli/flags.ts";
+import { flagTable, parseFlags } from "../cli/flags.ts";
 import { readLines } from "../cli/lines.ts";
 import { Redis } from "ioredis";
 import { connectRedis, startSignalingServer } from "../server/mod.ts";
-import { deleteRedisPrefix, quitRedis } from "../server/redis_link.ts";
+import { deleteRedisPrefix, quitRedis } from "../server/redis/link.ts";
 
-const FLAGS: FlagSpec[] = [
-  { name: "modes", type: "string", description: "modes to run", default: "memory,redis-1,redis-2" },
-  { name: "redis", type: "string", description: "Redis URL", default: "redis://127.0.0.1:6390" },
-  { name: "sessions", type: "string", description: "sessions", default: "4" },
-  { name: "viewers", type: "string", description: "viewers per session", default: "25" },
-  { name: "window", type: "string", description: "signals in flight per viewer", default: "4" },
-  { name: "seconds", type: "string", description: "measured seconds", default: "5" },
-  { name: "serve", type: "boolean", description: "(internal) run one server" },
-  { name: "prefix", type: "string", description: "(internal) Redis key prefix" },
-];
+const FLAGS = flagTable({
+  modes: { type: "string", help: "modes to run", default: "memory,redis-1,redis-2" },
+  redis: { type: "string", help: "Redis URL (default: redis://127.0.0.1:6390)" },
+  sessions: { type: "int", help: "sessions", default: 4, min: 1 },
+  viewers: { type: "int", help: "viewers per session", default: 25, min: 1, max: 10_000 },
+  window: { type: "int", help: "signals in flight per viewer", default: 4, min: 1 },
+  seconds: { type: "int", help: "measured seconds", default: 5, min: 1 },
+  serve: { type: "boolean", help: "(internal) run one server" },
+  prefix: { type: "string", help: "(internal) Redis key prefix", default: "bench:" },
+});
 
 const CANDIDATE = {
   kind: "candidate",
@@ -237,6 +237,8 @@ async function _serve(redisUrl: string | undefined, prefix: string): Promise<voi
     store: redis?.store,
     bus: redis?.bus,
     limits: { hostRate: 1e9, viewerRate: 1e9 },
+    counters: redis?.counters,
+    addressLimits: { socketsPerAddress: 0 }, // every client is on 127.0.0.1
   });
   console.log(JSON.stringify({ url: server.url }));
   for await (const _ of Deno.stdin.readable) { /* until stdin closes */ }
@@ -245,18 +247,14 @@ async function _serve(redisUrl: string | undefined, prefix: string): Promise<voi
 }
 
 if (import.meta.main) {
-  const { flags } = parseFlags(Deno.args, FLAGS);
-  const redis = (flags.redis as string | undefined) ?? "redis://127.0.0.1:6390";
+  const { values: flags } = parseFlags(Deno.args, FLAGS);
+  const redis = flags.redis ?? "redis://127.0.0.1:6390";
   if (flags.serve) {
-    await _serve(flags.redis as string | undefined, (flags.prefix as string) ?? "bench:");
+    await _serve(flags.redis, flags.prefix);
   } else {
-    const load: _Load = {
-      sessions: intFlag(flags.sessions, "sessions", 4, 1),
-      viewers: intFlag(flags.viewers, "viewers", 25, 1, 10_000),
-      window: intFlag(flags.window, "window", 4, 1),
-      seconds: intFlag(flags.seconds, "seconds", 5, 1),
-    };
-    const modes = ((flags.modes as string | undefined) ?? "memory,redis-1,redis-2").split(",");
+    const { sessions, viewers, window, seconds } = flags;
+    const load: _Load = { sessions, viewers, window, seconds };
+    const modes = flags.modes.split(",");
     console.log(
       `${load.sessions} sessions × (1 host + ${load.viewers} viewers), ${load.window} in flight ` +
         `per viewer, ${load.seconds} s, ${navigator.hardwareConcurrency} CPUs`,

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { type FlagSpec, helpText, parseFlags, UsageError } from "./flags.ts";
+import { flagTable, HELP_FLAG, helpText, parseFlags, UsageError } from "./flags.ts";
 
 /**
  * What the binary may do: `net` (the server, WebSockets, WebRTC over UDP), `env` (npm
@@ -35,15 +35,10 @@ export const BINARY_PERMISSIONS: readonly string[] = [
  */
 export const HOST_V8_FLAGS = "--v8-flags=--max-semi-space-size=8";
 
-const FLAGS: FlagSpec[] = [
-  {
-    name: "output",
-    type: "string",
-    description: "where to write the binary",
-    default: "dist/shoal",
-  },
-  { name: "help", type: "boolean", description: "show this help" },
-];
+const FLAGS = flagTable({
+  output: { type: "string", help: "where to write the binary", default: "dist/shoal" },
+  ...HELP_FLAG,
+});
 
 const ROOT = new URL("..", import.meta.url);
 const TARGET = Deno.build.target;
@@ -143,12 +138,12 @@ async function _smoke(output: string): Promise<string> {
 
 /** Runs the compile task; resolves with the exit code. */
 export async function compileCommand(args: string[]): Promise<number> {
-  const { flags } = parseFlags(args, FLAGS);
+  const { values: flags } = parseFlags(args, FLAGS);
   if (flags.help) {
     console.log(helpText("Usage: deno task compile [flags]\n\nBuilds the shoal binary.", FLAGS));
     return 0;
   }
-  const output = (flags.output as string | undefined) ?? "dist/shoal";
+  const output = flags.output;
   try {
     const source = await checkDenort();
     console.error(`shoal compile: denort: ${source}`);

@@ -1,31 +1,23 @@
 /**
- * `shoal demo`: an embedded signaling server, a host and 100 werift viewers over a few
- * processes on this machine. Shows viewers by state while they connect, broadcasts for a
- * few seconds, then prints a summary. Exits 0 only when every viewer was ready and every
- * message delivered.
+ * `shoal demo`: an embedded signaling server, a host and 100 viewers (libdatachannel, or
+ * werift with `--rtc werift`) over a few processes on this machine. Shows viewers by state
+ * while they connect, broadcasts for a few seconds, then prints a summary. Exits 0 only when
+ * every viewer was ready and every message delivered.
  *
  * @module
  */
-import { type FlagSpec, helpText, intFlag, parseFlags } from "./flags.ts";
+import type { RtcStack } from "./common.ts";
+import { flagTable, HELP_FLAG, helpText, parseFlags } from "./flags.ts";
 import { setupLogging } from "./logging.ts";
-import { type BroadcastResult, LoadRun } from "./loadrun.ts";
+import { type BroadcastResult, LOAD_FLAGS, LoadRun } from "./loadrun.ts";
 import type { HostMetricsSnapshot } from "../core/host_metrics.ts";
 
 /** Flags of `shoal demo`. */
-export const DEMO_FLAGS: FlagSpec[] = [
-  { name: "viewers", type: "string", description: "viewers to start", default: "100" },
-  {
-    name: "processes",
-    type: "string",
-    description: "processes the viewers are spread over",
-    default: "4",
-  },
-  { name: "duration", type: "string", description: "seconds of broadcast", default: "5" },
-  { name: "rate", type: "string", description: "messages per second", default: "50" },
-  { name: "size", type: "string", description: "bytes per message", default: "1024" },
-  { name: "json", type: "string", description: "also write the results as JSON to this file" },
-  { name: "help", type: "boolean", description: "show this help" },
-];
+export const DEMO_FLAGS = flagTable({
+  ...LOAD_FLAGS,
+  duration: { ...LOAD_FLAGS.duration, default: 5 },
+  ...HELP_FLAG,
+});
 
 /** Everything `demo` measured (what `--json` writes). */
 export interface DemoResult {
@@ -72,20 +64,21 @@ function _pct(sorted: number[], p: number): number {
 
 /** Runs the demo; resolves with the exit code. */
 export async function demoCommand(args: string[]): Promise<number> {
-  const { flags } = parseFlags(args, DEMO_FLAGS);
+  const { values: flags } = parseFlags(args, DEMO_FLAGS);
   if (flags.help) {
     console.log(
       helpText("Usage: shoal demo [flags]\n\nOne host, many viewers, on this machine.", DEMO_FLAGS),
     );
     return 0;
   }
-  const viewers = intFlag(flags.viewers, "viewers", 100, 1, 10_000);
-  const processes = intFlag(flags.processes, "processes", 4, 1, 64);
-  const duration = intFlag(flags.duration, "duration", 5, 1, 3600);
-  const rate = intFlag(flags.rate, "rate", 50, 1, 10_000);
-  const size = intFlag(flags.size, "size", 1024, 48, 1 << 20);
+  const { viewers, processes, duration, rate, size } = flags;
   await setupLogging("json", "error");
-  await using run = new LoadRun({ viewers, processes });
+  await using run = new LoadRun({
+    viewers,
+    processes,
+    serverProcess: flags["server-process"],
+    rtc: flags.rtc as RtcStack,
+  });
   await run.start();
   write(`shoal demo: ${viewers} viewers in ${processes} processes joining one host at once\n`);
   run.join();
@@ -124,7 +117,7 @@ export async function demoCommand(args: string[]): Promise<number> {
     },
   };
   write(_table(result));
-  if (typeof flags.json === "string") {
+  if (flags.json !== undefined) {
     await Deno.writeTextFile(flags.json, JSON.stringify(result, null, 2) + "\n");
   }
   const ok = allReady && result.failed === 0 && broadcast.deliveryRatio === 1 &&

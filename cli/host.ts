@@ -7,71 +7,67 @@
 import { abortable } from "../core/async.ts";
 import { Host } from "../core/host.ts";
 import type { PeerState } from "../core/supervisor.ts";
-import { serverUrl, weriftFor } from "./common.ts";
-import { type FlagSpec, helpText, intFlag, parseFlags, UsageError } from "./flags.ts";
+import {
+  ICE_ADDRESS_FLAG,
+  ICE_POLICY_FLAG,
+  RTC_FLAG,
+  rtcFor,
+  SERVER_FLAG,
+  serverUrl,
+} from "./common.ts";
+import { flagTable, HELP_FLAG, helpText, parseFlags, UsageError } from "./flags.ts";
 import { readLines } from "./lines.ts";
-import { type LogFormat, setupLogging } from "./logging.ts";
+import { logFormatFlag, logLevelFlag, setupLogging } from "./logging.ts";
 
 /** Flags of `shoal host`. */
-export const HOST_FLAGS: FlagSpec[] = [
-  {
-    name: "server",
+export const HOST_FLAGS = flagTable({
+  ...SERVER_FLAG,
+  session: {
     type: "string",
-    description: "signaling server URL",
-    default: "http://127.0.0.1:8787",
+    help: "take over this session (with --token) instead of creating one",
   },
-  {
-    name: "session",
+  token: { type: "string", help: "host token of --session" },
+  exec: {
     type: "string",
-    description: "take over this session (with --token) instead of creating one",
+    help: "broadcast the output lines of this shell command instead of stdin",
   },
-  { name: "token", type: "string", description: "host token of --session" },
-  {
-    name: "exec",
-    type: "string",
-    description: "broadcast the output lines of this shell command instead of stdin",
+  "max-viewers": {
+    type: "int",
+    help: "maxViewers of a created session",
+    default: 256,
+    min: 1,
+    max: 10_000,
   },
-  {
-    name: "max-viewers",
-    type: "string",
-    description: "maxViewers of a created session",
-    default: "256",
+  "max-peers": {
+    type: "int",
+    help: "most ready viewers at once",
+    default: 128,
+    min: 1,
+    max: 100_000,
   },
-  { name: "max-peers", type: "string", description: "most ready viewers at once", default: "128" },
-  {
-    name: "drop-oldest",
-    type: "boolean",
-    description: "when full, drop the oldest viewer instead of refusing",
+  "drop-oldest": { type: "boolean", help: "when full, drop the oldest viewer instead of refusing" },
+  "metrics-port": {
+    type: "int",
+    help: "serve Prometheus metrics on 127.0.0.1:PORT/metrics",
+    max: 65535,
   },
-  {
-    name: "metrics-port",
-    type: "string",
-    description: "serve Prometheus metrics on 127.0.0.1:PORT/metrics",
+  ...ICE_ADDRESS_FLAG,
+  ...RTC_FLAG,
+  "max-queued-bytes": {
+    type: "int",
+    help: "most bytes queued for broadcast (reading waits long before)",
+    default: 32 << 20,
+    min: 1 << 20,
   },
-  {
-    name: "ice-address",
-    type: "string",
-    description: "local IPv4 address for ICE (default: loopback for a local server)",
-  },
-  {
-    name: "max-queued-bytes",
-    type: "string",
-    description: "most bytes queued for broadcast (reading waits long before)",
-    default: "33554432",
-  },
-  { name: "log-format", type: "string", description: "json or pretty", default: "pretty" },
-  {
-    name: "log-level",
-    type: "string",
-    description: "debug, info, warning or error",
-    default: "warning",
-  },
-  { name: "help", type: "boolean", description: "show this help" },
-];
+  ...ICE_POLICY_FLAG,
+  "log-format": logFormatFlag("pretty"),
+  "log-level": logLevelFlag("warning"),
+  ...HELP_FLAG,
+});
 
 /** Runs `shoal host`; resolves with the exit code. */
 export async function hostCommand(args: string[]): Promise<number> {
-  const { flags } = parseFlags(args, HOST_FLAGS);
+  const { values: flags } = parseFlags(args, HOST_FLAGS);
   if (flags.help) {
     console.log(
       helpText("Usage: shoal host [flags]\n\nStreams stdin lines to every viewer.", HOST_FLAGS),
@@ -82,7 +78,7 @@ export async function hostCommand(args: string[]): Promise<number> {
   if ((flags.session === undefined) !== (flags.token === undefined)) {
     throw new UsageError("--session and --token go together");
   }
-  await setupLogging(_format(flags["log-format"]), _level(flags["log-level"]));
+  await setupLogging(flags["log-format"], flags["log-level"]);
   const controller = new AbortController();
   const stop = () => controller.abort("interrupted");
   Deno.addSignalListener("SIGINT", stop);
@@ -90,19 +86,20 @@ export async function hostCommand(args: string[]): Promise<number> {
   let metricsServer: Deno.HttpServer<Deno.NetAddr> | undefined;
   try {
     await using host = await Host.start({
-      rtc: weriftFor(server, flags["ice-address"] as string | undefined),
+      rtc: await rtcFor(flags.rtc, server, flags["ice-address"]),
       server,
-      sessionId: flags.session as string | undefined,
-      token: flags.token as string | undefined,
-      maxViewers: intFlag(flags["max-viewers"], "max-viewers", 256, 1, 10_000),
-      maxPeers: intFlag(flags["max-peers"], "max-peers", 128, 1, 100_000),
+      sessionId: flags.session,
+      token: flags.token,
+      maxViewers: flags["max-viewers"],
+      maxPeers: flags["max-peers"],
       whenFull: flags["drop-oldest"] ? "dropOldest" : "refuse",
-      maxQueuedBytes: intFlag(flags["max-queued-bytes"], "max-queued-bytes", 32 << 20, 1 << 20),
+      maxQueuedBytes: flags["max-queued-bytes"],
+      iceTransportPolicy: flags["ice-transport-policy"],
       signal: controller.signal,
     });
     _announce(host, server);
     if (flags["metrics-port"] !== undefined) {
-      const port = intFlag(flags["metrics-port"], "metrics-port", 0, 0, 65535);
+      const port = flags["metrics-port"];
       metricsServer = Deno.serve(
         { hostname: "127.0.0.1", port, onListen: () => {} },
         () =>
@@ -114,7 +111,7 @@ export async function hostCommand(args: string[]): Promise<number> {
     }
     const status = _statusLine(host);
     const inbox = _printInbox(host);
-    await _pump(host, flags.exec as string | undefined, controller.signal);
+    await _pump(host, flags.exec, controller.signal);
     status.stop();
     await host.close();
     await inbox;
@@ -124,20 +121,6 @@ export async function hostCommand(args: string[]): Promise<number> {
     Deno.removeSignalListener("SIGINT", stop);
     Deno.removeSignalListener("SIGTERM", stop);
   }
-}
-
-function _format(v: string | boolean | undefined): LogFormat {
-  const f = v ?? "pretty";
-  if (f !== "json" && f !== "pretty") throw new UsageError("--log-format must be json or pretty");
-  return f;
-}
-
-function _level(v: string | boolean | undefined): "debug" | "info" | "warning" | "error" {
-  const l = v ?? "warning";
-  if (l !== "debug" && l !== "info" && l !== "warning" && l !== "error") {
-    throw new UsageError("--log-level must be debug, info, warning or error");
-  }
-  return l;
 }
 
 function _announce(host: Host, server: string): void {

@@ -1,25 +1,48 @@
 /**
  * The machinery behind `shoal demo` and `shoal bench`: an embedded signaling server, a
- * werift host in this process, viewers spread over swarm processes, a broadcast phase,
+ * host in this process (werift or libdatachannel), viewers spread over swarm processes, a broadcast phase,
  * and the figures that come out of it.
  *
  * @module
  */
-import { werift } from "../adapters/werift.ts";
 import { Host, type HostOptions } from "../core/host.ts";
 import type { HostMetricsSnapshot } from "../core/host_metrics.ts";
 import type { SignalingServer } from "../server/mod.ts";
+import { DEFAULT_RTC_STACK, RTC_FLAG, rtcAdapter, type RtcStack } from "./common.ts";
 import { type LoadServer, startLoadServer } from "./server_proc.ts";
 import {
   type BroadcastResult,
   type FloodResult,
   measureBroadcast,
   measureFlood,
-  SwarmProc,
+  spawnSwarms,
+  type SwarmProc,
 } from "./swarm_proc.ts";
-import { swarmCommandLine } from "./swarm_spawn.ts";
+
+import { flagTable } from "./flags.ts";
 
 export type { BroadcastResult, FloodResult } from "./swarm_proc.ts";
+
+/** The flags of a load run that `demo`, `bench` and the benchmarks share. */
+export const LOAD_FLAGS = flagTable({
+  viewers: { type: "int", help: "viewers to start", default: 100, min: 1, max: 10_000 },
+  processes: {
+    type: "int",
+    help: "processes the viewers are spread over",
+    default: 4,
+    min: 1,
+    max: 64,
+  },
+  duration: { type: "int", help: "seconds of broadcast", default: 10, min: 1, max: 3600 },
+  rate: { type: "int", help: "messages per second", default: 50, min: 1, max: 100_000 },
+  size: { type: "int", help: "bytes per message", default: 1024, min: 48, max: 1 << 20 },
+  json: { type: "string", help: "also write the results as JSON to this file" },
+  "server-process": {
+    type: "boolean",
+    help: "run the signaling server in its own process (host figures without it)",
+  },
+  ...RTC_FLAG,
+});
 
 /** Options of a load run. */
 export interface LoadRunOptions {
@@ -34,6 +57,10 @@ export interface LoadRunOptions {
    * CPU) holds the host alone. Default: embedded in this process.
    */
   serverProcess?: boolean;
+  /** The host's WebRTC stack. Default: the CLI's default. */
+  rtc?: RtcStack;
+  /** The viewers' WebRTC stack. Default: the host's. */
+  viewerRtc?: RtcStack;
 }
 
 /** A signaling server, a host and swarms of viewers on this machine. */
@@ -55,7 +82,7 @@ export class LoadRun implements AsyncDisposable {
   async start(): Promise<void> {
     this.#server = await startLoadServer(this.#o.serverProcess);
     this.host = await Host.start({
-      rtc: werift({ interfaceAddresses: { udp4: "127.0.0.1" } }),
+      rtc: await rtcAdapter(this.#o.rtc ?? DEFAULT_RTC_STACK, "127.0.0.1"),
       server: this.serverUrl,
       maxViewers: Math.max(256, this.#o.viewers),
       maxPeers: Math.max(128, this.#o.viewers),
@@ -133,28 +160,14 @@ export class LoadRun implements AsyncDisposable {
 
   #spawn(countOf: (p: number) => number): void {
     this.joinStarted = performance.now();
-    for (let p = 0; p < this.#o.processes; p++) {
-      const count = countOf(p);
-      this.#swarms.push(
-        new SwarmProc(
-          swarmCommandLine([
-            "--server",
-            this.serverUrl,
-            "--session",
-            this.host.session.sessionId,
-            "--code",
-            this.host.joinCode!,
-            "--count",
-            String(count),
-            "--prefix",
-            `p${p}`,
-            "--ice-address",
-            "127.0.0.1",
-          ]),
-          count,
-        ),
-      );
-    }
+    this.#swarms.push(...spawnSwarms({
+      server: this.serverUrl,
+      sessionId: this.host.session.sessionId,
+      joinCode: this.host.joinCode!,
+      processes: this.#o.processes,
+      countOf,
+      args: ["--rtc", this.#o.viewerRtc ?? this.#o.rtc ?? DEFAULT_RTC_STACK],
+    }));
   }
 
   /** Viewers the swarms report ready, and failed. */

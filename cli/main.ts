@@ -1,5 +1,5 @@
 /**
- * `shoal`: the one entry point. `shoal <command> [flags]` runs `signal`, `host`, `view`,
+ * `shoal`: the one entry point. `shoal <command> [flags]` runs `signal`, `host`, `share`, `view`,
  * `demo` or `bench`; `shoal <command> --help` lists the command's flags with their
  * defaults; `shoal --version` prints the version from `deno.json`. Bad usage (an unknown
  * command or flag, a missing value) prints one sentence and exits 2; an error a user can
@@ -31,11 +31,15 @@ interface _Command {
 const COMMANDS: Record<string, _Command> = {
   signal: {
     summary: "run the signaling server",
-    run: async (args) => (await (await import("../server/main.ts")).signalCommand(args), 0),
+    run: async (args) => (await (await import("./signal.ts")).signalCommand(args), 0),
   },
   host: {
     summary: "stream stdin (or a command's output) to every viewer",
     run: async (args) => (await import("./host.ts")).hostCommand(args),
+  },
+  share: {
+    summary: "share a terminal: a command in a pseudo-terminal, live in every viewer",
+    run: async (args) => (await import("./share.ts")).shareCommand(args),
   },
   view: {
     summary: "join a session and print what the host streams",
@@ -85,6 +89,9 @@ async function _explain(
   }
   if (error instanceof Error && error.name === "StoreUnavailableError") {
     return { sentence: error.message, code: 1 }; // `signal --redis` cannot reach Redis
+  }
+  if (error instanceof Error && error.name === "PtyError") {
+    return { sentence: error.message, code: 1 }; // `share` without util-linux `script`
   }
   const sentence = (await import("./common.ts")).explain(error);
   return sentence === undefined ? undefined : { sentence, code: 1 };

@@ -9,7 +9,8 @@ import { type SignalingServer, startSignalingServer } from "../server/mod.ts";
 import { readLines } from "./lines.ts";
 
 const MAIN = new URL("./main.ts", import.meta.url).pathname;
-const FLAGS = ["--port", "0", "--hostname", "127.0.0.1"];
+// Every viewer of a load run comes from 127.0.0.1: no cap on its WebSockets.
+const FLAGS = ["--port", "0", "--hostname", "127.0.0.1", "--max-sockets-per-address", "0"];
 
 /** `shoal signal` on 127.0.0.1 and a free port, as a child process. */
 export class ServerProc implements LoadServer, AsyncDisposable {
@@ -106,7 +107,11 @@ export interface LoadServer {
 /** Starts a signaling server on 127.0.0.1 and a free port, in this process or its own. */
 export async function startLoadServer(ownProcess = false): Promise<LoadServer> {
   if (ownProcess) return await ServerProc.start();
-  const embedded = startSignalingServer({ hostname: "127.0.0.1", port: 0 });
+  const embedded = startSignalingServer({
+    hostname: "127.0.0.1",
+    port: 0,
+    addressLimits: { socketsPerAddress: 0 },
+  });
   return {
     url: embedded.url,
     embedded,

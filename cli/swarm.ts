@@ -1,5 +1,5 @@
 /**
- * `shoal swarm`: many werift viewers in one process, for the demo, the benchmarks and the
+ * `shoal swarm`: many viewers (werift or libdatachannel, `--rtc`) in one process, for the demo, the benchmarks and the
  * tests. It reports JSON lines on stdout and takes commands on stdin:
  *
  * - out: `{"ev":"ready","i","peerId","ms"}`, `{"ev":"failed","i","error"}`,
@@ -8,32 +8,51 @@
  *   `leave I`, `send I TEXT`, `join N` (N more viewers)
  *
  * Broadcast payloads that start with `SEQ TS ` (a sequence number and `Date.now()` at
- * send) are checked for order and timed; others are only counted.
+ * send) are checked for order and timed; others are only counted. In a shared terminal
+ * (`shoal share`), the bytes of `screen` and `output` messages are counted, and each
+ * `@@TS@@` in the output is timed (the share benchmark types them and `cat` echoes them).
  *
  * @module
  */
 import process from "node:process";
+import type { RtcAdapter, RtcIceTransportPolicy } from "../core/rtc.ts";
+import { decodeTerminalMessage, TERMINAL_KIND } from "../core/terminal_messages.ts";
 import { Viewer } from "../core/viewer.ts";
-import { weriftFor } from "./common.ts";
-import { type FlagSpec, intFlag, parseFlags, UsageError } from "./flags.ts";
+import { ICE_ADDRESS_FLAG, ICE_POLICY_FLAG, RTC_FLAG, rtcFor, SERVER_FLAG } from "./common.ts";
+import { flagTable, parseFlags, UsageError } from "./flags.ts";
 import { readLines } from "./lines.ts";
-import { setupLogging } from "./logging.ts";
+import { logLevelFlag, setupLogging } from "./logging.ts";
+
+/** What a swarm of viewers joins: the flags it shares with the raw baseline's swarm. */
+export const SWARM_JOIN_FLAGS = flagTable({
+  ...SERVER_FLAG,
+  session: { type: "string", help: "session id (required)" },
+  code: { type: "string", help: "join code (required)" },
+  count: { type: "int", help: "viewers to start at once", default: 10, max: 10_000 },
+});
 
 /** Flags of `shoal swarm`. */
-export const SWARM_FLAGS: FlagSpec[] = [
-  {
-    name: "server",
-    type: "string",
-    description: "signaling server URL",
-    default: "http://127.0.0.1:8787",
+export const SWARM_FLAGS = flagTable({
+  ...SWARM_JOIN_FLAGS,
+  prefix: { type: "string", help: "label prefix", default: "swarm" },
+  ...ICE_ADDRESS_FLAG,
+  ...ICE_POLICY_FLAG,
+  "heartbeat-ms": { type: "int", help: "viewer heartbeat interval, ms", max: 600_000 },
+  "max-offer-requests": {
+    type: "int",
+    help: "offer requests before giving up",
+    default: 8,
+    max: 1_000,
   },
-  { name: "session", type: "string", description: "session id (required)" },
-  { name: "code", type: "string", description: "join code (required)" },
-  { name: "count", type: "string", description: "viewers to start at once", default: "10" },
-  { name: "prefix", type: "string", description: "label prefix", default: "swarm" },
-  { name: "ice-address", type: "string", description: "local IPv4 address for ICE" },
-  { name: "log-level", type: "string", description: "log level on stderr", default: "error" },
-];
+  "werift-recovery": {
+    type: "choice",
+    choices: ["quick", "stock"],
+    help: "quick (the adapter's loss shims) or stock (werift's timers)",
+    default: "quick",
+  },
+  ...RTC_FLAG,
+  "log-level": logLevelFlag("error"),
+});
 
 /** What the swarm knows of one viewer. */
 export interface SwarmViewerSummary {
@@ -59,6 +78,8 @@ export interface SwarmViewerSummary {
   readyMs?: number;
   /** Why it failed, if it did. */
   error?: string;
+  /** In a terminal session: bytes of `screen` and `output` received, and `screen`s. */
+  terminal?: { bytes: number; screens: number };
   /** Messages over 64 KiB: their size and FNV-1a hash. */
   large?: Array<{ bytes: number; fnv: number }>;
 }
@@ -111,13 +132,15 @@ export function summarizeStats(s: SwarmStats, state: string): SwarmViewerSummary
 
 /** Runs the swarm until `quit` or stdin closes. */
 export async function swarmCommand(args: string[]): Promise<number> {
-  const { flags } = parseFlags(args, SWARM_FLAGS);
-  const server = (flags.server as string | undefined) ?? "http://127.0.0.1:8787";
-  if (typeof flags.session !== "string" || typeof flags.code !== "string") {
+  const { values: flags } = parseFlags(args, SWARM_FLAGS);
+  const { server, session, code } = flags;
+  if (session === undefined || code === undefined) {
     throw new UsageError("--session and --code are required");
   }
-  await setupLogging("json", (flags["log-level"] as "error" | undefined) ?? "error");
-  const rtc = weriftFor(server, flags["ice-address"] as string | undefined);
+  await setupLogging("json", flags["log-level"]);
+  const rtc = await rtcFor(flags.rtc, server, flags["ice-address"], {
+    quickRecovery: flags["werift-recovery"] === "quick",
+  });
   const slots: _Slot[] = [];
   const join = (n: number) => {
     for (let k = 0; k < n; k++) {
@@ -132,13 +155,16 @@ export async function swarmCommand(args: string[]): Promise<number> {
       void _run(slot, {
         rtc,
         server,
-        session: flags.session as string,
-        code: flags.code as string,
-        prefix: (flags.prefix as string | undefined) ?? "swarm",
+        session,
+        code,
+        prefix: flags.prefix,
+        iceTransportPolicy: flags["ice-transport-policy"],
+        heartbeatIntervalMs: flags["heartbeat-ms"],
+        maxOfferRequests: flags["max-offer-requests"],
       });
     }
   };
-  join(intFlag(flags.count, "count", 10, 0, 10_000));
+  join(flags.count);
   for await (const line of readLines(Deno.stdin.readable)) {
     const [cmd, arg, ...rest] = line.trim().split(" ");
     if (cmd === "report") {
@@ -151,6 +177,7 @@ export async function swarmCommand(args: string[]): Promise<number> {
     } else if (cmd === "reset") {
       for (const s of slots) {
         Object.assign(s, { lat: [], outOfOrder: 0, firstSeq: undefined, lastSeq: undefined });
+        if (s.terminal) s.terminal = { bytes: 0, screens: 0 };
       }
     } else if (cmd === "leave") await slots[Number(arg)]?.viewer?.close();
     else if (cmd === "send") slots[Number(arg)]?.viewer?.send(rest.join(" "));
@@ -165,11 +192,14 @@ export async function swarmCommand(args: string[]): Promise<number> {
 async function _run(
   slot: _Slot,
   o: {
-    rtc: ReturnType<typeof weriftFor>;
+    rtc: RtcAdapter;
     server: string;
     session: string;
     code: string;
     prefix: string;
+    iceTransportPolicy: RtcIceTransportPolicy;
+    heartbeatIntervalMs?: number;
+    maxOfferRequests: number;
   },
 ): Promise<void> {
   const started = performance.now();
@@ -180,6 +210,11 @@ async function _run(
       sessionId: o.session,
       joinCode: o.code,
       label: `${o.prefix}-${slot.i}`,
+      iceTransportPolicy: o.iceTransportPolicy,
+      maxOfferRequests: o.maxOfferRequests,
+      ...(o.heartbeatIntervalMs === undefined
+        ? {}
+        : { heartbeatIntervalMs: o.heartbeatIntervalMs }),
     });
     slot.viewer = viewer;
     slot.peerId = viewer.peerId;
@@ -217,6 +252,9 @@ export function fnv1a(bytes: Uint8Array): number {
  */
 export function recordMessage(slot: SwarmStats, m: Uint8Array): void {
   slot.received++;
+  if (slot.terminal || (m[0] === TERMINAL_KIND.hello && decodeTerminalMessage(m))) {
+    return _recordTerminal(slot, m);
+  }
   if (m.byteLength > 65_536) {
     (slot.large ??= []).push({ bytes: m.byteLength, fnv: fnv1a(m) });
     return;
@@ -230,6 +268,20 @@ export function recordMessage(slot: SwarmStats, m: Uint8Array): void {
   slot.lastSeq = seq;
   const now = performance.timeOrigin + performance.now();
   if (slot.lat.length < 100_000) slot.lat.push(Math.round((now - Number(match[2])) * 10) / 10);
+}
+
+const MARK = /@@(\d+(?:\.\d+)?)@@/g;
+
+function _recordTerminal(slot: SwarmStats, m: Uint8Array): void {
+  const t = slot.terminal ??= { bytes: 0, screens: 0 };
+  if (m[0] === TERMINAL_KIND.screen) t.screens++;
+  if (m[0] !== TERMINAL_KIND.screen && m[0] !== TERMINAL_KIND.output) return;
+  t.bytes += m.byteLength - 1;
+  if (m[0] !== TERMINAL_KIND.output || m.byteLength > 4096) return; // a flood has no marks
+  const now = performance.timeOrigin + performance.now();
+  for (const [, ts] of decoder.decode(m.subarray(1)).matchAll(MARK)) {
+    if (slot.lat.length < 100_000) slot.lat.push(Math.round((now - Number(ts)) * 10) / 10);
+  }
 }
 
 if (import.meta.main) {

@@ -8,7 +8,7 @@
 import process from "node:process";
 import { readLines } from "./lines.ts";
 import type { SwarmViewerSummary } from "./swarm.ts";
-import type { CommandLine } from "./swarm_spawn.ts";
+import { type CommandLine, swarmCommandLine } from "./swarm_spawn.ts";
 
 /** A swarm child process: its `ready`/`failed` events, and its commands. */
 export class SwarmProc {
@@ -112,8 +112,34 @@ function _swarmsCpuMs(swarms: SwarmProc[]): number {
   return swarms.reduce((sum, s) => sum + s.cpuMs, 0);
 }
 
-async function _reports(swarms: SwarmProc[], full: boolean): Promise<SwarmViewerSummary[]> {
+/** Every viewer's summary from every swarm (`full`: with every latency). */
+export async function swarmReports(
+  swarms: SwarmProc[],
+  full: boolean,
+): Promise<SwarmViewerSummary[]> {
   return (await Promise.all(swarms.map((s) => s.report(full)))).flat();
+}
+
+/**
+ * Starts `processes` swarm processes of `countOf(p)` viewers each, joining `sessionId` on
+ * `server` over loopback ICE; labels are `p<process>-<index>`.
+ */
+export function spawnSwarms(o: {
+  server: string;
+  sessionId: string;
+  joinCode: string;
+  processes: number;
+  countOf: (process: number) => number;
+  /** More flags for every swarm process. */
+  args?: string[];
+}): SwarmProc[] {
+  return Array.from({ length: o.processes }, (_, p) => {
+    const count = o.countOf(p);
+    const args = ["--server", o.server, "--session", o.sessionId, "--code", o.joinCode];
+    args.push("--count", String(count), "--prefix", `p${p}`, "--ice-address", "127.0.0.1");
+    args.push(...o.args ?? []);
+    return new SwarmProc(swarmCommandLine(args), count);
+  });
 }
 
 /**
@@ -202,7 +228,7 @@ export async function measureFlood(
   let window: SwarmViewerSummary[];
   try {
     await source.pipeTo(sink);
-    window = await _reports(swarms, false);
+    window = await swarmReports(swarms, false);
   } finally {
     clearInterval(sampler);
   }
@@ -238,7 +264,7 @@ export async function measureFlood(
 /** Starts a new measurement: what each viewer had received so far, by peer id. */
 async function _baseline(swarms: SwarmProc[]): Promise<Map<string, number>> {
   await Promise.all(swarms.map((s) => s.command("reset")));
-  const before = await _reports(swarms, false);
+  const before = await swarmReports(swarms, false);
   return new Map(before.map((v) => [`${v.peerId}`, v.received]));
 }
 
@@ -249,14 +275,14 @@ async function _landed(
   sent: number,
   full = true,
 ): Promise<SwarmViewerSummary[]> {
-  let after = await _reports(swarms, full);
+  let after = await swarmReports(swarms, full);
   const deadline = performance.now() + 10_000;
   while (
     after.some((v) => v.received - (base.get(`${v.peerId}`) ?? 0) < sent) &&
     performance.now() < deadline
   ) {
     await new Promise((r) => setTimeout(r, 200));
-    after = await _reports(swarms, full);
+    after = await swarmReports(swarms, full);
   }
   return after;
 }

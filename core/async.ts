@@ -69,6 +69,34 @@ export function backoff(
   return Math.round(base * (0.5 + 0.5 * (options.random ?? Math.random)()));
 }
 
+/**
+ * Finishes opening `resource`: awaits `open()`, closes the resource and rethrows when that
+ * fails, and otherwise closes it when `signal` aborts later. Returns the resource.
+ *
+ * @example
+ * ```ts
+ * import { openOrClose } from "./async.ts";
+ * let closed = false;
+ * const res = { close: () => Promise.resolve(void (closed = true)) };
+ * await openOrClose(res, () => Promise.reject(new Error("refused"))).catch(() => {});
+ * console.assert(closed);
+ * ```
+ */
+export async function openOrClose<T extends { close(): Promise<void> }>(
+  resource: T,
+  open: () => Promise<unknown>,
+  signal?: AbortSignal,
+): Promise<T> {
+  try {
+    await open();
+  } catch (error) {
+    await resource.close();
+    throw error;
+  }
+  signal?.addEventListener("abort", () => resource.close(), { once: true });
+  return resource;
+}
+
 /** One caller waiting in a set of {@link waitIn}: settle it with `resolve` or `reject`. */
 export interface Waiter {
   /** Settles the wait. */

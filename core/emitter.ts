@@ -48,11 +48,6 @@ export class Emitter<Events extends Record<string, unknown>> {
     }
   }
 
-  /** How many listeners `type` has. */
-  listenerCount(type: keyof Events): number {
-    return this.#listeners.get(type)?.size ?? 0;
-  }
-
   /** Removes every listener. */
   clear(): void {
     this.#listeners.clear();

@@ -16,7 +16,8 @@
 import { type Waiter, waitIn } from "./async.ts";
 import { Coalescer, encodeMessage, MessageIdAllocator } from "./framing.ts";
 import { type DropReason, type LinkLimits, PeerLink } from "./peer_link.ts";
-import type { RtcDataChannel, RtcPeerConnection } from "./rtc.ts";
+import { ReplayBuffer, type ReplayCounters, type ReplayOptions } from "./replay.ts";
+import type { RtcDataChannel, RtcMessage, RtcPeerConnection } from "./rtc.ts";
 
 /**
  * Defaults of {@link LinkLimits}. `maxLagMs` is what catches a slow viewer; the byte bound
@@ -36,6 +37,7 @@ export const DEFAULT_LINK_LIMITS: LinkLimits = {
   maxBufferedBytes: 20 * 1024 * 1024,
   maxLagMs: 5_000,
   maxMessageBytes: 16 * 1024 * 1024,
+  maxControlPerSecond: 50,
 };
 
 /**
@@ -148,6 +150,10 @@ export interface FanoutOptions {
   maxQueuedBytes?: number;
   /** A congestion episode started or ended. */
   onCongestion?: (congestion: Congestion) => void;
+  /** Bounds of the replay buffer that viewers resume from (docs/protocol.md, "Resume"). */
+  replay?: Partial<ReplayOptions>;
+  /** Where resumes are counted. */
+  counters?: ReplayCounters;
   /** A message from a viewer. */
   onMessage?: (peerId: string, payload: Uint8Array) => void;
   /** A viewer's link closed. */
@@ -166,6 +172,8 @@ export interface FanoutPeer {
   pc: RtcPeerConnection;
   /** Its open data channel. */
   channel: RtcDataChannel;
+  /** The `resume` of its `ready`, if any (a viewer that follows sequence numbers). */
+  resume?: unknown;
 }
 
 /**
@@ -184,6 +192,8 @@ export class Fanout implements AsyncDisposable {
   #limits: LinkLimits;
   #links: Map<string, PeerLink> = new Map();
   #held: Map<string, _Held> = new Map();
+  /** Links whose viewer follows sequence numbers: a message to it alone is marked direct. */
+  #sequenced: WeakSet<PeerLink> = new WeakSet();
   #ids = new MessageIdAllocator();
   #coalescer = new Coalescer(this.#ids);
   #flushTimer?: ReturnType<typeof setTimeout>;
@@ -213,6 +223,8 @@ export class Fanout implements AsyncDisposable {
   #waiters: Set<Waiter> = new Set();
   /** Viewers dropped, by reason. */
   readonly drops: Record<string, number> = {};
+  /** Numbers broadcast messages and keeps the latest for viewers that come back. */
+  readonly replay: ReplayBuffer;
   /**
    * Broadcast messages and their payload bytes, frames and bytes sent, broadcasts refused
    * (`overflow`), congestion episodes and the time spent congested (ms).
@@ -234,6 +246,7 @@ export class Fanout implements AsyncDisposable {
     if (!(this.#maxQueued > 0)) throw new RangeError("maxQueuedBytes must be positive");
     this.#maxLinkBytes = Math.min(this.#limits.maxBufferedBytes, this.#maxQueued);
     this.#now = options.now ?? (() => performance.now());
+    this.replay = new ReplayBuffer(options.replay, this.#now, options.counters);
     const every = options.heartbeatIntervalMs ?? 5_000;
     const tickMs = Math.max(50, Math.min(every || 1_000, this.#limits.maxLagMs / 4, 1_000));
     let sinceBeat = 0;
@@ -309,6 +322,8 @@ export class Fanout implements AsyncDisposable {
       oldest.close("capacity", `dropped for a newer viewer (maxPeers ${max})`);
     }
     this.#links.get(peer.peerId)?.close("closed", "replaced by a new connection", false);
+    this.flush(); // what is numbered so far goes to the others only
+    const start = this.replay.start(peer.resume, this.#ids);
     const link = new PeerLink(peer.peerId, peer.label, peer.pc, peer.channel, this.#limits, {
       message: (m) => this.#o.onMessage?.(peer.peerId, m),
       closed: (reason, detail) => this.#closedLink(link, reason, detail),
@@ -319,6 +334,10 @@ export class Fanout implements AsyncDisposable {
       },
     }, this.#now);
     this.#links.set(peer.peerId, link);
+    if (start.length > 0) {
+      this.#sequenced.add(link);
+      link.enqueue(start);
+    }
     this.#update();
     adopt((m) => link.receive(m));
     if (snapshot) this.#snapshot(link, snapshot);
@@ -333,6 +352,7 @@ export class Fanout implements AsyncDisposable {
   broadcast(payload: Uint8Array): number {
     const size = payload.byteLength + this.#coalescer.pendingBytes;
     if (this.#peak + size > this.#maxQueued) this.#makeRoom(payload.byteLength, size);
+    this.replay.push(payload);
     this.totals.messages++;
     this.totals.bytes += payload.byteLength;
     const coalesceMs = this.#o.coalesceMs ?? 2;
@@ -358,7 +378,7 @@ export class Fanout implements AsyncDisposable {
     const link = this.#links.get(peerId);
     if (!link || link.closed) return false;
     this.flush();
-    const frames = encodeMessage(payload, this.#ids.next());
+    const frames = this.#direct(link, payload);
     const held = this.#held.get(peerId);
     if (held) this.#hold(held, frames);
     else link.enqueue(frames);
@@ -391,6 +411,17 @@ export class Fanout implements AsyncDisposable {
     return this.close();
   }
 
+  /** Entries held per viewer: `links`, `held` (waiting on a snapshot), `closing`. */
+  retained(): { links: number; held: number; closing: number } {
+    return { links: this.#links.size, held: this.#held.size, closing: this.#closing.size };
+  }
+
+  /** The frames of a message to `link` alone, marked `direct` if its viewer follows numbers. */
+  #direct(link: PeerLink, payload: Uint8Array): RtcMessage[] {
+    const frames = encodeMessage(payload, this.#ids.next());
+    return this.#sequenced.has(link) ? [this.replay.direct, ...frames] : frames;
+  }
+
   #toAll(frames: Uint8Array[]): number {
     const now = this.#now();
     for (const link of this.#links.values()) {
@@ -402,10 +433,10 @@ export class Fanout implements AsyncDisposable {
     return this.#links.size;
   }
 
-  #hold(held: _Held, frames: readonly Uint8Array[]): void {
+  #hold(held: _Held, frames: readonly RtcMessage[]): void {
     for (const f of frames) {
       held.frames.push(f);
-      held.bytes += f.byteLength;
+      held.bytes += f.length;
     }
   }
 
@@ -541,7 +572,7 @@ export class Fanout implements AsyncDisposable {
   ): void {
     const held: _Held = { frames: [], bytes: 0 };
     this.#held.set(link.peerId, held);
-    const send = (payload: Uint8Array) => link.enqueue(encodeMessage(payload, this.#ids.next()));
+    const send = (payload: Uint8Array) => link.enqueue(this.#direct(link, payload));
     const release = () => {
       if (this.#held.get(link.peerId) !== held) return;
       this.#held.delete(link.peerId);
@@ -596,7 +627,7 @@ export class Fanout implements AsyncDisposable {
 
 /** Broadcast frames held for a viewer whose snapshot is being sent. */
 interface _Held {
-  frames: Uint8Array[];
+  frames: RtcMessage[];
   bytes: number;
 }
 

@@ -6,6 +6,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import type { Logger } from "./logger.ts";
+import { openOrClose } from "./async.ts";
 import { Emitter } from "./emitter.ts";
 import { BroadcastError, type Congestion, DEFAULT_MAX_QUEUED_BYTES, Fanout } from "./fanout.ts";
 import {
@@ -16,6 +17,7 @@ import {
   type PeerSnapshot,
   readyPercentiles,
   renderHostMetrics,
+  replayTotals,
 } from "./host_metrics.ts";
 import type { HostEvents, HostOptions, ViewerMessage } from "./host_options.ts";
 import { type NegotiatedPeer, Negotiator } from "./negotiator.ts";
@@ -23,7 +25,11 @@ import type { DropReason } from "./peer_link.ts";
 import { AsyncQueue } from "./queue.ts";
 import type { IceServer } from "./protocol.ts";
 import { type IncomingSignal, SignalingClient } from "./signaling.ts";
-import { type NegotiationJob, Supervisor } from "./supervisor.ts";
+import {
+  DEFAULT_MAX_CONCURRENT_HANDSHAKES,
+  type NegotiationJob,
+  Supervisor,
+} from "./supervisor.ts";
 import { createSession, type SessionInfo, sessionWsUrl } from "./session.ts";
 
 export type { HostEvents, HostOptions, ViewerMessage } from "./host_options.ts";
@@ -109,7 +115,7 @@ export class Host implements AsyncDisposable {
     this.#supervisor = new Supervisor<NegotiatedPeer>({
       negotiate: (job) => this.#negotiate(job),
       dispose: (peer) => void peer.pc.close(),
-      maxConcurrentHandshakes: options.maxConcurrentHandshakes ?? 32,
+      maxConcurrentHandshakes: options.maxConcurrentHandshakes ?? DEFAULT_MAX_CONCURRENT_HANDSHAKES,
       maxConcurrentHandshakesCeiling: options.maxConcurrentHandshakesCeiling ?? 64,
       maxAttempts: options.maxAttempts,
       requestOfferIntervalMs: options.requestOfferIntervalMs,
@@ -119,6 +125,7 @@ export class Host implements AsyncDisposable {
       onMessage: (peerId, data) => this.#inbox.push({ peerId, data }),
       onClosed: (peerId, reason, detail) => this.#linkClosed(peerId, reason, detail),
       onCongestion: (c) => this.#congestion(c),
+      counters: this.#metrics,
     });
     this.#wire();
   }
@@ -139,14 +146,11 @@ export class Host implements AsyncDisposable {
         signal: options.signal,
       });
     const host = new Host(session, options);
-    try {
-      await host.#signaling.connect({ signal: options.signal });
-    } catch (error) {
-      await host.close();
-      throw error;
-    }
-    options.signal?.addEventListener("abort", () => host.close(), { once: true });
-    return host;
+    return openOrClose(
+      host,
+      () => host.#signaling.connect({ signal: options.signal }),
+      options.signal,
+    );
   }
 
   /** The join code, when this host created the session. */
@@ -314,6 +318,7 @@ export class Host implements AsyncDisposable {
         congested: this.#fanout.congested,
       },
       timeToReadyMs: readyPercentiles(this.#ready),
+      replay: replayTotals(m, this.#fanout.replay),
     };
   }
 
@@ -326,6 +331,24 @@ export class Host implements AsyncDisposable {
       queuedBytes: this.#fanout.queuedBytes,
       congested: this.#fanout.congested,
     });
+  }
+
+  /**
+   * How many entries the host holds for viewers, map by map: `viewers` (labels), `joinedAt`,
+   * `negotiators`, `orphans`, `slots` (the supervisor's), `links`, `held` and `closing` (the
+   * fan-out's). Each is 0 once no viewer is in the session: `bench/soak.ts` and the leak test
+   * watch them.
+   */
+  retained(): Record<string, number> {
+    const slots = Object.values(this.#supervisor.counts()).reduce((a, b) => a + b, 0);
+    return {
+      viewers: this.#labels.size,
+      joinedAt: this.#joinedAt.size,
+      negotiators: this.#negotiators.size,
+      orphans: this.#orphans.size,
+      slots,
+      ...this.#fanout.retained(),
+    };
   }
 
   /** Tells every viewer `bye`, aborts handshakes, leaves the session. Idempotent. */
@@ -446,6 +469,7 @@ export class Host implements AsyncDisposable {
       rtc: this.#o.rtc,
       signaling: this.#signaling,
       iceServers: this.#iceServers,
+      iceTransportPolicy: this.#o.iceTransportPolicy,
       peerId: job.peerId,
       label: job.label,
       attempt: job.attempt,
@@ -521,6 +545,7 @@ export class Host implements AsyncDisposable {
         framesSent: link?.stats.framesSent ?? 0,
         messagesReceived: link?.stats.messagesReceived ?? 0,
         bytesReceived: link?.stats.bytesReceived ?? 0,
+        unknownControl: link?.stats.unknownControl ?? 0,
       });
     }
     return out;

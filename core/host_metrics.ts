@@ -5,6 +5,7 @@
  */
 import { type Counter, type Histogram, Registry } from "./metrics.ts";
 import type { HandshakeCounters } from "./negotiator.ts";
+import type { ReplayCounters } from "./replay.ts";
 import type { PeerState } from "./supervisor.ts";
 
 /**
@@ -26,6 +27,7 @@ import type { PeerState } from "./supervisor.ts";
  *   framesSent: 0,
  *   messagesReceived: 0,
  *   bytesReceived: 0,
+ *   unknownControl: 0,
  * }));
  * ```
  */
@@ -50,6 +52,8 @@ export interface PeerSnapshot {
   messagesReceived: number;
   /** Bytes it sent. */
   bytesReceived: number;
+  /** Control frames of a type this version does not know that it sent (ignored). */
+  unknownControl: number;
 }
 
 /**
@@ -80,7 +84,10 @@ export interface HostMetricsSnapshot {
   handshakes: { inFlight: number; concurrency: number };
   /** Offers sent, answers received, stale signals dropped. */
   signaling: { offers: number; answers: number; stale: number };
-  /** Handshake outcomes (`ready`, `timeout`, `failed`, `aborted`, `viewer-abort`). */
+  /**
+   * Handshake outcomes (`ready`, `timeout`, `ice-failed` (no candidate pair worked),
+   * `failed`, `aborted`, `viewer-abort`).
+   */
   outcomes: Record<string, number>;
   /** Handshake outcomes by `outcome/phase`, e.g. `timeout/answer`. */
   outcomesByPhase: Record<string, number>;
@@ -105,10 +112,15 @@ export interface HostMetricsSnapshot {
   };
   /** Time from join to ready, ms (p50, p95, max) over this host's life. */
   timeToReadyMs: { p50: number; p95: number; max: number; count: number };
+  /**
+   * Resume (docs/protocol.md): viewers that came back and got what they missed (`hits`) or
+   * were told of a gap (`misses`), messages replayed, and what the buffer holds now.
+   */
+  replay: { hits: number; misses: number; replayed: number; held: number; heldBytes: number };
 }
 
 /** The host's metric objects. */
-export interface HostMetrics extends HandshakeCounters {
+export interface HostMetrics extends HandshakeCounters, ReplayCounters {
   /** Everything, to render as Prometheus text. */
   registry: Registry;
   /** Offers sent. */
@@ -127,6 +139,10 @@ export interface HostMetrics extends HandshakeCounters {
   rejected: Counter;
   /** Time from join to ready, ms. */
   timeToReady: Histogram;
+  /** Viewers that came back with a position, by `outcome` (`hit`, `miss`). */
+  replays: Counter;
+  /** Messages sent again from the replay buffer. */
+  replayed: Counter;
 }
 
 /** Creates the host's metrics in a fresh registry. */
@@ -150,6 +166,11 @@ export function createHostMetrics(): HostMetrics {
       "shoal_host_broadcast_rejected_total",
       "Broadcasts refused because they would pass maxQueuedBytes.",
     ),
+    replays: registry.counter(
+      "shoal_host_resumes_total",
+      "Viewers that came back with a position, by outcome: hit (replayed) or miss (a gap).",
+    ),
+    replayed: registry.counter("shoal_host_replayed_messages_total", "Messages replayed."),
     timeToReady: registry.histogram(
       "shoal_host_time_to_ready_ms",
       "Time from join to ready, ms.",
@@ -169,6 +190,22 @@ export function outcomeTotals(
     byPhase[`${labels.outcome}/${labels.phase}`] = value;
   }
   return { outcomes: totals, outcomesByPhase: byPhase };
+}
+
+/** The `replay` part of a {@link HostMetricsSnapshot}. */
+export function replayTotals(
+  metrics: HostMetrics,
+  buffer: { size: number; bytes: number },
+): HostMetricsSnapshot["replay"] {
+  const by = (outcome: string) =>
+    metrics.replays.series().find((s) => s.labels.outcome === outcome)?.value ?? 0;
+  return {
+    hits: by("hit"),
+    misses: by("miss"),
+    replayed: metrics.replayed.total(),
+    held: buffer.size,
+    heldBytes: buffer.bytes,
+  };
 }
 
 /** p50, p95 and max of `samples` (ms), and how many there are. */

@@ -7,7 +7,7 @@
 import type { Logger } from "./logger.ts";
 import type { Congestion, FanoutOptions } from "./fanout.ts";
 import type { HandshakeTimeouts } from "./negotiator.ts";
-import type { RtcAdapter } from "./rtc.ts";
+import type { RtcAdapter, RtcIceTransportPolicy } from "./rtc.ts";
 import type { PeerState } from "./supervisor.ts";
 
 /**
@@ -34,7 +34,7 @@ import type { PeerState } from "./supervisor.ts";
  * ```
  */
 export interface HostOptions
-  extends Omit<FanoutOptions, "onMessage" | "onClosed" | "onCongestion" | "now"> {
+  extends Omit<FanoutOptions, "onMessage" | "onClosed" | "onCongestion" | "now" | "counters"> {
   /** The WebRTC stack (`werift()` in Deno, `browser()` in a page). */
   rtc: RtcAdapter;
   /** The signaling server's base URL, e.g. `http://127.0.0.1:8787`. */
@@ -45,6 +45,8 @@ export interface HostOptions
   token?: string;
   /** `maxViewers` of a session this host creates. */
   maxViewers?: number;
+  /** `relay` to reach viewers through TURN only, never directly (default `all`). */
+  iceTransportPolicy?: RtcIceTransportPolicy;
   /** Per-phase handshake timeouts. */
   timeouts?: Partial<HandshakeTimeouts>;
   /** Handshakes in flight at first (default 32; see bench/RESULTS.md). */

@@ -8,30 +8,146 @@
  */
 import type { Logger } from "./logger.ts";
 import type { Counter } from "./metrics.ts";
-import { parseControlFrame, type SignalData } from "./protocol.ts";
-import {
-  DEFAULT_HANDSHAKE_TIMEOUTS,
-  type HandshakePhase,
-  type HandshakeTimeouts,
-  type PhaseTimings,
-} from "./negotiator_phases.ts";
-import { HandshakeError, HandshakeTimeoutError } from "./negotiator_errors.ts";
+import { DATA_CHANNEL_LABEL, parseControlFrame, type SignalData } from "./protocol.ts";
 import type {
   RtcAdapter,
   RtcDataChannel,
   RTCIceServerLike,
+  RtcIceTransportPolicy,
   RtcMessage,
   RtcPeerConnection,
 } from "./rtc.ts";
 import type { IncomingSignal } from "./signaling.ts";
 
-export {
-  DEFAULT_HANDSHAKE_TIMEOUTS,
-  type HandshakePhase,
-  type HandshakeTimeouts,
-  type PhaseTimings,
-} from "./negotiator_phases.ts";
-export { HandshakeError, HandshakeTimeoutError } from "./negotiator_errors.ts";
+/**
+ * The phases of a handshake, in order: `offer` (made and sent), `answer` (awaited),
+ * `connected` (ICE and DTLS), `open` (the data channel), `ready` (the viewer's word).
+ *
+ * @example
+ * ```ts
+ * import { HandshakeError, type HandshakePhase } from "@shoal/shoal";
+ *
+ * const phaseOf = (e: unknown): HandshakePhase | undefined =>
+ *   e instanceof HandshakeError ? e.phase : undefined;
+ * console.assert(phaseOf(new Error("other")) === undefined);
+ * ```
+ */
+export type HandshakePhase = "offer" | "answer" | "connected" | "open" | "ready";
+
+/**
+ * Time allowed for each phase of a handshake, ms; a phase that overruns fails the attempt
+ * with a {@link HandshakeTimeoutError}. A host takes any of them in `timeouts`.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_HANDSHAKE_TIMEOUTS, type HandshakeTimeouts } from "@shoal/shoal";
+ *
+ * const patient: HandshakeTimeouts = { ...DEFAULT_HANDSHAKE_TIMEOUTS, answerMs: 30_000 };
+ * console.assert(patient.openMs === DEFAULT_HANDSHAKE_TIMEOUTS.openMs);
+ * ```
+ */
+export interface HandshakeTimeouts {
+  /** From the offer sent to the answer received (default 10 000). */
+  answerMs: number;
+  /** From the answer to the connection being up: ICE and DTLS (default 10 000). */
+  connectedMs: number;
+  /** From connected to the data channel open (default 5 000). */
+  openMs: number;
+  /** From open to the viewer's `ready` (default 5 000). */
+  readyMs: number;
+}
+
+/**
+ * The defaults of {@link HandshakeTimeouts}: 10 s for the answer, 10 s to connect, 5 s for
+ * the channel to open and 5 s for the viewer's `ready`.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_HANDSHAKE_TIMEOUTS } from "@shoal/shoal";
+ *
+ * console.assert(DEFAULT_HANDSHAKE_TIMEOUTS.answerMs === 10_000);
+ * ```
+ */
+export const DEFAULT_HANDSHAKE_TIMEOUTS: HandshakeTimeouts = {
+  answerMs: 10_000,
+  connectedMs: 10_000,
+  openMs: 5_000,
+  readyMs: 5_000,
+};
+
+/** Milliseconds each phase took, and the total. */
+export interface PhaseTimings {
+  /** Creating and sending the offer. */
+  offer?: number;
+  /** Waiting for the answer. */
+  answer?: number;
+  /** ICE and DTLS. */
+  connected?: number;
+  /** The data channel opening. */
+  open?: number;
+  /** The viewer's `ready`. */
+  ready?: number;
+  /** From start to ready. */
+  total?: number;
+}
+
+/**
+ * A failed handshake: the phase it failed in and why.
+ *
+ * @example
+ * ```ts
+ * import { HandshakeError } from "./negotiator.ts";
+ * const e = new HandshakeError("answer", "timeout", { peerId: "v", handshakeId: "h", attempt: 1 });
+ * console.assert(e.message.includes("answer"));
+ * ```
+ */
+export class HandshakeError extends Error {
+  /** `"HandshakeError"`, or the subclass's name. */
+  override name = "HandshakeError";
+  /** The viewer. */
+  readonly peerId: string;
+  /** The handshake. */
+  readonly handshakeId: string;
+  /** Which attempt it was. */
+  readonly attempt: number;
+  /** Makes the error from the phase, the reason, the viewer's ids and an optional `cause`. */
+  constructor(
+    /** The phase that failed. */
+    readonly phase: HandshakePhase,
+    /** `timeout`, `failed` (connection failed), `viewer-abort`, `aborted`, or `error`. */
+    readonly reason: string,
+    data: { peerId: string; handshakeId: string; attempt: number },
+    options?: ErrorOptions,
+  ) {
+    super(
+      `handshake ${data.handshakeId} with ${data.peerId} failed in ${phase}: ${reason}`,
+      options,
+    );
+    this.peerId = data.peerId;
+    this.handshakeId = data.handshakeId;
+    this.attempt = data.attempt;
+  }
+}
+
+/**
+ * A handshake that timed out: its `phase` overran its {@link HandshakeTimeouts} entry.
+ *
+ * @example
+ * ```ts
+ * import { HandshakeError, HandshakeTimeoutError } from "@shoal/shoal";
+ *
+ * const e = new HandshakeTimeoutError("answer", "timeout", {
+ *   peerId: "p1",
+ *   handshakeId: "h1",
+ *   attempt: 2,
+ * });
+ * console.assert(e instanceof HandshakeError && e.phase === "answer");
+ * ```
+ */
+export class HandshakeTimeoutError extends HandshakeError {
+  /** Always `"HandshakeTimeoutError"`. */
+  override name = "HandshakeTimeoutError";
+}
 
 /** Counters a negotiator counts into (all optional). */
 export interface HandshakeCounters {
@@ -61,6 +177,8 @@ export interface NegotiatedPeer {
   channel: RtcDataChannel;
   /** How long each phase took. */
   timings: PhaseTimings;
+  /** The `resume` field of the viewer's `ready`, if it had one. */
+  resume?: unknown;
   /**
    * Hands the channel's messages over to `onMessage`, first those that came after `ready`
    * and before this call. Call once.
@@ -82,6 +200,8 @@ export interface NegotiatorOptions {
   signaling: SignalSender;
   /** ICE servers from `welcome`. */
   iceServers: RTCIceServerLike[];
+  /** `relay` to use TURN-relayed candidates only (default `all`). */
+  iceTransportPolicy?: RtcIceTransportPolicy;
   /** The viewer. */
   peerId: string;
   /** Its label. */
@@ -142,11 +262,6 @@ export class Negotiator {
     this.#answer.promise.catch(() => {});
   }
 
-  /** The phase it is in now. */
-  get phase(): HandshakePhase {
-    return this.#phase;
-  }
-
   /** Takes one signal from the viewer; signals of another handshake are dropped and counted. */
   handle(signal: IncomingSignal): void {
     if (signal.handshakeId !== this.handshakeId) {
@@ -184,11 +299,15 @@ export class Negotiator {
   async run(): Promise<NegotiatedPeer> {
     const started = performance.now();
     const { rtc, signaling, peerId } = this.#o;
-    const pc = rtc.createPeerConnection({ iceServers: this.#o.iceServers });
+    const pc = rtc.createPeerConnection({
+      iceServers: this.#o.iceServers,
+      iceTransportPolicy: this.#o.iceTransportPolicy,
+    });
     this.#pc = pc;
-    const channel = pc.createDataChannel("shoal");
+    const channel = pc.createDataChannel(DATA_CHANNEL_LABEL);
     const early: RtcMessage[] = [];
     let ready = false;
+    let resume: unknown;
     let onReady!: () => void;
     const readySeen = new Promise<void>((r) => onReady = r);
     let deliver: ((m: RtcMessage) => void) | undefined;
@@ -198,6 +317,7 @@ export class Negotiator {
       const c = typeof m === "string" ? parseControlFrame(m) : undefined;
       if (c?.ok && c.value.t === "ready") {
         ready = true;
+        resume = c.value.resume;
         onReady();
       }
     });
@@ -253,7 +373,10 @@ export class Negotiator {
       this.#timings.ready = this.#since(started) - this.#sum();
       this.#timings.total = this.#since(started);
       this.#o.counters?.outcomes?.inc({ outcome: "ready", phase: "ready" });
-      this.#log("info", "ready", { timings: this.#timings });
+      this.#log("info", "ready", {
+        timings: this.#timings,
+        candidatePair: await pc.selectedCandidatePair?.().catch(() => undefined),
+      });
       this.#detach();
       return {
         peerId,
@@ -263,6 +386,7 @@ export class Negotiator {
         pc,
         channel,
         timings: this.#timings,
+        resume,
         adopt: (onMessage) => {
           offMessage();
           offMessage = channel.on("message", onMessage);
@@ -314,7 +438,15 @@ export class Negotiator {
   async #failed(pc: RtcPeerConnection, cause: unknown): Promise<HandshakeError> {
     const outer = this.#o.signal?.aborted ? String(this.#o.signal.reason) : undefined;
     const own = this.#fail.signal.aborted ? String(this.#fail.signal.reason) : undefined;
-    const reason = cause instanceof _Timeout
+    // The connected phase ended (its timeout, or a failed connection) before ICE found a
+    // working candidate pair: no path between the two (a firewall, no TURN, a bad credential).
+    const ice = pc.iceConnectionState;
+    const iceFailed = this.#phase === "connected" && outer === undefined &&
+      (cause instanceof _Timeout || own === "connection failed") &&
+      ice !== "connected" && ice !== "completed";
+    const reason = iceFailed
+      ? `ice-failed (ICE ${ice})`
+      : cause instanceof _Timeout
       ? "timeout"
       : outer !== undefined
       ? `aborted: ${outer}`
@@ -327,7 +459,9 @@ export class Negotiator {
     const error = cause instanceof _Timeout
       ? new HandshakeTimeoutError(this.#phase, reason, data)
       : new HandshakeError(this.#phase, reason, data, { cause });
-    const outcome = cause instanceof _Timeout
+    const outcome = iceFailed
+      ? "ice-failed"
+      : cause instanceof _Timeout
       ? "timeout"
       : outer !== undefined
       ? "aborted"

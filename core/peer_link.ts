@@ -7,34 +7,32 @@
  */
 import { delay } from "./async.ts";
 import { FrameDecoder } from "./frame_decoder.ts";
-import { FramingError } from "./framing.ts";
-import { type ControlFrame, parseControlFrame } from "./protocol.ts";
+import { FramingError, type FramingErrorCode } from "./framing.ts";
+import { type ControlFrame, type KnownByeReason, parseControlFrame } from "./protocol.ts";
 import type { RtcDataChannel, RtcMessage, RtcPeerConnection } from "./rtc.ts";
+
+/** Bytes of a queued frame (a control frame's UTF-16 length stands in for its bytes). */
+const _size = (m: RtcMessage) => typeof m === "string" ? m.length : m.byteLength;
 
 /**
  * Why the host dropped a viewer: `slow` (backlog over its limits while far behind the
- * other viewers), `heartbeat-timeout`,
- * `capacity`, `protocol` (a framing violation), `kicked`, `shutdown`, `closed` (the
- * channel closed) or `left` (the viewer left the session). `host.metrics().drops` counts
- * them.
+ * other viewers), `heartbeat-timeout`, `capacity`, `kicked`, `shutdown`, `closed` (the
+ * channel closed), `left` (the viewer left the session), or bad input from the viewer
+ * (docs/protocol.md): `bad-frame` (a binary frame of an unknown kind or malformed),
+ * `bad-length` (a chunked message that lies about its length), `bad-control` (a text frame
+ * that is not a valid control frame) or `flood` (more control frames than
+ * `maxControlPerSecond`). The viewer is told the same reason in its `bye`;
+ * `host.metrics().drops` counts them.
  *
  * @example
  * ```ts
  * import type { DropReason } from "@shoal/shoal";
  *
- * const viewersFault = (r: DropReason) => r === "slow" || r === "protocol";
- * console.assert(viewersFault("slow"));
+ * const viewersFault = (r: DropReason) => r === "slow" || r.startsWith("bad-") || r === "flood";
+ * console.assert(viewersFault("bad-length"));
  * ```
  */
-export type DropReason =
-  | "slow"
-  | "heartbeat-timeout"
-  | "capacity"
-  | "protocol"
-  | "kicked"
-  | "shutdown"
-  | "closed"
-  | "left";
+export type DropReason = KnownByeReason | "closed" | "left";
 
 /**
  * Send-path settings of each viewer's link: water marks on the channel's
@@ -73,7 +71,18 @@ export interface LinkLimits {
   maxLagMs: number;
   /** Largest message the viewer may send (bytes). */
   maxMessageBytes: number;
+  /** Control frames (pings and the like) the viewer may send per second before `flood`. */
+  maxControlPerSecond: number;
 }
+
+/** Framing violations that mean a chunked message lied about its length (`bad-length`). */
+const _LENGTH_LIES: ReadonlySet<FramingErrorCode> = new Set<FramingErrorCode>([
+  "message-too-large",
+  "length-mismatch",
+  "overflow",
+  "interleaved-chunk",
+  "interrupted-message",
+]);
 
 /** Counters of one link. */
 export interface LinkStats {
@@ -85,6 +94,8 @@ export interface LinkStats {
   messagesReceived: number;
   /** Bytes received (frames). */
   bytesReceived: number;
+  /** Control frames of a type this version does not know, ignored (PROTOCOL.md §2). */
+  unknownControl: number;
   /** Last measured round-trip time, ms. */
   rttMs?: number;
 }
@@ -109,10 +120,11 @@ export class PeerLink {
     framesSent: 0,
     messagesReceived: 0,
     bytesReceived: 0,
+    unknownControl: 0,
   };
   /** When the link was made ready (ms, from `now()`). */
   readonly since: number;
-  #queue: Uint8Array[] = [];
+  #queue: RtcMessage[] = [];
   #times: number[] = [];
   #head = 0;
   #queuedBytes = 0;
@@ -122,6 +134,7 @@ export class PeerLink {
   #pingN = 0;
   #pending: Map<number, number> = new Map();
   #missed = 0;
+  #controlWindow = { start: -Infinity, count: 0 };
   #done: Promise<void> = Promise.resolve();
   #backedUp = false;
 
@@ -188,11 +201,9 @@ export class PeerLink {
     try {
       messages = this.#decoder.push(message);
     } catch (error) {
-      const detail = error instanceof FramingError
-        ? `${error.code}: ${error.message}`
-        : String(error);
-      this.close("protocol", detail);
-      return;
+      if (!(error instanceof FramingError)) return this.close("bad-frame", String(error));
+      const reason = _LENGTH_LIES.has(error.code) ? "bad-length" : "bad-frame";
+      return this.close(reason, `${error.code}: ${error.message}`);
     }
     for (const m of messages) {
       this.stats.messagesReceived++;
@@ -201,16 +212,17 @@ export class PeerLink {
   }
 
   /**
-   * Queues frames (already encoded, shared with other links) and sends what the channel
-   * takes. Returns false when the link is closed. Whether it is slow is the fan-out's call,
-   * made against the other viewers.
+   * Queues frames (already encoded, shared with other links; text is a control frame that
+   * must keep its place among them) and sends what the channel takes. Returns false when
+   * the link is closed. Whether it is slow is the fan-out's call, made
+   * against the other viewers.
    */
-  enqueue(frames: readonly Uint8Array[], at: number = this.now()): boolean {
+  enqueue(frames: readonly RtcMessage[], at: number = this.now()): boolean {
     if (this.#closed) return false;
     for (const f of frames) {
       this.#queue.push(f);
       this.#times.push(at);
-      this.#queuedBytes += f.byteLength;
+      this.#queuedBytes += _size(f);
     }
     this.flush();
     if (!this.#backedUp && this.#queuedBytes > this.limits.lowWaterMark) {
@@ -230,8 +242,8 @@ export class PeerLink {
         this.channel.send(frame);
         this.#queue[this.#head] = undefined!;
         this.#head++;
-        this.#queuedBytes -= frame.byteLength;
-        this.stats.bytesSent += frame.byteLength;
+        this.#queuedBytes -= _size(frame);
+        this.stats.bytesSent += _size(frame);
         this.stats.framesSent++;
       }
     } catch (error) {
@@ -298,8 +310,20 @@ export class PeerLink {
   }
 
   #control(text: string): void {
+    const now = this.now();
+    const w = this.#controlWindow;
+    if (now - w.start >= 1_000) Object.assign(w, { start: now, count: 0 });
+    if (++w.count > this.limits.maxControlPerSecond) {
+      const max = this.limits.maxControlPerSecond;
+      return this.close("flood", `over ${max} control frames in one second`);
+    }
     const parsed = parseControlFrame(text);
-    if (!parsed.ok) return this.close("protocol", `bad control frame: ${parsed.message}`);
+    if (!parsed.ok && parsed.code === "unknown-control") {
+      // An addition to the protocol this version does not know: ignored, never a violation.
+      this.stats.unknownControl++;
+      return;
+    }
+    if (!parsed.ok) return this.close("bad-control", `bad control frame: ${parsed.message}`);
     const c = parsed.value;
     switch (c.t) {
       case "ping":

@@ -6,25 +6,13 @@
  * @module
  */
 import { z } from "zod";
-import {
-  HOST_ONLY_KINDS,
-  MAX_HANDSHAKE_ID_LENGTH,
-  MAX_LABEL_LENGTH,
-  MAX_SIGNAL_FRAME_BYTES,
-  PROTOCOL_VERSION,
-  VIEWER_ONLY_KINDS,
-} from "./protocol_constants.ts";
-import {
-  parseJson as _parseJson,
-  type ParseResult,
-  schemaError as _schemaError,
-} from "./protocol_parse.ts";
 import type {
   ClientMessage,
   ControlFrame,
   ErrorCode,
   IceServer,
   PeerLeftReason,
+  ResumeRequest,
   Schema,
   ServerMessage,
   SignalData,
@@ -32,8 +20,195 @@ import type {
 } from "./protocol_types.ts";
 
 export type * from "./protocol_types.ts";
-export * from "./protocol_constants.ts";
-export { type ParseErrorCode, type ParseResult, utf8Length } from "./protocol_parse.ts";
+
+/**
+ * The protocol version this module speaks: the `protocol` of every `hello`.
+ *
+ * @example
+ * ```ts
+ * import { PROTOCOL_VERSION } from "@shoal/shoal";
+ *
+ * const hello = { type: "hello", role: "viewer", protocol: PROTOCOL_VERSION, joinCode: "ABCD" };
+ * console.assert(hello.protocol === 1);
+ * ```
+ */
+export const PROTOCOL_VERSION = 1;
+/**
+ * The largest signaling frame, in bytes of UTF-8, that either side accepts (64 KiB);
+ * a larger one is answered `too-large`.
+ *
+ * @example
+ * ```ts
+ * import { MAX_SIGNAL_FRAME_BYTES, parseClientMessage } from "@shoal/shoal";
+ *
+ * const big = JSON.stringify({ type: "ping", pad: "x".repeat(MAX_SIGNAL_FRAME_BYTES) });
+ * const r = parseClientMessage(big);
+ * console.assert(!r.ok && r.code === "too-large");
+ * ```
+ */
+export const MAX_SIGNAL_FRAME_BYTES = 65_536;
+/**
+ * The longest `handshakeId`, in characters.
+ *
+ * @example
+ * ```ts
+ * import { MAX_HANDSHAKE_ID_LENGTH, parseClientMessage } from "@shoal/shoal";
+ *
+ * const handshakeId = "h".repeat(MAX_HANDSHAKE_ID_LENGTH + 1);
+ * const data = { kind: "end-of-candidates" };
+ * console.assert(!parseClientMessage(JSON.stringify({ type: "signal", handshakeId, data })).ok);
+ * ```
+ */
+export const MAX_HANDSHAKE_ID_LENGTH = 64;
+/**
+ * The label of the one data channel between a host and a viewer (PROTOCOL.md §2): the host
+ * creates it, and a viewer ignores a channel with any other label.
+ *
+ * @example
+ * ```ts
+ * import { DATA_CHANNEL_LABEL } from "@shoal/shoal";
+ *
+ * console.assert(DATA_CHANNEL_LABEL === "shoal");
+ * ```
+ */
+export const DATA_CHANNEL_LABEL = "shoal";
+
+/**
+ * The longest viewer `label`, in characters.
+ *
+ * @example
+ * ```ts
+ * import { MAX_LABEL_LENGTH } from "@shoal/shoal";
+ *
+ * const label = "a very long name".slice(0, MAX_LABEL_LENGTH);
+ * console.assert(label.length <= 64);
+ * ```
+ */
+export const MAX_LABEL_LENGTH = 64;
+
+/**
+ * Signal kinds only a host may send (`offer`); from a viewer they are a bad frame.
+ *
+ * @example
+ * ```ts
+ * import { HOST_ONLY_KINDS } from "@shoal/shoal";
+ *
+ * console.assert(HOST_ONLY_KINDS.has("offer") && !HOST_ONLY_KINDS.has("candidate"));
+ * ```
+ */
+export const HOST_ONLY_KINDS: ReadonlySet<SignalKind> = new Set(["offer"]);
+/**
+ * Signal kinds only a viewer may send (`answer`, `request-offer`); from a host they are a
+ * bad frame.
+ *
+ * @example
+ * ```ts
+ * import { VIEWER_ONLY_KINDS } from "@shoal/shoal";
+ *
+ * console.assert(VIEWER_ONLY_KINDS.has("answer") && VIEWER_ONLY_KINDS.has("request-offer"));
+ * ```
+ */
+export const VIEWER_ONLY_KINDS: ReadonlySet<SignalKind> = new Set(["answer", "request-offer"]);
+
+/**
+ * Why a frame failed to parse: the error code a server answers it with.
+ *
+ * @example
+ * ```ts
+ * import { parseClientMessage, type ParseErrorCode } from "@shoal/shoal";
+ *
+ * const r = parseClientMessage("not json");
+ * const code: ParseErrorCode | undefined = r.ok ? undefined : r.code;
+ * console.assert(code === "bad-message");
+ * ```
+ */
+export type ParseErrorCode = "bad-message" | "too-large" | "protocol-version";
+
+/**
+ * The outcome of parsing one frame: a typed value, or a typed error with a message.
+ *
+ * @example
+ * ```ts
+ * import { type ClientMessage, parseClientMessage, type ParseResult } from "@shoal/shoal";
+ *
+ * const r: ParseResult<ClientMessage> = parseClientMessage('{"type":"ping"}');
+ * if (r.ok) console.log(r.value.type);
+ * else console.log(r.code, r.message);
+ * ```
+ */
+export type ParseResult<T> =
+  | { ok: true; value: T }
+  | { ok: false; code: ParseErrorCode; message: string };
+
+const encoder = new TextEncoder();
+
+/**
+ * Returns the length in bytes of `text` encoded as UTF-8, without allocating when the
+ * string is short enough that it cannot exceed `limit`.
+ *
+ * @example
+ * ```ts
+ * import { utf8Length } from "./protocol.ts";
+ * console.assert(utf8Length("é", 10) === 2);
+ * ```
+ */
+export function utf8Length(text: string, limit: number = Infinity): number {
+  if (text.length * 3 <= limit) {
+    let bytes = 0;
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c < 0x80) bytes += 1;
+      else if (c < 0x800) bytes += 2;
+      else if (c >= 0xd800 && c < 0xdc00) {
+        bytes += 4;
+        i++;
+      } else bytes += 3;
+    }
+    return bytes;
+  }
+  return encoder.encode(text).byteLength;
+}
+
+/** Checks `raw` is a string of at most `maxBytes` bytes of UTF-8 and parses it as JSON. */
+function _parseJson(
+  raw: unknown,
+  maxBytes: number,
+): { ok: true; value: unknown } | { ok: false; code: ParseErrorCode; message: string } {
+  if (typeof raw !== "string") {
+    return { ok: false, code: "bad-message", message: "binary frames are not accepted" };
+  }
+  if (utf8Length(raw, maxBytes) > maxBytes) {
+    return { ok: false, code: "too-large", message: `frame exceeds ${maxBytes} bytes` };
+  }
+  try {
+    return { ok: true, value: JSON.parse(raw) };
+  } catch {
+    return { ok: false, code: "bad-message", message: "frame is not valid JSON" };
+  }
+}
+
+/**
+ * Parses `value` with `schema`; on a mismatch, a `bad-message` that names the `what` by its
+ * `tag` field and the first issue.
+ */
+function _schemaError<T>(
+  schema: z.ZodType<T>,
+  value: unknown,
+  what: string,
+  tag: string,
+): ParseResult<T> {
+  const result = schema.safeParse(value);
+  if (result.success) return { ok: true, value: result.data };
+  const known = typeof value === "object" && value !== null && tag in value
+    ? String((value as Record<string, unknown>)[tag])
+    : undefined;
+  const issue = result.error.issues[0];
+  const where = issue?.path.length ? ` at ${issue.path.join(".")}` : "";
+  const message = known === undefined
+    ? `${what} lacks a "${tag}" field`
+    : `invalid ${what} "${known}"${where}: ${issue?.message ?? "schema mismatch"}`;
+  return { ok: false, code: "bad-message", message };
+}
 
 // The schemas. Each is checked below to accept exactly its type in protocol_types.ts.
 const reason = z.string().optional();
@@ -116,12 +291,19 @@ const _serverMessage = z.discriminatedUnion("type", [
   z.object({ type: z.literal("error"), code: _errorCode, message: z.string() }),
 ]);
 
+/** A stream id: what a host's `seq` frames and a viewer's `resume` carry. */
+const _stream = z.string().min(1).max(64);
+const _seqNumber = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const _controlFrame = z.discriminatedUnion("t", [
-  z.object({ t: z.literal("ready") }),
+  // `resume` is read by resumeRequest(); any value is tolerated here, as extra fields are.
+  z.object({ t: z.literal("ready"), resume: z.unknown().optional() }),
   z.object({ t: z.literal("ping"), n: z.number().int(), ts: z.number() }),
   z.object({ t: z.literal("pong"), n: z.number().int(), ts: z.number() }),
   z.object({ t: z.literal("bye"), reason: z.string().optional() }),
+  z.object({ t: z.literal("seq"), stream: _stream, next: _seqNumber }),
+  z.object({ t: z.literal("direct"), count: z.number().int().min(1).max(1_000_000) }),
 ]);
+const _resumeRequest = z.object({ stream: _stream.optional(), last: _seqNumber.optional() });
 
 /** True when `A` and `B` are assignable to each other. */
 type _Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
@@ -134,7 +316,8 @@ const _inSync: [
   _Same<z.infer<typeof _iceServer>, IceServer>,
   _Same<z.infer<typeof _serverMessage>, ServerMessage>,
   _Same<z.infer<typeof _controlFrame>, ControlFrame>,
-] = [true, true, true, true, true, true, true];
+  _Same<z.infer<typeof _resumeRequest>, ResumeRequest>,
+] = [true, true, true, true, true, true, true, true];
 void _inSync;
 
 /**
@@ -276,7 +459,12 @@ export function parseServerMessage(
 
 /** The control frame types of protocol version 1; the record keeps it in step with the type. */
 const _knownControl: ReadonlySet<string> = new Set(
-  Object.keys({ ready: 0, ping: 0, pong: 0, bye: 0 } satisfies Record<ControlFrame["t"], 0>),
+  Object.keys(
+    { ready: 0, ping: 0, pong: 0, bye: 0, seq: 0, direct: 0 } satisfies Record<
+      ControlFrame["t"],
+      0
+    >,
+  ),
 );
 
 /**
@@ -332,6 +520,23 @@ export function parseControlFrame(
 }
 
 /**
+ * The `resume` of a viewer's `ready` (docs/protocol.md), or `undefined` when it has none or
+ * it is malformed: that viewer is served as a plain version-1 viewer.
+ *
+ * @example
+ * ```ts
+ * import { resumeRequest } from "@shoal/shoal";
+ *
+ * console.assert(resumeRequest({ stream: "abc", last: 7 })?.last === 7);
+ * console.assert(resumeRequest(undefined) === undefined && resumeRequest(true) === undefined);
+ * ```
+ */
+export function resumeRequest(value: unknown): ResumeRequest | undefined {
+  const r = _resumeRequest.safeParse(value);
+  return r.success ? r.data : undefined;
+}
+
+/**
  * Whether a signal of `kind` may travel from a client of `role`. `offer` comes only from a
  * host, `answer` and `request-offer` only from a viewer; the rest go either way.
  *
@@ -344,3 +549,49 @@ export function parseControlFrame(
 export function kindAllowedFrom(role: "host" | "viewer", kind: SignalKind): boolean {
   return role === "host" ? !VIEWER_ONLY_KINDS.has(kind) : !HOST_ONLY_KINDS.has(kind);
 }
+
+/**
+ * The WebSocket close codes of the signaling protocol: 1000 after `leave` (or a client's
+ * own close), 1001 when the server shuts down, 1012 when its state was fenced, 1013 when
+ * its store is away, and the 44xx codes of PROTOCOL.md §1 (a bad message, unauthorized, a
+ * hello timeout or silence, replaced by another host, the session full). The server closes
+ * with them; the client reconnects unless the code is one of {@link FATAL_CLOSE_CODES}.
+ *
+ * @example
+ * ```ts
+ * import { CloseCode } from "@shoal/shoal";
+ *
+ * const why = (code: number) => code === CloseCode.replaced ? "another host took over" : "";
+ * console.assert(CloseCode.replaced === 4409 && why(4409) !== "");
+ * ```
+ */
+export const CloseCode = {
+  normal: 1000,
+  goingAway: 1001,
+  serviceRestart: 1012,
+  tryAgain: 1013,
+  badMessage: 4400,
+  unauthorized: 4401,
+  timeout: 4408,
+  replaced: 4409,
+  full: 4429,
+} as const;
+
+/**
+ * The close codes after which reconnecting cannot help: a bad message, unauthorized,
+ * replaced by another host, the session full.
+ *
+ * @example
+ * ```ts
+ * import { CloseCode, FATAL_CLOSE_CODES } from "@shoal/shoal";
+ *
+ * console.assert(FATAL_CLOSE_CODES.has(CloseCode.unauthorized));
+ * console.assert(!FATAL_CLOSE_CODES.has(CloseCode.goingAway));
+ * ```
+ */
+export const FATAL_CLOSE_CODES: ReadonlySet<number> = new Set([
+  CloseCode.badMessage,
+  CloseCode.unauthorized,
+  CloseCode.replaced,
+  CloseCode.full,
+]);

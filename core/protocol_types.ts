@@ -200,7 +200,32 @@ export type ServerMessage =
 export type WelcomeMessage = Extract<ServerMessage, { type: "welcome" }>;
 
 /**
- * Reasons a `bye` control frame may give (other strings are tolerated on receipt).
+ * Reasons a `bye` control frame may give (other strings are tolerated on receipt, see
+ * {@link ByeReason}): those of PROTOCOL.md §2, and those shoal adds for bad input from a
+ * viewer (docs/protocol.md).
+ *
+ * @example
+ * ```ts
+ * import type { KnownByeReason } from "@shoal/shoal";
+ *
+ * const reason: KnownByeReason = "bad-length";
+ * console.assert(reason.startsWith("bad-"));
+ * ```
+ */
+export type KnownByeReason =
+  | "slow"
+  | "shutdown"
+  | "kicked"
+  | "heartbeat-timeout"
+  | "capacity"
+  | "bad-frame"
+  | "bad-length"
+  | "bad-control"
+  | "flood";
+
+/**
+ * What a `bye` control frame may say: a {@link KnownByeReason} or any other string, which
+ * a receiver tolerates.
  *
  * @example
  * ```ts
@@ -210,7 +235,7 @@ export type WelcomeMessage = Extract<ServerMessage, { type: "welcome" }>;
  * console.assert(reason === "slow");
  * ```
  */
-export type ByeReason = "slow" | "shutdown" | "kicked" | "heartbeat-timeout" | "capacity" | string;
+export type ByeReason = KnownByeReason | string;
 
 /**
  * A control frame on the data channel (PROTOCOL.md §2).
@@ -224,7 +249,29 @@ export type ByeReason = "slow" | "shutdown" | "kicked" | "heartbeat-timeout" | "
  * ```
  */
 export type ControlFrame =
-  | { t: "ready" }
+  | { t: "ready"; resume?: unknown }
   | { t: "ping"; n: number; ts: number }
   | { t: "pong"; n: number; ts: number }
-  | { t: "bye"; reason?: string };
+  | { t: "bye"; reason?: string }
+  | { t: "seq"; stream: string; next: number }
+  | { t: "direct"; count: number };
+
+/**
+ * What a viewer that supports resume puts in its `ready` as `resume` (docs/protocol.md):
+ * `{}` when it has nothing to resume, else the `stream` it was receiving and the number of
+ * the `last` sequenced message it received (or the one before the first it expected).
+ *
+ * @example
+ * ```ts
+ * import type { ResumeRequest } from "@shoal/shoal";
+ *
+ * const again: ResumeRequest = { stream: "3f9a0c1d2e4b5a69", last: 41 };
+ * console.assert(again.last === 41);
+ * ```
+ */
+export interface ResumeRequest {
+  /** The host's stream the viewer was receiving. */
+  stream?: string;
+  /** The number of the last sequenced message it received. */
+  last?: number;
+}

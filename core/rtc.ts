@@ -95,20 +95,82 @@ export interface RTCIceCandidateLike {
 }
 
 /**
+ * Which candidates ICE may use, as in the DOM's `RTCIceTransportPolicy`: `all`, or `relay`
+ * (only a TURN server's relayed addresses: the other side never learns this one's address,
+ * and no direct path is tried).
+ *
+ * @example
+ * ```ts
+ * import type { RtcIceTransportPolicy } from "@shoal/shoal";
+ *
+ * const policyOf = (hidden: boolean): RtcIceTransportPolicy => hidden ? "relay" : "all";
+ * console.assert(policyOf(true) === "relay");
+ * ```
+ */
+export type RtcIceTransportPolicy = "all" | "relay";
+
+/**
  * What `createPeerConnection` needs: the ICE servers (the signaling server's `welcome`
- * hands them out).
+ * hands them out) and which candidates ICE may use.
  *
  * @example
  * ```ts
  * import type { RtcPeerConnectionConfig } from "@shoal/shoal";
  *
- * const config: RtcPeerConnectionConfig = { iceServers: [{ urls: "stun:stun.example.org" }] };
+ * const config: RtcPeerConnectionConfig = {
+ *   iceServers: [{ urls: "turn:10.0.0.1:3478", username: "u", credential: "c" }],
+ *   iceTransportPolicy: "relay",
+ * };
  * console.assert(config.iceServers.length === 1);
  * ```
  */
 export interface RtcPeerConnectionConfig {
   /** STUN/TURN servers; `[]` means host candidates only (and no public STUN server). */
   iceServers: RTCIceServerLike[];
+  /** `relay` uses TURN-relayed candidates only (default `all`). */
+  iceTransportPolicy?: RtcIceTransportPolicy;
+}
+
+/**
+ * One end of the candidate pair ICE selected: its type (`host`, `srflx` behind a NAT,
+ * `prflx`, or `relay` through TURN), address, port and transport.
+ *
+ * @example
+ * ```ts
+ * import type { RtcCandidate } from "@shoal/shoal";
+ *
+ * const c: RtcCandidate = { type: "relay", address: "10.0.0.1", port: 49160, protocol: "udp" };
+ * console.assert(`${c.type} ${c.address}:${c.port}` === "relay 10.0.0.1:49160");
+ * ```
+ */
+export interface RtcCandidate {
+  /** `host`, `srflx`, `prflx` or `relay`. */
+  type: string;
+  /** The IP address. */
+  address: string;
+  /** The port. */
+  port: number;
+  /** `udp` or `tcp`. */
+  protocol: string;
+}
+
+/**
+ * The candidate pair ICE selected: which path the connection's packets take.
+ *
+ * @example
+ * ```ts
+ * import type { RtcCandidatePair } from "@shoal/shoal";
+ *
+ * const direct = (p: RtcCandidatePair) => p.local.type !== "relay" && p.remote.type !== "relay";
+ * const host = { type: "host", address: "10.0.0.2", port: 5000, protocol: "udp" };
+ * console.assert(direct({ local: host, remote: { ...host, type: "srflx" } }));
+ * ```
+ */
+export interface RtcCandidatePair {
+  /** This side's candidate. */
+  local: RtcCandidate;
+  /** The other side's candidate. */
+  remote: RtcCandidate;
 }
 
 /**
@@ -298,6 +360,11 @@ export interface RtcPeerConnection {
     type: K,
     listener: (value: RtcPeerConnectionEvents[K]) => void,
   ): () => void;
+  /**
+   * The candidate pair ICE selected, once connected (`undefined` before, after close, or
+   * where the stack cannot tell). Optional: an adapter without it just reports no path.
+   */
+  selectedCandidatePair?(): Promise<RtcCandidatePair | undefined>;
   /** Closes the connection and its channels and frees everything; idempotent. */
   close(): Promise<void>;
   /** Same as `close()`, for `await using`. */

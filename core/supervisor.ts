@@ -8,7 +8,6 @@
  */
 import { backoff } from "./async.ts";
 import { Emitter } from "./emitter.ts";
-import { AsyncQueue } from "./queue.ts";
 
 /**
  * Where a viewer stands, as the host sees it: `queued` (waiting for a handshake slot),
@@ -39,13 +38,16 @@ export interface NegotiationJob {
   opened(): void;
 }
 
+/** Handshakes in flight at first, unless `maxConcurrentHandshakes` says otherwise. */
+export const DEFAULT_MAX_CONCURRENT_HANDSHAKES = 32;
+
 /** Options of {@link Supervisor}. */
 export interface SupervisorOptions<T> {
   /** Runs one handshake; resolves with the ready peer, rejects on failure. */
   negotiate(job: NegotiationJob): Promise<T>;
   /** Frees a ready peer nobody will take (its viewer left meanwhile, or on close). */
   dispose(peer: T, reason: string): void;
-  /** Handshakes in flight at first (default 16). */
+  /** Handshakes in flight at first (default {@link DEFAULT_MAX_CONCURRENT_HANDSHAKES}). */
   maxConcurrentHandshakes?: number;
   /** Adapt the cap: +1 per success up to this, halve on a failure (default: no adapting). */
   maxConcurrentHandshakesCeiling?: number;
@@ -63,7 +65,7 @@ export interface SupervisorOptions<T> {
 export interface SupervisorEvents<T> extends Record<string, unknown> {
   /** A viewer changed state. */
   state: { peerId: string; state: PeerState; reason?: string };
-  /** A viewer is ready (also yielded by `accept()`). */
+  /** A viewer is ready. */
   ready: T;
   /** A handshake attempt failed; `willRetry` tells whether another follows. */
   failed: { peerId: string; attempt: number; error: unknown; willRetry: boolean };
@@ -89,11 +91,9 @@ interface _Slot {
  *   negotiate: (job) => Promise.resolve(job.peerId),
  *   dispose: () => {},
  * });
+ * const ready = new Promise((resolve) => sup.on("ready", resolve));
  * sup.add("v1", "");
- * for await (const peer of sup.accept()) {
- *   console.log(peer);
- *   break;
- * }
+ * console.log(await ready);
  * await sup.close();
  * ```
  */
@@ -103,13 +103,12 @@ export class Supervisor<T> implements AsyncDisposable {
   #queue: string[] = [];
   #inFlight: Set<Promise<void>> = new Set();
   #limit: number;
-  #ready?: AsyncQueue<T>;
   #events = new Emitter<SupervisorEvents<T>>();
   #closed = false;
 
   constructor(options: SupervisorOptions<T>) {
     this.#o = options;
-    this.#limit = options.maxConcurrentHandshakes ?? 16;
+    this.#limit = options.maxConcurrentHandshakes ?? DEFAULT_MAX_CONCURRENT_HANDSHAKES;
     if (!(this.#limit >= 1)) throw new RangeError("maxConcurrentHandshakes must be ≥ 1");
   }
 
@@ -129,17 +128,6 @@ export class Supervisor<T> implements AsyncDisposable {
     listener: (value: SupervisorEvents<T>[K]) => void,
   ): () => void {
     return this.#events.on(type, listener);
-  }
-
-  /**
-   * Ready peers, in the order they became ready from the first call on; ends when the
-   * supervisor closes. Use either this or the `ready` event: peers queued here and never
-   * read are disposed of on close.
-   */
-  accept(): AsyncIterableIterator<T> {
-    this.#ready ??= new AsyncQueue<T>();
-    if (this.#closed) this.#ready.close();
-    return this.#ready;
   }
 
   /** The state of `peerId`, if known. */
@@ -211,16 +199,13 @@ export class Supervisor<T> implements AsyncDisposable {
     this.#enqueue(slot);
   }
 
-  /** Aborts every handshake, disposes of unread ready peers. Idempotent. */
+  /** Aborts every handshake and forgets every viewer. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     for (const slot of [...this.#slots.values()]) this.#stop(slot, "shutdown");
     this.#queue = [];
     await Promise.allSettled([...this.#inFlight]);
-    const unread = this.#ready;
-    unread?.close();
-    if (unread) { for await (const peer of unread) this.#o.dispose(peer, "shutdown"); }
     this.#slots.clear();
     this.#events.clear();
   }
@@ -277,7 +262,6 @@ export class Supervisor<T> implements AsyncDisposable {
     slot.controller = undefined;
     this.#adapt(true);
     this.#setState(slot, "ready");
-    this.#ready?.push(peer);
     this.#events.emit("ready", peer);
   }
 
@@ -308,7 +292,7 @@ export class Supervisor<T> implements AsyncDisposable {
   #adapt(success: boolean): void {
     const ceiling = this.#o.maxConcurrentHandshakesCeiling;
     if (ceiling === undefined) return;
-    const floor = Math.min(this.#o.maxConcurrentHandshakes ?? 16, 4);
+    const floor = Math.min(this.#o.maxConcurrentHandshakes ?? DEFAULT_MAX_CONCURRENT_HANDSHAKES, 4);
     this.#limit = success
       ? Math.min(ceiling, this.#limit + 1)
       : Math.max(floor, Math.floor(this.#limit / 2));

@@ -8,19 +8,43 @@
  */
 import { getLogger } from "@logtape/logtape";
 import type { Logger } from "./logger.ts";
-import { backoff, type Waiter, waitIn } from "./async.ts";
+import { backoff, openOrClose, type Waiter, waitIn } from "./async.ts";
 import { Emitter } from "./emitter.ts";
 import { FrameDecoder } from "./frame_decoder.ts";
 import { encodeMessage, MessageIdAllocator } from "./framing.ts";
+import type { ControlFrame } from "./protocol.ts";
 import { AsyncQueue } from "./queue.ts";
+import { ResumeCursor } from "./replay.ts";
 import { getSession, sessionWsUrl } from "./session.ts";
 import { type IncomingSignal, SignalingClient } from "./signaling.ts";
 import { ViewerConnection } from "./viewer_connection.ts";
-import { ViewerError } from "./viewer_error.ts";
-import type { ViewerEvents, ViewerOptions, ViewerState } from "./viewer_options.ts";
+import type { ViewerEvents, ViewerOptions, ViewerState, ViewerStats } from "./viewer_options.ts";
 
-export { ViewerError } from "./viewer_error.ts";
-export type { ViewerEvents, ViewerOptions, ViewerState } from "./viewer_options.ts";
+export type { ViewerEvents, ViewerOptions, ViewerState, ViewerStats } from "./viewer_options.ts";
+
+/**
+ * The viewer cannot go on: `kicked` or `capacity` (the host said so), `gave-up` (no ready
+ * after the allowed offer requests), `refused` (the server refused it), or `closed`.
+ *
+ * @example
+ * ```ts
+ * import { ViewerError } from "./viewer.ts";
+ * console.assert(new ViewerError("gave-up", "no offer").code === "gave-up");
+ * ```
+ */
+export class ViewerError extends Error {
+  /** Always `"ViewerError"`. */
+  override name = "ViewerError";
+  /** Makes an error with its `code`, a message, and optionally a `cause`. */
+  constructor(
+    /** Why. */
+    readonly code: "kicked" | "capacity" | "gave-up" | "refused" | "closed",
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
 
 const encoder = new TextEncoder();
 
@@ -59,6 +83,8 @@ const encoder = new TextEncoder();
  * ```
  */
 export class Viewer implements AsyncDisposable {
+  /** Counters over the viewer's life. */
+  readonly stats: ViewerStats = { unknownControl: 0, gaps: 0 };
   #o: ViewerOptions;
   #log: Logger;
   #signaling: SignalingClient;
@@ -67,6 +93,7 @@ export class Viewer implements AsyncDisposable {
   #state: ViewerState = "waiting";
   #events = new Emitter<ViewerEvents>();
   #inbox: AsyncQueue<Uint8Array>;
+  #cursor?: ResumeCursor;
   #ids = new MessageIdAllocator();
   #requests = 0;
   #requestTimer?: ReturnType<typeof setTimeout>;
@@ -76,13 +103,12 @@ export class Viewer implements AsyncDisposable {
   #error?: ViewerError;
   #signalingError?: ViewerError;
   #closed?: Promise<void>;
-  /** Signals dropped because of a stale `handshakeId`. */
-  staleSignals = 0;
 
   private constructor(options: ViewerOptions) {
     this.#o = options;
     this.#log = options.logger ?? getLogger(["shoal", "viewer"]);
     this.#inbox = new AsyncQueue(options.inboxCapacity ?? 10_000);
+    if (options.resume ?? true) this.#cursor = new ResumeCursor(options.resumeFrom);
     this.#signaling = new SignalingClient({
       url: sessionWsUrl(options.server, options.sessionId),
       role: "viewer",
@@ -108,14 +134,11 @@ export class Viewer implements AsyncDisposable {
   static async join(options: ViewerOptions): Promise<Viewer> {
     await getSession(options.server, options.sessionId, { signal: options.signal });
     const viewer = new Viewer(options);
-    try {
-      await viewer.#signaling.connect({ signal: options.signal });
-    } catch (error) {
-      await viewer.close();
-      throw error;
-    }
-    options.signal?.addEventListener("abort", () => viewer.close(), { once: true });
-    return viewer;
+    return openOrClose(
+      viewer,
+      () => viewer.#signaling.connect({ signal: options.signal }),
+      options.signal,
+    );
   }
 
   /** This viewer's peer id on the signaling server. */
@@ -126,6 +149,14 @@ export class Viewer implements AsyncDisposable {
   /** Where it stands. */
   get state(): ViewerState {
     return this.#state;
+  }
+
+  /**
+   * The host's stream and the number of the last message received from it, once known: a
+   * viewer made later with it as `resumeFrom` resumes where this one stopped.
+   */
+  get position(): { stream: string; last: number } | undefined {
+    return this.#cursor?.position;
   }
 
   /** Last round-trip time to the host over the data channel, ms. */
@@ -188,10 +219,7 @@ export class Viewer implements AsyncDisposable {
     if (this.#closed) return;
     if (s.data.kind === "offer") return void this.#answer(s.from, s.handshakeId, s.data.sdp);
     const conn = this.#conn;
-    if (!conn || conn.handshakeId !== s.handshakeId) {
-      this.staleSignals++;
-      return;
-    }
+    if (!conn || conn.handshakeId !== s.handshakeId) return;
     if (s.data.kind === "abort") {
       this.#log.info("host aborted the handshake", this.#fields({ reason: s.data.reason }));
       void this.#drop("host-abort", this.#o.abortGraceMs ?? 3_000);
@@ -208,13 +236,17 @@ export class Viewer implements AsyncDisposable {
     const conn = new ViewerConnection({
       rtc: this.#o.rtc,
       iceServers: this.#signaling.welcome?.iceServers ?? [],
+      iceTransportPolicy: this.#o.iceTransportPolicy,
       hostId,
       handshakeId,
       signaling: this.#signaling,
       heartbeatIntervalMs: this.#o.heartbeatIntervalMs ?? 5_000,
       maxMissedPongs: this.#o.maxMissedPongs ?? 3,
+      stats: this.stats,
       decoder: new FrameDecoder({ maxMessageBytes: this.#o.maxMessageBytes }),
-      onMessage: (m) => this.#inbox.push(m),
+      onMessage: (m) => (this.#cursor?.message() ?? true) && this.#inbox.push(m),
+      resume: this.#cursor && (() => this.#cursor!.ready()),
+      onSequence: (frame) => this.#sequence(frame),
       onReady: () => this.#onReady(conn),
       onLost: (why, bye) => this.#lost(conn, why, bye),
       log: this.#log,
@@ -232,6 +264,14 @@ export class Viewer implements AsyncDisposable {
     this.#setState("ready");
     for (const w of this.#readyWaiters) w.resolve();
     this.#readyWaiters.clear();
+  }
+
+  #sequence(frame: Extract<ControlFrame, { t: "seq" | "direct" }>): void {
+    const gap = this.#cursor?.control(frame);
+    if (!gap) return;
+    this.stats.gaps++;
+    this.#log.warn("messages lost while away: {reason}", this.#fields({ ...gap }));
+    this.#events.emit("gap", gap);
   }
 
   #lost(conn: ViewerConnection, why: string, bye?: string): void {

@@ -8,8 +8,21 @@
 import type { Logger } from "./logger.ts";
 import type { FrameDecoder } from "./frame_decoder.ts";
 import { FramingError } from "./framing.ts";
-import { type ControlFrame, parseControlFrame, type SignalData } from "./protocol.ts";
-import type { RtcAdapter, RtcDataChannel, RTCIceServerLike, RtcPeerConnection } from "./rtc.ts";
+import {
+  type ControlFrame,
+  DATA_CHANNEL_LABEL,
+  parseControlFrame,
+  type ResumeRequest,
+  type SignalData,
+} from "./protocol.ts";
+import type {
+  RtcAdapter,
+  RtcDataChannel,
+  RTCIceServerLike,
+  RtcIceTransportPolicy,
+  RtcPeerConnection,
+} from "./rtc.ts";
+import type { ViewerStats } from "./viewer_options.ts";
 
 /** Options of {@link ViewerConnection}. */
 export interface ViewerConnectionOptions {
@@ -17,6 +30,8 @@ export interface ViewerConnectionOptions {
   rtc: RtcAdapter;
   /** ICE servers from `welcome`. */
   iceServers: RTCIceServerLike[];
+  /** `relay` to use TURN-relayed candidates only (default `all`). */
+  iceTransportPolicy?: RtcIceTransportPolicy;
   /** The host's peer id. */
   hostId: string;
   /** The offer's handshake id. */
@@ -27,10 +42,16 @@ export interface ViewerConnectionOptions {
   heartbeatIntervalMs: number;
   /** Unanswered pings before the connection counts as lost. */
   maxMissedPongs: number;
+  /** Counters the connection adds to (the viewer's, across its connections). */
+  stats: ViewerStats;
   /** Decodes the host's binary frames. */
   decoder: FrameDecoder;
   /** A whole message from the host. */
   onMessage(message: Uint8Array): void;
+  /** The `resume` of `ready`, asked for when it is sent; none for a plain version-1 ready. */
+  resume?: () => ResumeRequest;
+  /** A `seq` or `direct` frame (docs/protocol.md, "Resume"). */
+  onSequence?(frame: Extract<ControlFrame, { t: "seq" | "direct" }>): void;
   /** The channel is open and `ready` was sent. */
   onReady(): void;
   /** The connection is gone; `bye` is the host's reason when it said one. */
@@ -60,7 +81,10 @@ export class ViewerConnection {
   constructor(options: ViewerConnectionOptions) {
     this.#o = options;
     this.handshakeId = options.handshakeId;
-    this.#pc = options.rtc.createPeerConnection({ iceServers: options.iceServers });
+    this.#pc = options.rtc.createPeerConnection({
+      iceServers: options.iceServers,
+      iceTransportPolicy: options.iceTransportPolicy,
+    });
     const pc = this.#pc;
     this.#offs.push(
       pc.on("icecandidate", (c) => {
@@ -125,7 +149,7 @@ export class ViewerConnection {
   }
 
   #adopt(channel: RtcDataChannel): void {
-    if (channel.label !== "shoal" || this.#channel) return;
+    if (channel.label !== DATA_CHANNEL_LABEL || this.#channel) return;
     this.#channel = channel;
     this.#offs.push(
       channel.on("message", (m) => {
@@ -147,7 +171,8 @@ export class ViewerConnection {
     );
     // Handlers are attached: only now may the host send application data.
     const sayReady = () => {
-      this.#control({ t: "ready" });
+      const resume = this.#o.resume?.();
+      this.#control(resume ? { t: "ready", resume } : { t: "ready" });
       this.#o.log.info("ready", this.#o.logFields);
       this.#startHeartbeat();
       this.#o.onReady();
@@ -164,7 +189,18 @@ export class ViewerConnection {
 
   #onControl(text: string): void {
     const parsed = parseControlFrame(text);
-    if (!parsed.ok) return;
+    if (!parsed.ok && parsed.code === "unknown-control") {
+      // An addition to the protocol this version does not know: ignored, never a violation.
+      this.#o.stats.unknownControl++;
+      return;
+    }
+    if (!parsed.ok) {
+      this.#o.log.warn("bad control frame from the host: {detail}", {
+        ...this.#o.logFields,
+        detail: parsed.message,
+      });
+      return this.#lose(`framing violation: bad control frame (${parsed.message})`);
+    }
     const c = parsed.value;
     if (c.t === "ping") this.#control({ t: "pong", n: c.n, ts: c.ts });
     else if (c.t === "pong") {
@@ -174,6 +210,7 @@ export class ViewerConnection {
       this.#missed = 0;
       this.rttMs = Math.round((performance.now() - sent) * 10) / 10;
     } else if (c.t === "bye") this.#lose("host said bye", c.reason ?? "");
+    else if (c.t === "seq" || c.t === "direct") this.#o.onSequence?.(c);
   }
 
   #startHeartbeat(): void {

@@ -5,7 +5,8 @@
  * @module
  */
 import type { Logger } from "./logger.ts";
-import type { RtcAdapter } from "./rtc.ts";
+import type { ResumeGap } from "./replay.ts";
+import type { RtcAdapter, RtcIceTransportPolicy } from "./rtc.ts";
 
 /**
  * Where a viewer stands: `waiting` for the host's offer, `connecting` (answered, ICE and
@@ -53,6 +54,11 @@ export interface ViewerOptions {
   joinCode: string;
   /** A label the host sees (≤ 64 characters). */
   label?: string;
+  /**
+   * `relay` to connect through TURN only: the host never learns this viewer's address
+   * (default `all`).
+   */
+  iceTransportPolicy?: RtcIceTransportPolicy;
   /** `request-offer`s without reaching `ready` before giving up (default 8). */
   maxOfferRequests?: number;
   /** Backoff between `request-offer`s, ms (default 500 / 8 000). */
@@ -69,12 +75,37 @@ export interface ViewerOptions {
   maxMessageBytes?: number;
   /** Most messages kept unread by `messages()` (default 10 000). */
   inboxCapacity?: number;
+  /**
+   * Resume after a reconnect (default true): follow the host's message numbers, ask for what
+   * was missed, and tell a `gap` when the host no longer has it (docs/protocol.md).
+   */
+  resume?: boolean;
+  /** Resume from a position saved from an earlier viewer's `position` (e.g. a page reload). */
+  resumeFrom?: { stream: string; last: number };
   /** Logger (default: category `shoal.viewer`). */
   logger?: Logger;
   /** Closes the viewer when aborted. */
   signal?: AbortSignal;
   /** WebSocket constructor (default: the global one). */
   WebSocket?: typeof WebSocket;
+}
+
+/**
+ * Counters of a {@link Viewer} over its life, across reconnects (`viewer.stats`).
+ *
+ * @example
+ * ```ts
+ * import type { ViewerStats } from "@shoal/shoal";
+ *
+ * const stats: ViewerStats = { unknownControl: 0, gaps: 0 };
+ * console.assert(stats.unknownControl === 0);
+ * ```
+ */
+export interface ViewerStats {
+  /** Control frames from the host of a type this version does not know, ignored. */
+  unknownControl: number;
+  /** Gaps found on coming back (each also a `gap` event). */
+  gaps: number;
 }
 
 /**
@@ -92,4 +123,9 @@ export interface ViewerOptions {
 export interface ViewerEvents extends Record<string, unknown> {
   /** The state changed. */
   state: { state: ViewerState; reason?: string };
+  /**
+   * Coming back, the viewer found that messages were lost (the host no longer held them, or
+   * it is another host): fetch a snapshot. Emitted before any message that follows the gap.
+   */
+  gap: ResumeGap;
 }

@@ -8,36 +8,13 @@
 import type { Logger } from "@logtape/logtape";
 import {
   type ClientMessage,
+  CloseCode,
   type ErrorCode,
   parseClientMessage,
   type PeerLeftReason,
   type ServerMessage,
 } from "../core/protocol.ts";
 import type { ServerMetrics } from "./metrics.ts";
-
-/**
- * WebSocket close codes the server uses: 1000 after `leave`, 1001 on shutdown, 1012 when
- * its state was fenced, 1013 when the store is away, and the 44xx codes of PROTOCOL.md §1.
- *
- * @example
- * ```ts
- * import { CloseCode } from "@shoal/shoal/server";
- *
- * const why = (code: number) => code === CloseCode.replaced ? "another host took over" : "";
- * console.assert(CloseCode.replaced === 4409 && why(4409) !== "");
- * ```
- */
-export const CloseCode = {
-  normal: 1000,
-  goingAway: 1001,
-  serviceRestart: 1012,
-  tryAgain: 1013,
-  badMessage: 4400,
-  unauthorized: 4401,
-  timeout: 4408,
-  replaced: 4409,
-  full: 4429,
-} as const;
 
 /**
  * Limits of one WebSocket connection: the hello deadline, the silence timeout, message
@@ -109,6 +86,8 @@ export class Connection {
   leftReason: PeerLeftReason = "closed";
   /** Whether the socket has closed. */
   closed = false;
+  /** The client's address as the limits count it. */
+  readonly address: string;
   /** Resolves when the socket closed and the relay finished cleaning up. */
   readonly done: Promise<void>;
 
@@ -130,6 +109,8 @@ export class Connection {
     socket: WebSocket,
     readonly sessionId: string,
     options: {
+      /** The client's address as the limits count it. */
+      address: string;
       limits: ConnectionLimits;
       handler: ConnectionHandler;
       metrics: ServerMetrics;
@@ -137,6 +118,7 @@ export class Connection {
     },
   ) {
     this.#socket = socket;
+    this.address = options.address;
     this.#limits = options.limits;
     this.#handler = options.handler;
     this.#metrics = options.metrics;

@@ -152,6 +152,17 @@ export class MemoryStore implements SessionStore {
   health(): Promise<StoreHealth> {
     return Promise.resolve({ ok: true });
   }
+  /** Entries held: `sessions`, and per peer `viewers` and `handshakes` (all sessions). */
+  retained(): { sessions: number; viewers: number; handshakes: number } {
+    let viewers = 0;
+    let handshakes = 0;
+    for (const s of this.#sessions.values()) {
+      viewers += s.viewers.size;
+      handshakes += s.handshakes.size;
+    }
+    return { sessions: this.#sessions.size, viewers, handshakes };
+  }
+
   close(): Promise<void> {
     for (const s of this.#sessions.values()) clearTimeout(s.expiry);
     this.#sessions.clear();
@@ -189,6 +200,11 @@ export class MemoryBus implements Bus {
     deliver?.(message);
     return Promise.resolve(deliver !== undefined);
   }
+  /** Entries held per peer: `subscribers`. */
+  retained(): { subscribers: number } {
+    return { subscribers: this.#subscribers.size };
+  }
+
   subscribe(
     sessionId: string,
     peerId: string,

@@ -37,6 +37,8 @@ export interface ServerMetrics {
   closes: Counter;
   /** Sessions created. */
   sessionsCreated: Counter;
+  /** Requests refused by a limit (`LimitReason`) or the origin policy (`origin`), by `reason`. */
+  refused: Counter;
 }
 
 /** Creates the server's metrics in a fresh registry. */
@@ -64,5 +66,9 @@ export function createServerMetrics(): ServerMetrics {
     badFrames: registry.counter("shoal_signal_bad_frames_total", "Bad frames, by error code."),
     closes: registry.counter("shoal_signal_closes_total", "Deliberate closes, by close code."),
     sessionsCreated: registry.counter("shoal_signal_sessions_created_total", "Sessions created."),
+    refused: registry.counter(
+      "shoal_signal_refused_total",
+      "Requests refused by a limit or the origin policy, by reason.",
+    ),
   };
 }

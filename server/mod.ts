@@ -1,9 +1,11 @@
 /**
  * The shoal signaling server: sessions with a host token and a join code, the hello
  * handshake, routing of WebRTC signals between a session's host and its viewers, presence,
- * limits, metrics. Runs on `Deno.serve`; its state sits behind {@link SessionStore} and
- * {@link Bus}: in memory by default, or in Redis ({@link connectRedis}) so that several
- * servers behind a load balancer share sessions and route to each other's clients.
+ * limits, metrics. A fetch handler ({@link createSignalingHandler}) that
+ * {@link startSignalingServer} runs on `Deno.serve`; its state sits behind
+ * {@link SessionStore} and {@link Bus}: in memory by default, or in Redis
+ * ({@link connectRedis}) so that several servers behind a load balancer share sessions and
+ * route to each other's clients.
  *
  * @example
  * ```ts ignore
@@ -19,29 +21,24 @@
  */
 export {
   type CreatedSession,
+  createSignalingHandler,
+  type IceServersFor,
   MAX_VIEWERS_LIMIT,
-  SignalingServer,
-  type SignalingServerOptions,
-  startSignalingServer,
-} from "./server.ts";
-export { CloseCode, type ConnectionLimits, DEFAULT_LIMITS } from "./connection.ts";
+  type RequestInfo,
+  type SignalingHandler,
+  type SignalingHandlerOptions,
+  type UpgradeWebSocket,
+} from "./handler.ts";
+export { SignalingServer, type SignalingServerOptions, startSignalingServer } from "./server.ts";
+export { CloseCode } from "../core/protocol.ts";
+export { type ConnectionLimits, DEFAULT_LIMITS } from "./connection.ts";
 export { MemoryBus, MemoryStore, type MemoryStoreOptions } from "./memory_store.ts";
-export {
-  type Bus,
-  type LostPeer,
-  type PeerRef,
-  type SessionRecord,
-  type SessionStore,
-  type StoreEvent,
-  type StoreHealth,
-  StoreUnavailableError,
-  type ViewerInfo,
-} from "./store.ts";
-export { connectRedis, type RedisOptions, RedisState } from "./redis.ts";
-export { RedisStore, type RedisStoreOptions } from "./redis_store.ts";
-export { RedisBus } from "./redis_bus.ts";
-export { RedisLink, type RedisLinkOptions } from "./redis_link.ts";
-export { RedisKeys } from "./redis_scripts.ts";
+export * from "./store.ts";
+export { connectRedis, type RedisOptions, RedisState } from "./redis/connect.ts";
+export { RedisStore, type RedisStoreOptions } from "./redis/store.ts";
+export { RedisBus } from "./redis/bus.ts";
+export { RedisLink, type RedisLinkOptions } from "./redis/link.ts";
+export { RedisKeys } from "./redis/scripts.ts";
 export type { ServerMetrics } from "./metrics.ts";
 export {
   type AddressLimits,
@@ -61,6 +58,7 @@ export {
   type MemoryCountersOptions,
   type WindowCount,
 } from "./counters.ts";
-export { RedisCounters } from "./redis_counters.ts";
+export { RedisCounters } from "./redis/counters.ts";
 export { clientAddress, type ClientAddressOptions } from "./client_address.ts";
 export { OriginPolicy } from "./origin.ts";
+export { DEFAULT_TURN_TTL_SECONDS, turnIceServers, type TurnOptions } from "./turn.ts";

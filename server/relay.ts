@@ -7,13 +7,16 @@
 import type { Logger } from "@logtape/logtape";
 import {
   type ClientMessage,
+  CloseCode,
   type HelloMessage,
   type IceServer,
   kindAllowedFrom,
   type PeerLeftReason,
   type ServerMessage,
+  type WelcomeMessage,
 } from "../core/protocol.ts";
-import { CloseCode, type Connection, type ConnectionHandler } from "./connection.ts";
+import type { Connection, ConnectionHandler } from "./connection.ts";
+import type { Limiter } from "./limits.ts";
 import { constantTimeEqual, hashSecret, newPeerId, normalizeJoinCode } from "./ids.ts";
 import type { ServerMetrics } from "./metrics.ts";
 import {
@@ -24,6 +27,23 @@ import {
   type SessionStore,
   StoreUnavailableError,
 } from "./store.ts";
+
+/**
+ * Gives a client the ICE servers its `welcome` lists, once per hello: the same for every
+ * client, or its own (such as TURN credentials minted for it).
+ *
+ * @example
+ * ```ts
+ * import type { IceServersFor } from "@shoal/shoal/server";
+ *
+ * const stunOnly: IceServersFor = () => [{ urls: "stun:stun.example.org:3478" }];
+ * const listed = await stunOnly({ sessionId: "s", peerId: "p", role: "viewer" });
+ * console.assert(listed.length === 1);
+ * ```
+ */
+export type IceServersFor = (
+  peer: { sessionId: string; peerId: string; role: "host" | "viewer" },
+) => IceServer[] | Promise<IceServer[]>;
 
 /** What the relay needs from the server. */
 export interface RelayOptions {
@@ -36,7 +56,9 @@ export interface RelayOptions {
   /** Logger (category `shoal.server`). */
   log: Logger;
   /** ICE servers handed out in `welcome`. */
-  iceServers: IceServer[];
+  iceServers: IceServersFor;
+  /** Failed hellos per address and per session. */
+  limiter: Limiter;
 }
 
 /** Per-connection state that only the relay uses. */
@@ -131,14 +153,22 @@ export class Relay implements ConnectionHandler {
   }
 
   async #helloChecked(conn: Connection, hello: HelloMessage): Promise<void> {
-    const { store, log } = this.#o;
+    const { store, log, limiter } = this.#o;
     const record = await store.get(conn.sessionId);
     if (!record) {
       return conn.fail("unauthorized", "the session no longer exists", CloseCode.unauthorized);
     }
+    // While the address (or, for a viewer, the session) backs off after failed hellos, no
+    // code is checked at all; 1013 tells the client to come back later.
+    const refusal = await limiter.checkHello(conn.address, conn.sessionId, hello.role);
+    if (refusal) {
+      log.info("hello refused: {reason}", { sessionId: conn.sessionId, reason: refusal.reason });
+      return conn.fail("rate-limited", refusal.message, CloseCode.tryAgain);
+    }
     if (!(await this.#authorized(record, hello))) {
       const what = hello.role === "host" ? "host token" : "join code";
       log.info("unauthorized {role} hello", { sessionId: conn.sessionId, role: hello.role });
+      await limiter.helloFailed(conn.address, conn.sessionId);
       return conn.fail("unauthorized", `wrong ${what}`, CloseCode.unauthorized);
     }
     const peerId = newPeerId(hello.role);
@@ -181,15 +211,7 @@ export class Relay implements ConnectionHandler {
         message: "another connection took over as host",
       });
     }
-    const peers = await store.viewers(sessionId);
-    conn.send({
-      type: "welcome",
-      peerId,
-      sessionId,
-      role: "host",
-      iceServers: this.#o.iceServers,
-      peers,
-    });
+    conn.send(await this.#welcome(conn, { peers: await store.viewers(sessionId) }));
     log.info("host online", { sessionId, peerId, tookOver: previous !== undefined });
     if (!previous) await this.#toViewers(sessionId, { type: "host-status", online: true });
   }
@@ -220,16 +242,19 @@ export class Relay implements ConnectionHandler {
     }
     conn.accept("viewer", peerId);
     const host = await store.host(sessionId);
-    conn.send({
-      type: "welcome",
-      peerId,
-      sessionId,
-      role: "viewer",
-      iceServers: this.#o.iceServers,
-    });
+    conn.send(await this.#welcome(conn));
     conn.send({ type: "host-status", online: host !== undefined });
     log.info("viewer joined", { sessionId, peerId, label });
     if (host) await bus.publish(sessionId, host, { type: "peer-joined", peerId, label });
+  }
+
+  /** The `welcome` of an accepted connection: its peer id, role and ICE servers. */
+  async #welcome(
+    conn: Connection,
+    extra: Pick<WelcomeMessage, "peers"> = {},
+  ): Promise<WelcomeMessage> {
+    const peer = { sessionId: conn.sessionId, peerId: conn.peerId!, role: conn.role! };
+    return { type: "welcome", ...peer, iceServers: await this.#o.iceServers(peer), ...extra };
   }
 
   #deliver(conn: Connection, message: ServerMessage): void {

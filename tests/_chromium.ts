@@ -59,14 +59,19 @@ export class Chromium implements AsyncDisposable {
    * user-data-dir.
    */
   static async launch(
-    options: { viewport?: { width: number; height: number }; args?: string[] } = {},
+    options: {
+      viewport?: { width: number; height: number };
+      args?: string[];
+      /** The executable (default {@linkcode CHROMIUM_PATH}), e.g. a netns wrapper script. */
+      executablePath?: string;
+    } = {},
   ): Promise<Chromium> {
     const missing = chromiumMissing();
     if (missing) throw new Error(`cannot launch chromium: ${missing}`);
     const dir = await Deno.makeTempDir({ prefix: "shoal-chromium-" });
     try {
       const context = await chromium.launchPersistentContext(dir, {
-        executablePath: CHROMIUM_PATH,
+        executablePath: options.executablePath ?? CHROMIUM_PATH,
         headless: true,
         args: [...CHROMIUM_FLAGS, ...options.args ?? []],
         viewport: options.viewport ?? { width: 1280, height: 900 },

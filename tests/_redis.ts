@@ -1,7 +1,7 @@
 // Redis for tests: where it is (SHOAL_REDIS_URL, else redis://127.0.0.1:6390, the port
 // .ci/run starts it on), whether it answers, and fixtures that give each test its own key
 // prefix and leave nothing behind (no keys, no sockets, no timers).
-import { deleteRedisPrefix } from "../server/redis_link.ts";
+import { deleteRedisPrefix } from "../server/redis/link.ts";
 import {
   connectRedis,
   type RedisOptions,
@@ -86,6 +86,7 @@ export class RedisCluster implements AsyncDisposable {
       ...serverOptions,
       store: state.store,
       bus: state.bus,
+      counters: state.counters,
     });
     this.servers.push(server);
     this.#states.set(server, state);

@@ -78,6 +78,7 @@ if (import.meta.main) {
     port: 0,
     store: redis.store,
     bus: redis.bus,
+    counters: redis.counters,
   });
   console.log(JSON.stringify({ url: server.url }));
   for await (const _ of Deno.stdin.readable) { /* until stdin closes */ }

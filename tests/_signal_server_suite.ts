@@ -2,7 +2,12 @@
 // against every SessionStore/Bus: in memory (signal_server_test.ts) and Redis
 // (redis_server_test.ts).
 import assert from "node:assert/strict";
-import type { SignalingServer, SignalingServerOptions } from "../server/mod.ts";
+import { createHmac } from "node:crypto";
+import {
+  type SignalingServer,
+  type SignalingServerOptions,
+  turnIceServers,
+} from "../server/mod.ts";
 import { createSession, eventually, RawClient } from "./_signal_helpers.ts";
 
 /** Starts a server for one test; closing it releases whatever it was given. */
@@ -237,6 +242,31 @@ const CASES: Record<string, (make: ServerFactory) => Promise<void>> = {
     assert.ok(a && b);
   },
 
+  "server mints each connection its own time-limited TURN credential": async (make) => {
+    const secret = "suite-secret";
+    const now = Date.now();
+    await using server = await make({
+      iceServers: turnIceServers({ urls: "turn:10.9.0.1:3478", secret, ttlSeconds: 600 }),
+    });
+    const s = await createSession(server);
+    await using v = await RawClient.open(s.wsUrl);
+    v.send({ type: "hello", role: "viewer", protocol: 1, joinCode: s.joinCode });
+    await using h = await RawClient.open(s.wsUrl);
+    h.send({ type: "hello", role: "host", protocol: 1, token: s.hostToken });
+    const welcomes = [await v.next("welcome"), await h.next("welcome")];
+    for (const welcome of welcomes) {
+      const [turn] = welcome.iceServers;
+      assert.equal(turn.urls, "turn:10.9.0.1:3478");
+      const [expiry, peerId] = String(turn.username).split(":");
+      assert.equal(peerId, welcome.peerId);
+      assert.ok(Math.abs(Number(expiry) - (now / 1000 + 600)) < 30, `expiry ${expiry}`);
+      const mac = createHmac("sha1", secret).update(String(turn.username)).digest("base64");
+      assert.equal(turn.credential, mac);
+      assert.ok(!JSON.stringify(welcome).includes(secret));
+    }
+    assert.notEqual(welcomes[0].iceServers[0].username, welcomes[1].iceServers[0].username);
+  },
+
   "server closes a silent connection with 4408 and announces it left by timeout": async (make) => {
     await using server = await make({ limits: { silenceTimeoutMs: 300 } });
     const s = await createSession(server);
@@ -346,6 +376,119 @@ const CASES: Record<string, (make: ServerFactory) => Promise<void>> = {
     assert.ok(host.messages.some((m) => m.type === "error" && m.code === "shutdown"));
     await server.close(); // idempotent
   },
+
+  "server refuses session creations past an address's limit a minute with 429 and counts them":
+    async (
+      make,
+    ) => {
+      await using server = await make({ addressLimits: { sessionsPerMinute: 2 } });
+      await createSession(server);
+      await createSession(server);
+      const res = await fetch(`${server.url}/v1/sessions`, { method: "POST" });
+      assert.equal(res.status, 429);
+      assert.ok(Number(res.headers.get("retry-after")) > 0);
+      assert.equal((await res.json()).error.code, "too-many-session-creations");
+      const text = await (await fetch(`${server.url}/metrics`)).text();
+      assert.match(text, /shoal_signal_refused_total\{reason="session-rate"\} 1/);
+    },
+
+  "server refuses a WebSocket past an address's open sockets; a closed one frees its place": async (
+    make,
+  ) => {
+    await using server = await make({ addressLimits: { socketsPerAddress: 2 } });
+    const s = await createSession(server);
+    await using host = await RawClient.host(s);
+    const viewer = await RawClient.viewer(s);
+    const res = await fetch(s.wsUrl.replace(/^ws/, "http"), { headers: { upgrade: "websocket" } });
+    assert.equal(res.status, 429);
+    assert.equal((await res.json()).error.code, "too-many-sockets");
+    assert.equal(server.metrics.refused.get({ reason: "sockets" }), 1);
+    await viewer.close();
+    await eventually(() => server.connectionCount === 1, 3_000, "the viewer's socket closed");
+    await using again = await RawClient.viewer(s);
+    assert.equal(server.connectionCount, 2);
+    assert.ok(host && again);
+  },
+
+  "server backs an address off after failed hellos, even with the right code": async (make) => {
+    await using server = await make({
+      addressLimits: { failedHellosPerAddress: 2, failedHelloBackoffMs: 60_000 },
+    });
+    const s = await createSession(server);
+    for (let i = 0; i < 2; i++) {
+      await using c = await RawClient.open(s.wsUrl);
+      c.send({ type: "hello", role: "viewer", protocol: 1, joinCode: "0000-0000-0000" });
+      assert.equal((await c.next("error")).code, "unauthorized");
+      assert.equal((await c.closed).code, 4401);
+    }
+    const res = await fetch(s.wsUrl.replace(/^ws/, "http"), { headers: { upgrade: "websocket" } });
+    assert.equal(res.status, 429);
+    assert.ok(Number(res.headers.get("retry-after")) >= 60);
+    assert.equal((await res.json()).error.code, "too-many-failed-hellos");
+    assert.equal(server.metrics.refused.get({ reason: "failed-hellos-address" }), 1);
+  },
+
+  "server locks a session against viewers after failed hellos, never against its host": async (
+    make,
+  ) => {
+    await using server = await make({
+      addressLimits: {
+        failedHellosPerAddress: 0,
+        failedHellosPerSession: 2,
+        failedHelloBackoffMs: 60_000,
+      },
+    });
+    const s = await createSession(server);
+    for (let i = 0; i < 2; i++) {
+      await using c = await RawClient.open(s.wsUrl);
+      c.send({ type: "hello", role: "viewer", protocol: 1, joinCode: "0000-0000-0000" });
+      assert.equal((await c.closed).code, 4401);
+    }
+    await using right = await RawClient.open(s.wsUrl);
+    right.send({ type: "hello", role: "viewer", protocol: 1, joinCode: s.joinCode });
+    const error = await right.next("error");
+    assert.equal(error.code, "rate-limited");
+    assert.match(error.message, /too many failed hellos to this session/);
+    assert.equal((await right.closed).code, 1013, "try again later");
+    assert.equal(server.metrics.refused.get({ reason: "failed-hellos-session" }), 1);
+    await using host = await RawClient.host(s);
+    assert.ok(host, "the host is never locked out");
+  },
+
+  "server checks Origin on session creation and WebSocket upgrades against its allowed list":
+    async (
+      make,
+    ) => {
+      await using server = await make({ allowedOrigins: ["https://app.example"] });
+      const post = (origin?: string) =>
+        fetch(`${server.url}/v1/sessions`, {
+          method: "POST",
+          headers: origin ? { origin } : {},
+        });
+      const cases: Array<[string | undefined, number]> = [
+        [undefined, 201], // not a browser
+        ["https://app.example", 201],
+        [server.url, 201], // the server's own pages
+        ["https://evil.example", 403],
+        ["null", 403],
+      ];
+      let created: { wsUrl: string } | undefined;
+      for (const [origin, status] of cases) {
+        const res = await post(origin);
+        assert.equal(res.status, status, origin);
+        const body = await res.json();
+        if (status === 403) assert.equal(body.error.code, "origin-not-allowed", origin);
+        else created = body;
+      }
+      const upgrade = (origin: string) =>
+        fetch(created!.wsUrl.replace(/^ws/, "http"), {
+          headers: { upgrade: "websocket", origin },
+        });
+      const refused = await upgrade("https://evil.example");
+      assert.equal(refused.status, 403);
+      assert.equal((await refused.json()).error.code, "origin-not-allowed");
+      assert.equal(server.metrics.refused.get({ reason: "origin" }), 3);
+    },
 
   "server forgets a session once it has been idle for its lifetime": async (make) => {
     await using server = await make({ sessionIdleTtlMs: 200 });

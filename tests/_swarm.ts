@@ -1,7 +1,10 @@
-// Runs `cli/swarm.ts` (many werift viewers in one process) and talks to it.
+// Runs `cli/swarm.ts` (many viewers in one process, werift unless told) and talks to it.
+import assert from "node:assert/strict";
 import type { SwarmViewerSummary } from "../cli/swarm.ts";
 import { readLines } from "../cli/lines.ts";
-import { eventually } from "./_signal_helpers.ts";
+import { Host } from "../core/host.ts";
+import type { RtcAdapter } from "../core/rtc.ts";
+import { eventually, testServer } from "./_signal_helpers.ts";
 
 const SWARM = new URL("../cli/swarm.ts", import.meta.url).pathname;
 
@@ -15,10 +18,28 @@ export class Swarm implements AsyncDisposable {
   #exited = false;
 
   constructor(
-    o: { server: string; session: string; code: string; count: number; prefix?: string },
+    o: {
+      server: string;
+      session: string;
+      code: string;
+      count: number;
+      prefix?: string;
+      /** The viewers' stack; default werift (these tests are werift's). */
+      rtc?: "libdatachannel" | "werift";
+      /** Runs it through this command, e.g. `["ip", "netns", "exec", NS]`. */
+      wrap?: string[];
+      /** Local ICE address (default 127.0.0.1; `null`: every interface). */
+      iceAddress?: string | null;
+      /** Extra `shoal swarm` flags. */
+      flags?: string[];
+    },
   ) {
-    this.child = new Deno.Command(Deno.execPath(), {
+    const wrap = o.wrap ?? [];
+    const ice = o.iceAddress === null ? [] : ["--ice-address", o.iceAddress ?? "127.0.0.1"];
+    this.child = new Deno.Command(wrap[0] ?? Deno.execPath(), {
       args: [
+        ...wrap.slice(1),
+        ...(wrap.length ? [Deno.execPath()] : []),
         "run",
         "-A",
         SWARM,
@@ -32,8 +53,10 @@ export class Swarm implements AsyncDisposable {
         String(o.count),
         "--prefix",
         o.prefix ?? "swarm",
-        "--ice-address",
-        "127.0.0.1",
+        "--rtc",
+        o.rtc ?? "werift",
+        ...ice,
+        ...(o.flags ?? []),
       ],
       stdin: "piped",
       stdout: "piped",
@@ -90,9 +113,9 @@ export class Swarm implements AsyncDisposable {
   }
 
   /** Asks for a summary and waits for it. */
-  async report(timeoutMs = 5_000): Promise<SwarmViewerSummary[]> {
+  async report(timeoutMs = 5_000, full = false): Promise<SwarmViewerSummary[]> {
     const before = this.#summaries.length;
-    await this.command("report");
+    await this.command(full ? "report full" : "report");
     const deadline = Date.now() + timeoutMs;
     while (this.#summaries.length === before) {
       if (Date.now() > deadline) throw new Error("swarm: no summary");
@@ -133,6 +156,40 @@ export class Swarm implements AsyncDisposable {
     }
     await this.#reading.catch(() => {});
   }
+}
+
+const _stamp = (seq: number) => `${seq} ${performance.timeOrigin + performance.now()} payload`;
+
+/** A host on `rtc` and `count` werift viewers in a swarm process join at once: all ready with
+ * no failed handshake, every one of 200 broadcasts arrives in order, and the host forgets them
+ * when they leave. */
+export async function swarmJoinsAndReceivesInOrder(rtc: RtcAdapter, count: number): Promise<void> {
+  await using server = testServer();
+  await using host = await Host.start({ rtc, server: server.url });
+  await using swarm = Swarm.of(host, server.url, count);
+  await swarm.waitFor("ready", count, 30_000);
+  await eventually(() => host.readyCount === count, 5_000, `host sees ${count} ready`);
+  for (let seq = 0; seq < 200; seq++) {
+    host.broadcast(_stamp(seq));
+    if (seq % 20 === 19) await new Promise((r) => setTimeout(r, 10));
+  }
+  await eventually(async () => (await swarm.report()).every((v) => v.received >= 200), 15_000);
+  for (const v of await swarm.report()) {
+    assert.equal(v.received, 200, `viewer ${v.i}`);
+    assert.equal(v.firstSeq, 0);
+    assert.equal(v.lastSeq, 199);
+    assert.equal(v.outOfOrder, 0);
+  }
+  const m = host.metrics();
+  assert.equal(m.outcomes.ready, count);
+  assert.equal(m.outcomes.failed ?? 0, 0);
+  assert.equal(m.outcomes.timeout ?? 0, 0);
+  await swarm.quit();
+  await eventually(
+    () => host.metrics().states.ready === 0,
+    10_000,
+    "host forgets departed viewers",
+  );
 }
 
 /** 5 healthy viewers and 1 frozen with SIGSTOP (thawed on dispose), all ready first. */

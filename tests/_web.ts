@@ -2,7 +2,7 @@
 // `testPages` entry `name` is bundled and served at `/test/<name>` (a blank page that runs
 // it). Bundles are made once per test module.
 import type { SignalingServer, SignalingServerOptions } from "../server/mod.ts";
-import { webRoutes } from "../server/web.ts";
+import { webRoutes } from "../cli/web.ts";
 import { buildWeb, bundle } from "../web/build.ts";
 import { testServer } from "./_signal_helpers.ts";
 

@@ -87,7 +87,16 @@ export class FakeRtcNetwork {
     return {
       name: "fake",
       network: this,
-      createPeerConnection: () => new FakePeerConnection(this, `p${this.#nextId++}`, behavior),
+      // "relay" without a TURN server: nothing to offer, as in a real stack.
+      createPeerConnection: (config) =>
+        new FakePeerConnection(
+          this,
+          `p${this.#nextId++}`,
+          config.iceTransportPolicy === "relay" &&
+            !config.iceServers.some((s) => [s.urls].flat().some((u) => /^turns?:/.test(u)))
+            ? { ...behavior, dropCandidates: true }
+            : behavior,
+        ),
     };
   }
 

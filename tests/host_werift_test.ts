@@ -5,39 +5,13 @@ import { Host } from "../core/host.ts";
 import { SignalingClient } from "../core/signaling.ts";
 import { Viewer } from "../core/viewer.ts";
 import { eventually, testServer } from "./_signal_helpers.ts";
-import { Swarm } from "./_swarm.ts";
+import { swarmJoinsAndReceivesInOrder } from "./_swarm.ts";
 import { counting } from "./_rtc_wrappers.ts";
 
 const loopback = () => werift({ interfaceAddresses: { udp4: "127.0.0.1" } });
-const stamp = (seq: number) => `${seq} ${performance.timeOrigin + performance.now()} payload`;
 
 Deno.test("30 werift viewers in a second process join at once: all ready, every broadcast after ready arrives in order", async () => {
-  await using server = testServer();
-  await using host = await Host.start({ rtc: loopback(), server: server.url });
-  await using swarm = Swarm.of(host, server.url, 30);
-  await swarm.waitFor("ready", 30, 30_000);
-  await eventually(() => host.readyCount === 30, 5_000, "host sees 30 ready");
-  for (let seq = 0; seq < 200; seq++) {
-    host.broadcast(stamp(seq));
-    if (seq % 20 === 19) await new Promise((r) => setTimeout(r, 10));
-  }
-  await eventually(async () => (await swarm.report()).every((v) => v.received >= 200), 15_000);
-  for (const v of await swarm.report()) {
-    assert.equal(v.received, 200, `viewer ${v.i}`);
-    assert.equal(v.firstSeq, 0);
-    assert.equal(v.lastSeq, 199);
-    assert.equal(v.outOfOrder, 0);
-  }
-  const m = host.metrics();
-  assert.equal(m.outcomes.ready, 30);
-  assert.equal(m.outcomes.failed ?? 0, 0);
-  assert.equal(m.outcomes.timeout ?? 0, 0);
-  await swarm.quit();
-  await eventually(
-    () => host.metrics().states.ready === 0,
-    10_000,
-    "host forgets departed viewers",
-  );
+  await swarmJoinsAndReceivesInOrder(loopback(), 30);
 });
 
 Deno.test("a viewer that leaves mid-handshake gets its negotiator aborted and its peer connection closed", async () => {

@@ -7,8 +7,8 @@ import { type CounterStore, MemoryCounters } from "../server/counters.ts";
 import { clientAddress } from "../server/client_address.ts";
 import { Limiter, type Refusal, refusalResponse, type SocketLease } from "../server/limits.ts";
 import { OriginPolicy } from "../server/origin.ts";
-import { RedisCounters } from "../server/redis_counters.ts";
-import { RedisLink } from "../server/redis_link.ts";
+import { RedisCounters } from "../server/redis/counters.ts";
+import { RedisLink } from "../server/redis/link.ts";
 import { flushPrefix, REDIS_URL, redisTest } from "./_redis.ts";
 
 function _isRefusal(x: SocketLease | Refusal | undefined): x is Refusal {

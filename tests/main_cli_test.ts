@@ -5,11 +5,11 @@ import config from "../deno.json" with { type: "json" };
 import { BENCH_FLAGS } from "../bench/main.ts";
 import { BINARY_PERMISSIONS } from "../cli/compile.ts";
 import { DEMO_FLAGS } from "../cli/demo.ts";
-import type { FlagSpec } from "../cli/flags.ts";
+import type { FlagTable } from "../cli/flags.ts";
 import { HOST_FLAGS } from "../cli/host.ts";
 import { swarmCommandLine } from "../cli/swarm_spawn.ts";
 import { VIEW_FLAGS } from "../cli/view.ts";
-import { SIGNAL_FLAGS } from "../server/main.ts";
+import { SIGNAL_FLAGS } from "../cli/signal.ts";
 import { Host } from "../core/host.ts";
 import { werift } from "../adapters/werift.ts";
 import { eventually, testServer } from "./_signal_helpers.ts";
@@ -53,7 +53,7 @@ Deno.test("shoal --version prints the version of deno.json; --help lists the com
 });
 
 Deno.test("shoal <command> --help lists every flag with its default", async () => {
-  const commands: Array<[string, FlagSpec[]]> = [
+  const commands: Array<[string, FlagTable]> = [
     ["signal", SIGNAL_FLAGS],
     ["host", HOST_FLAGS],
     ["view", VIEW_FLAGS],
@@ -64,10 +64,10 @@ Deno.test("shoal <command> --help lists every flag with its default", async () =
     const { code, out } = await run(MAIN, [command, "--help"]);
     assert.equal(code, 0, command);
     assert.match(out, new RegExp(`^Usage: shoal ${command}`), command);
-    for (const flag of flags) {
-      const line = out.split("\n").find((l) => l.trimStart().startsWith(`--${flag.name} `));
-      assert.ok(line, `${command} --help lists --${flag.name}`);
-      if (flag.default !== undefined) {
+    for (const [name, flag] of Object.entries(flags)) {
+      const line = out.split("\n").find((l) => l.trimStart().startsWith(`--${name} `));
+      assert.ok(line, `${command} --help lists --${name}`);
+      if ("default" in flag && flag.default !== undefined) {
         assert.ok(line.includes(`(default: ${flag.default})`), `${command}: ${line}`);
       }
     }
@@ -82,7 +82,12 @@ Deno.test("shoal: unknown commands and flags and missing values are one sentence
     [["view", "--session"], /^shoal view: --session needs a value$/],
     [["demo", "--viewers", "many"], /^shoal demo: --viewers must be a whole number/],
     [["signal", "--log-format", "xml"], /^shoal signal: --log-format must be json or pretty$/],
+    [["signal", "--turn", "turn:10.1.1.1"], /^shoal signal: --turn and --turn-secret go together$/],
+    [["signal", "--turn", "http://a", "--turn-secret", "s"], /^shoal signal: "http:\/\/a" is not/],
+    [["signal", "--turn-ttl", "60"], /^shoal signal: --turn-ttl needs --turn$/],
     [["bench", "--pattern", "zigzag"], /^shoal bench: --pattern must be/],
+    [["signal", "--allowed-origins", "app.example"], /^shoal signal: --allowed-origins: "app/],
+    [["signal", "--max-sockets-per-address", "-1"], /^shoal signal: --max-sockets-per-address/],
   ];
   for (const [args, sentence] of cases) {
     const { code, err } = await run(MAIN, args);
@@ -182,15 +187,18 @@ Deno.test("deno task signal, host, view, demo and bench are aliases of the shoal
   }
 });
 
-Deno.test("shoal demo with the permissions of deno task demo: 4 viewers, every message delivered", async () => {
-  const args = ["demo", "--viewers", "4", "--processes", "1", "--duration", "1", "--rate", "20"];
-  const { code, err } = await run(MAIN, args, { perms: taskPerms("demo") });
-  assert.equal(code, 0, err);
-  assert.match(err, /result: PASS/);
+Deno.test("shoal demo with the permissions of deno task demo, on libdatachannel (the default) and on werift: 4 viewers, every message delivered", async () => {
+  for (const rtc of [[], ["--rtc", "werift"]]) {
+    const args = ["demo", "--viewers", "4", "--processes", "1", "--duration", "1", "--rate", "20"];
+    const { code, err } = await run(MAIN, [...args, ...rtc], { perms: taskPerms("demo") });
+    assert.equal(code, 0, err);
+    assert.match(err, /result: PASS/);
+  }
 });
 
 Deno.test("a load run's signaling server in its own process relays the viewers' signals and stops", async () => {
-  await using run = new LoadRun({ viewers: 2, processes: 1, serverProcess: true });
+  // werift: libdatachannel is loaded in-process by tests/libdatachannel_test.ts only.
+  await using run = new LoadRun({ viewers: 2, processes: 1, serverProcess: true, rtc: "werift" });
   await run.start();
   assert.equal(run.server, undefined, "nothing embedded in this process");
   assert.match(run.serverUrl, /^http:\/\/127\.0\.0\.1:\d+$/);

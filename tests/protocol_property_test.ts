@@ -206,7 +206,7 @@ Deno.test("parseControlFrame answers 100,000 generated frames with a result, nev
 });
 
 Deno.test('parseControlFrame calls a JSON object with any unknown string "t" unknown-control, never a violation', () => {
-  const known = new Set(["ready", "ping", "pong", "bye"]);
+  const known = new Set(["ready", "ping", "pong", "bye", "seq", "direct"]);
   fc.assert(
     fc.property(
       fc.string({ maxLength: 30 }).filter((t) => !known.has(t)),

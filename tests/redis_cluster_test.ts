@@ -156,3 +156,42 @@ redisTest(
     assert.equal((await again.next("signal")).data.kind, "request-offer");
   },
 );
+
+redisTest(
+  "redis: servers on one Redis share the limits: session creations, sockets and failed hellos",
+  async () => {
+    await using cluster = new RedisCluster();
+    const addressLimits = {
+      sessionsPerMinute: 2,
+      socketsPerAddress: 2,
+      failedHellosPerAddress: 1,
+      failedHelloBackoffMs: 60_000,
+    };
+    const a = await cluster.start({ addressLimits });
+    const b = await cluster.start({ addressLimits });
+    const s = await createSession(a);
+    await createSession(b);
+    const third = await fetch(`${b.url}/v1/sessions`, { method: "POST" });
+    assert.equal(third.status, 429, "the creations on a count on b");
+    assert.equal((await third.json()).error.code, "too-many-session-creations");
+    await using host = await RawClient.host(s);
+    await using viewer = await RawClient.viewer(via(b, s));
+    const over = await fetch(`${b.url}/v1/sessions/${s.sessionId}/ws`, {
+      headers: { upgrade: "websocket" },
+    });
+    assert.equal(over.status, 429, "a's socket counts on b");
+    assert.equal((await over.json()).error.code, "too-many-sockets");
+    await viewer.close();
+    await eventually(() => b.connectionCount === 0, 3_000, "the viewer's socket on b closed");
+    await using wrong = await RawClient.open(via(b, s).wsUrl);
+    wrong.send({ type: "hello", role: "viewer", protocol: 1, joinCode: "0000-0000-0000" });
+    assert.equal((await wrong.closed).code, 4401);
+    await eventually(() => b.connectionCount === 0, 3_000, "b's socket closed");
+    const backedOff = await fetch(`${a.url}/v1/sessions/${s.sessionId}/ws`, {
+      headers: { upgrade: "websocket" },
+    });
+    assert.equal(backedOff.status, 429, "the failed hello on b counts on a");
+    assert.equal((await backedOff.json()).error.code, "too-many-failed-hellos");
+    assert.ok(host);
+  },
+);

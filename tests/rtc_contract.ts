@@ -32,6 +32,8 @@ export interface RtcContractSetup {
   assertQuiet?(): void | Promise<void>;
   /** Bound of each test, in ms; default 15 000. */
   timeoutMs?: number;
+  /** The host gives out its candidates only once the answer is applied (libdatachannel). */
+  hostHoldsCandidates?: boolean;
 }
 
 /** Registers one named test (`Deno.test`, or a page's own runner). */
@@ -61,8 +63,11 @@ export interface ConnectPairOptions {
   signal?: AbortSignal;
   /** The channel label; default `"shoal"`. */
   label?: string;
-  /** Give the viewer every host candidate before its remote description. */
+  /** Give each side every candidate of the other before its remote description (the
+   * viewer's to the host always; the host's to the viewer unless `hostHoldsCandidates`). */
   candidatesFirst?: boolean;
+  /** The host gives out its candidates only once the answer is applied. */
+  hostHoldsCandidates?: boolean;
 }
 
 /** Resolves with the next value `subscribe` reports (that `filter` accepts). */
@@ -121,7 +126,7 @@ export async function connectPair(
   let failure: unknown;
   const relay = (from: RtcPeerConnection, to: RtcPeerConnection, side: "host" | "viewer") => {
     let chain = Promise.resolve();
-    let hold = side === "host" && !!options.candidatesFirst;
+    let hold = !!options.candidatesFirst && (side === "viewer" || !options.hostHoldsCandidates);
     const held: Parameters<RtcPeerConnection["addIceCandidate"]>[0][] = [];
     from.on("icecandidate", (c) => {
       if (c) trickled[side]++;
@@ -140,7 +145,7 @@ export async function connectPair(
   };
   try {
     const releaseHost = relay(host, viewer, "host");
-    relay(viewer, host, "viewer");
+    const releaseViewer = relay(viewer, host, "viewer");
     const hostChannel = host.createDataChannel(options.label ?? "shoal");
     const hostOpen = channelOpen(hostChannel, signal);
     const viewerChannel = nextEvent<RtcDataChannel>((fn) => viewer.on("datachannel", fn), {
@@ -154,13 +159,22 @@ export async function connectPair(
       filter: (c) => c === null,
     });
     await host.setLocalDescription(offer, { signal });
-    if (options.candidatesFirst) {
+    const early = options.candidatesFirst && !options.hostHoldsCandidates;
+    if (early) {
       if (!trickled.hostEnded) await hostGathered;
       await releaseHost();
     } else hostGathered.catch(() => {});
     await viewer.setRemoteDescription(offer, { signal });
     const answer = await viewer.createAnswer({ signal });
+    const viewerGathered = nextEvent((fn) => viewer.on("icecandidate", fn), {
+      signal,
+      filter: (c) => c === null,
+    });
     await viewer.setLocalDescription(answer, { signal });
+    if (options.candidatesFirst) {
+      if (!trickled.viewerEnded) await viewerGathered;
+      await releaseViewer();
+    } else viewerGathered.catch(() => {});
     await host.setRemoteDescription(answer, { signal });
     const channel = await viewerChannel;
     await Promise.all([hostOpen, channelOpen(channel, signal)]);
@@ -177,6 +191,36 @@ export async function connectPair(
   } catch (error) {
     await close();
     throw error;
+  }
+}
+
+/** Negotiates a pair on `rtc` up to each stage of a handshake in turn ("created", "offered",
+ * "answered", "checking": ICE under way, "open") and closes both there; the caller's sanitizers
+ * say whether anything was left running. */
+export async function closeAtEveryStage(rtc: RtcAdapter): Promise<void> {
+  const stages = ["created", "offered", "answered", "checking", "open"] as const;
+  for (const stage of stages) {
+    const host = rtc.createPeerConnection({ iceServers: [] });
+    const viewer = rtc.createPeerConnection({ iceServers: [] });
+    host.on("icecandidate", (c) => void viewer.addIceCandidate(c).catch(() => {}));
+    viewer.on("icecandidate", (c) => void host.addIceCandidate(c).catch(() => {}));
+    const channel = host.createDataChannel("shoal");
+    const open = channelOpen(channel, AbortSignal.timeout(10_000)).catch(() => {});
+    try {
+      if (stage === "created") continue;
+      const offer = await host.createOffer();
+      await host.setLocalDescription(offer);
+      await viewer.setRemoteDescription(offer);
+      if (stage === "offered") continue;
+      const answer = await viewer.createAnswer();
+      await viewer.setLocalDescription(answer);
+      if (stage === "answered") continue;
+      await host.setRemoteDescription(answer);
+      if (stage === "open") await open;
+    } finally {
+      await Promise.all([host.close(), viewer.close()]);
+    }
+    _equal(channel.readyState, "closed", `${stage}: channel closed with its connection`);
   }
 }
 
@@ -282,13 +326,19 @@ export function rtcContract(
   ) => {
     test(`${name}: ${behaviour}`, async () => {
       const s = await setup();
-      const full = { viewer: s.host, assertQuiet: () => {}, timeoutMs: 15_000, ...s };
+      const full = {
+        viewer: s.host,
+        assertQuiet: () => {},
+        timeoutMs: 15_000,
+        hostHoldsCandidates: false,
+        ...s,
+      };
       await body(full, AbortSignal.timeout(full.timeoutMs));
       await full.assertQuiet();
     });
   };
   const pairOf = (s: Required<RtcContractSetup>, signal: AbortSignal, o: ConnectPairOptions = {}) =>
-    connectPair(s.host, s.viewer, { signal, ...o });
+    connectPair(s.host, s.viewer, { signal, hostHoldsCandidates: s.hostHoldsCandidates, ...o });
 
   it("a pair negotiates with trickle ICE and opens a channel", async (s, signal) => {
     await using pair = await pairOf(s, signal);
@@ -418,6 +468,20 @@ export function rtcContract(
       _equal(pair.viewer.connectionState, "closed", "viewer state");
     },
   );
+
+  it("a relay-only peer connection without a TURN server reveals no address", async (s) => {
+    await using pc = s.host.createPeerConnection({ iceServers: [], iceTransportPolicy: "relay" });
+    const seen: string[] = [];
+    const ended = new Promise<void>((resolve) => {
+      pc.on("icecandidate", (c) => c ? seen.push(c.candidate) : resolve());
+    });
+    pc.createDataChannel("shoal");
+    await pc.setLocalDescription(await pc.createOffer());
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([ended, new Promise((r) => timer = setTimeout(r, 3_000))]);
+    clearTimeout(timer);
+    _equal(seen.length, 0, `candidates offered: ${seen.join(" | ")}`);
+  });
 
   it("an aborted signal rejects an operation with its reason", async (s) => {
     await using pc = s.host.createPeerConnection({ iceServers: [] });

@@ -8,6 +8,7 @@ import type { RTCIceCandidateLike, RtcPeerConnection } from "../core/rtc.ts";
 import { type FakePeerConnection, FakeRtcNetwork } from "./fake_rtc.ts";
 import {
   channelOpen,
+  closeAtEveryStage,
   collect,
   connectionState,
   connectPair,
@@ -242,28 +243,5 @@ test("werift: a peer known only by mDNS candidates is reached through its checks
 });
 
 test("werift: closing at any stage of a handshake leaves nothing running", async () => {
-  const rtc = loopback();
-  const stages = ["created", "offered", "answered", "checking", "open"] as const;
-  for (const stage of stages) {
-    const host = rtc.createPeerConnection({ iceServers: [] });
-    const viewer = rtc.createPeerConnection({ iceServers: [] });
-    host.on("icecandidate", (c) => void viewer.addIceCandidate(c).catch(() => {}));
-    viewer.on("icecandidate", (c) => void host.addIceCandidate(c).catch(() => {}));
-    const channel = host.createDataChannel("shoal");
-    const open = channelOpen(channel, AbortSignal.timeout(10_000)).catch(() => {});
-    try {
-      if (stage === "created") continue;
-      const offer = await host.createOffer();
-      await host.setLocalDescription(offer);
-      await viewer.setRemoteDescription(offer);
-      if (stage === "offered") continue;
-      const answer = await viewer.createAnswer();
-      await viewer.setLocalDescription(answer);
-      if (stage === "answered") continue;
-      await host.setRemoteDescription(answer);
-      if (stage === "open") await open;
-    } finally {
-      await Promise.all([host.close(), viewer.close()]);
-    }
-  }
+  await closeAtEveryStage(loopback());
 });

@@ -39,15 +39,15 @@ const tick = () => new Promise((r) => setTimeout(r, 0));
 Deno.test("Supervisor negotiates 3 viewers in parallel", async () => {
   const m = manual();
   await using sup = new Supervisor({ negotiate: m.negotiate, dispose: () => {} });
+  const ready: string[] = [];
+  const allReady = new Promise<void>((resolve) =>
+    sup.on("ready", (p) => ready.push(p) === 3 && resolve())
+  );
   for (const id of ["a", "b", "c"]) sup.add(id, "");
   await tick();
   assert.equal(m.running.size, 3);
   for (const r of [...m.running.values()]) r.resolve();
-  const ready: string[] = [];
-  for await (const p of sup.accept()) {
-    ready.push(p);
-    if (ready.length === 3) break;
-  }
+  await allReady;
   assert.deepEqual(ready.sort(), ["a#1", "b#1", "c#1"]);
   assert.deepEqual(sup.counts(), { queued: 0, negotiating: 0, open: 0, ready: 3, closed: 0 });
 });
@@ -196,20 +196,19 @@ Deno.test("Supervisor adapts its cap: up on success, halved on failure", async (
   assert.equal(sup.concurrency, 5);
 });
 
-Deno.test("Supervisor close aborts every handshake and ends accept()", async () => {
+Deno.test("Supervisor close aborts every handshake and makes nobody ready", async () => {
   const m = manual();
   const sup = new Supervisor({ negotiate: m.negotiate, dispose: () => {} });
   sup.add("a", "");
   sup.add("b", "");
   await tick();
   const jobs = [...m.running.values()].map((r) => r.job);
-  const iterating = (async () => {
-    const got = [];
-    for await (const p of sup.accept()) got.push(p);
-    return got;
-  })();
+  const got: string[] = [];
+  sup.on("ready", (p) => got.push(p));
   await sup.close();
   await sup.close();
   assert.ok(jobs.every((j) => j.signal.aborted));
-  assert.deepEqual(await iterating, []);
+  for (const r of [...m.running.values()]) r.resolve();
+  await tick();
+  assert.deepEqual(got, []);
 });

@@ -140,3 +140,40 @@ test("a flight 5 delivered twice in one turn leaves a werift server with the cli
     }
   });
 });
+
+/** Ms between a dropped flight 4 (the server's ServerHello) and its next sending. */
+async function flight4Resent(quickRecovery: boolean): Promise<number> {
+  const signal = AbortSignal.timeout(10_000);
+  const rtc = werift({ interfaceAddresses: { udp4: "127.0.0.1" }, quickRecovery });
+  const sends: number[] = [];
+  const dropFirstFlight4 = (transport: RTCDtlsTransport) => {
+    if (transport.role !== "server") return;
+    const connection = transport.iceTransport.connection as unknown as _Connection;
+    const send = connection.send.bind(connection);
+    connection.send = (data: Buffer) => {
+      // a handshake record of epoch 0 carrying a server_hello (type 2)
+      if (data[0] === 22 && data.readUInt16BE(3) === 0 && data[13] === 2) {
+        sends.push(performance.now());
+        if (sends.length === 1) return Promise.resolve(); // lost
+      }
+      return send(data);
+    };
+  };
+  await onConnecting(dropFirstFlight4, async () => {
+    const pair = await connectPair(rtc, rtc, { signal });
+    try {
+      await assertBothWays(pair, signal, "through", "after all");
+    } finally {
+      await pair.close();
+    }
+  });
+  assert.ok(sends.length >= 2, "flight 4 went out again");
+  return sends[1] - sends[0];
+}
+
+test("a lost DTLS flight is resent after 250 ms, not werift's 500 ms", async () => {
+  const quick = await flight4Resent(true);
+  assert.ok(quick >= 200 && quick < 450, `resent after ${quick} ms`);
+  const stock = await flight4Resent(false);
+  assert.ok(stock >= 450, `werift alone resent after ${stock} ms`);
+});

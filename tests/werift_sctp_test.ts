@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { RTCSctpTransport } from "werift";
 import { werift } from "../adapters/werift.ts";
-import { delayAcks } from "../adapters/werift_shims.ts";
+import { delayAcks, recoverSooner } from "../adapters/werift_shims.ts";
 import { channelOpen, connectPair, nextEvent } from "./rtc_contract.ts";
 
 const test = (name: string, fn: () => Promise<void> | void) =>
@@ -106,4 +106,68 @@ test("closing while a delayed SACK is pending leaves no timer behind", async () 
   } finally {
     await pair.close(); // the op sanitizer fails the test if the SACK timer outlives it
   }
+});
+
+/** A stand-in for werift's association: its RTO update, miss counting and timer 1. */
+function _association() {
+  return {
+    rto: 3,
+    srtt: undefined as number | undefined,
+    rttvar: undefined as number | undefined,
+    timer1Handle: undefined as number | undefined,
+    sentQueue: [] as Array<{ tsn: number; misses: number; acked: boolean; retransmit?: boolean }>,
+    updateRto(R: number) {
+      this.srtt ??= R;
+      this.rttvar ??= R / 2;
+      this.rto = Math.max(1, Math.min(this.srtt + 4 * this.rttvar, 60)); // werift's floor: 1 s
+    },
+    timer1Start(_chunk: unknown) {
+      if (this.timer1Handle) throw new Error(); // as werift
+      this.timer1Handle = 1;
+    },
+    timer1Cancel() {
+      this.timer1Handle = undefined;
+    },
+    // werift's sackChunk handling, reduced: each chunk below the highest one acked in a gap
+    // block and not acked itself counts a miss; the third resends it.
+    receiveSackChunk(chunk: { gaps: number[][]; acked: number[] }) {
+      const highest = Math.max(...chunk.acked);
+      for (const c of this.sentQueue) {
+        if (chunk.acked.includes(c.tsn)) c.acked = true;
+        else if (c.tsn < highest && ++c.misses === 3) {
+          c.misses = 0;
+          c.retransmit = true;
+        }
+      }
+      return Promise.resolve();
+    },
+  };
+}
+
+test("quicker SCTP recovery: a 1 s first timeout, werift's 1 s floor, and a second INIT ACK does not throw", () => {
+  const a = _association();
+  recoverSooner(a);
+  assert.equal(a.rto, 1);
+  a.updateRto(0.002); // a LAN round trip
+  assert.equal(a.rto, 1);
+  a.timer1Start("echo");
+  a.timer1Start("echo"); // werift would throw here, out of its packet handler
+  assert.equal(a.timer1Handle, 1);
+});
+
+test("early retransmit: with two chunks outstanding, one SACK reporting the first missing resends it", async () => {
+  const a = _association();
+  recoverSooner(a);
+  a.sentQueue.push({ tsn: 1, misses: 0, acked: false }, { tsn: 2, misses: 0, acked: false });
+  await a.receiveSackChunk({ gaps: [[1, 1]], acked: [2] });
+  assert.equal(a.sentQueue[0].retransmit, true, "resent on the first report");
+
+  // With many outstanding, werift's three reports stand, and untouched counts are restored.
+  const b = _association();
+  recoverSooner(b);
+  for (let tsn = 1; tsn <= 6; tsn++) b.sentQueue.push({ tsn, misses: 0, acked: false });
+  await b.receiveSackChunk({ gaps: [[1, 1]], acked: [2] });
+  assert.equal(b.sentQueue[0].retransmit, undefined);
+  assert.equal(b.sentQueue[0].misses, 1);
+  assert.deepEqual(b.sentQueue.slice(2).map((c) => c.misses), [0, 0, 0, 0]);
 });

@@ -6,8 +6,16 @@
 import type { HostMetricsSnapshot, PeerSnapshot } from "../core/host_metrics.ts";
 import { formatBytes, formatMs, h } from "./dom.ts";
 
-/** Fills the `<tbody>` of `table` with one row per viewer, in join order. */
-export function renderViewers(table: HTMLElement, peers: PeerSnapshot[]): void {
+/**
+ * Fills the `<tbody>` of `table` with one row per viewer, in join order; `extra` adds a
+ * last cell to each row (the share page's input grant). Cells that did not change stay
+ * in place, so that a button in them can be clicked while the table refreshes.
+ */
+export function renderViewers<P extends PeerSnapshot>(
+  table: HTMLElement,
+  peers: P[],
+  extra?: (peer: P) => HTMLElement,
+): void {
   const body = table.querySelector("tbody");
   if (!body) throw new TypeError("the viewers table has no tbody");
   const rows = peers.map((p) => {
@@ -21,9 +29,22 @@ export function renderViewers(table: HTMLElement, peers: PeerSnapshot[]): void {
       h("td", formatMs(p.rttMs), { class: "num" }),
       h("td", formatBytes(p.queuedBytes + p.bufferedAmount), { class: "num" }),
     );
+    if (extra) row.append(extra(p));
     return row;
   });
-  body.replaceChildren(...rows);
+  const old = new Map<string, HTMLTableRowElement>();
+  for (const row of body.querySelectorAll("tr")) old.set(row.dataset.peer ?? "", row);
+  const kept = rows.map((row) => {
+    const before = old.get(row.dataset.peer ?? "");
+    if (!before || before.cells.length !== row.cells.length) return row;
+    before.dataset.state = row.dataset.state;
+    [...row.cells].forEach((cell, i) => {
+      if (before.cells[i].outerHTML !== cell.outerHTML) before.cells[i].replaceWith(cell);
+    });
+    return before;
+  });
+  const same = kept.length === body.rows.length && kept.every((r, i) => body.rows[i] === r);
+  if (!same) body.replaceChildren(...kept);
 }
 
 function _pairs(record: Record<string, number>): string {

@@ -1,17 +1,21 @@
 /**
- * `deno task screenshot`: retakes `docs/host-page.png`, the host page in headless Chromium
- * with eight werift viewers connected, a broadcast sent and a few viewer messages in the
- * log. Everything runs on 127.0.0.1 and stops when the picture is taken.
+ * `deno task screenshot`: retakes `docs/share-viewer.png`, the viewer page in headless
+ * Chromium watching `shoal share` of `top` (a full-screen program), and
+ * `docs/host-page.png`, the host page with eight werift viewers connected, a broadcast sent
+ * and a few viewer messages in the log. Everything runs on 127.0.0.1 and stops when the
+ * pictures are taken.
  *
  * @module
  */
 import { werift } from "../adapters/werift.ts";
 import { Viewer } from "../core/viewer.ts";
-import { startSignalingServer } from "../server/server.ts";
-import { webRoutes } from "../server/web.ts";
+import { Share } from "../cli/share.ts";
+import { type SignalingServer, startSignalingServer } from "../server/server.ts";
+import { webRoutes } from "../cli/web.ts";
 import { Chromium } from "../tests/_chromium.ts";
 
 const OUT = new URL("../docs/host-page.png", import.meta.url);
+const SHARE_OUT = new URL("../docs/share-viewer.png", import.meta.url);
 const NAMES = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"];
 const SAID: Record<number, string> = {
   0: "Looks good from here.",
@@ -27,9 +31,42 @@ async function until(check: () => Promise<boolean>, what: string, ms = 30_000): 
   }
 }
 
+/** The viewer page of a shared `top`, once the page shows what the sharer's terminal shows. */
+async function shareViewer(server: SignalingServer, browser: Chromium): Promise<void> {
+  const rtc = werift({ interfaceAddresses: { udp4: "127.0.0.1" } });
+  await using share = await Share.start({
+    rtc,
+    server: server.url,
+    command: ["top", "-d", "1"],
+    cols: 100,
+    rows: 30,
+  });
+  const page = await browser.page();
+  const { sessionId } = share.host.session;
+  await page.goto(`${server.url}/view/${sessionId}#code=${share.host.joinCode}&label=alice`);
+  await until(() => Promise.resolve(share.stream.model.lines()[0].startsWith("top - ")), "top");
+  // A refresh or two, then the picture once the page shows the host's screen.
+  await new Promise((r) => setTimeout(r, 2_500));
+  await until(async () => {
+    const lines = await page.evaluate(async () => {
+      const t = (globalThis as unknown as {
+        shoalTerminal: { settled(): Promise<void>; lines(): string[] };
+      }).shoalTerminal;
+      await t.settled();
+      return t.lines();
+    });
+    return JSON.stringify(lines) === JSON.stringify(share.stream.model.lines());
+  }, "the page shows the host's screen");
+  await page.screenshot({ path: SHARE_OUT.pathname, fullPage: true });
+  console.log(`wrote ${SHARE_OUT.pathname}`);
+  await share.type("q");
+  await share.exited;
+}
+
 async function main(): Promise<void> {
   await using server = startSignalingServer({ port: 0, routes: await webRoutes() });
   await using browser = await Chromium.launch({ viewport: { width: 1280, height: 860 } });
+  await shareViewer(server, browser);
   const page = await browser.page();
   await page.goto(`${server.url}/`);
   await page.locator("#invite").waitFor({ state: "visible" });

@@ -9,6 +9,8 @@ import { browser } from "../adapters/browser.ts";
 import { Viewer, type ViewerState } from "../core/viewer.ts";
 import { appendCapped, byId, clock, formatMs, h, setupPage, showError } from "./dom.ts";
 import { describeViewerState, explainError } from "./errors.ts";
+import { decodeTerminalMessage, encodeTerminalMessage } from "../core/terminal_messages.ts";
+import { TerminalView } from "./terminal_view.ts";
 
 const decoder = new TextDecoder();
 
@@ -43,15 +45,47 @@ function _wireSend(viewer: Viewer): AbortController {
   return wiring;
 }
 
+/**
+ * A terminal session (its first message is a terminal `hello`) is shown in an xterm.js
+ * terminal at the sharer's size; any other session as a list of messages.
+ */
 async function _readMessages(viewer: Viewer): Promise<void> {
   const list = byId("messages");
   let count = 0;
+  let terminal: TerminalView | undefined;
   for await (const m of viewer.messages()) {
+    const message = count === 0 || terminal ? decodeTerminalMessage(m) : undefined;
+    if (count === 0 && message?.kind === "hello") terminal = _terminal(viewer);
+    if (terminal && message) {
+      terminal.apply(message);
+      count++;
+      continue;
+    }
     const item = h("li");
     item.append(h("time", clock()), h("span", decoder.decode(m), { class: "text" }));
     appendCapped(list, item);
     byId("message-count").textContent = `(${++count})`;
   }
+}
+
+function _terminal(viewer: Viewer): TerminalView {
+  byId("messages-section").hidden = true;
+  byId("send-form").hidden = true;
+  byId("terminal-section").hidden = false;
+  const encoder = new TextEncoder();
+  const mode = byId("terminal-mode");
+  const view = new TerminalView(byId("terminal"), {
+    onInput: (data) =>
+      viewer.send(encodeTerminalMessage({ kind: "input", data: encoder.encode(data) })),
+    onHello: (hello) => {
+      mode.textContent = `${hello.cols}×${hello.rows}, ` +
+        (hello.input ? "you can type into it" : "read-only");
+      mode.dataset.input = String(hello.input);
+    },
+    onExit: (code) => mode.textContent = `the shared program exited (status ${code})`,
+  });
+  Object.assign(globalThis, { shoalTerminal: view }); // for the browser console and tests
+  return view;
 }
 
 /** Runs one joined viewer until it closes; resolves with the reason it closed. */

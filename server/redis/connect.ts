@@ -7,9 +7,10 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { RedisBus } from "./redis_bus.ts";
-import { RedisLink } from "./redis_link.ts";
-import { RedisStore } from "./redis_store.ts";
+import { RedisBus } from "./bus.ts";
+import { RedisCounters } from "./counters.ts";
+import { RedisLink } from "./link.ts";
+import { RedisStore } from "./store.ts";
 
 /**
  * Options of {@link connectRedis}: the Redis URL and key prefix (servers sharing state use
@@ -48,7 +49,7 @@ export interface RedisOptions {
  *
  * @example
  * ```ts ignore
- * import { connectRedis } from "./redis.ts";
+ * import { connectRedis } from "./connect.ts";
  * const redis = await connectRedis({ url: "redis://127.0.0.1:6379", prefix: "app:" });
  * console.log(redis.store.serverId, (await redis.store.health()).ok);
  * await redis.close();
@@ -59,6 +60,8 @@ export class RedisState implements AsyncDisposable {
   readonly store: RedisStore;
   /** Message delivery. */
   readonly bus: RedisBus;
+  /** The limits' counters, shared by every server on this Redis and prefix. */
+  readonly counters: RedisCounters;
   #link: RedisLink;
   #closed?: Promise<void>;
 
@@ -67,11 +70,13 @@ export class RedisState implements AsyncDisposable {
     this.#link = link;
     this.store = store;
     this.bus = bus;
+    this.counters = new RedisCounters(link);
   }
 
   /** Stops the heartbeat, retires this server, closes both connections. Idempotent. */
   close(): Promise<void> {
     this.#closed ??= (async () => {
+      await this.counters.close();
       await this.store.close();
       await this.bus.close();
       await this.#link.close();

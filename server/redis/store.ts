@@ -4,9 +4,9 @@
  *
  * @module
  */
-import type { Logger } from "../core/logger.ts";
-import type { RedisLink } from "./redis_link.ts";
-import { RedisPresence } from "./redis_presence.ts";
+import type { Logger } from "../../core/logger.ts";
+import type { RedisLink } from "./link.ts";
+import { RedisPresence } from "./presence.ts";
 import {
   type PeerRef,
   type SessionRecord,
@@ -15,7 +15,7 @@ import {
   type StoreHealth,
   StoreUnavailableError,
   type ViewerInfo,
-} from "./store.ts";
+} from "../store.ts";
 
 /**
  * Settings of a {@link RedisStore}: session expiry, this server's heartbeat, and where to
@@ -79,12 +79,12 @@ function _record(fields: Record<string, string>): SessionRecord | undefined {
 
 /**
  * Sessions in Redis. Made by {@link connectRedis}, which also makes the matching
- * {@link RedisBus}; see `server/redis_scripts.ts` for the keys.
+ * {@link RedisBus}; see `server/redis/scripts.ts` for the keys.
  *
  * @example
  * ```ts ignore
- * import { connectRedis } from "./redis.ts";
- * import { startSignalingServer } from "./server.ts";
+ * import { connectRedis } from "./connect.ts";
+ * import { startSignalingServer } from "../server.ts";
  * await using redis = await connectRedis({ url: "redis://127.0.0.1:6379" });
  * await using server = startSignalingServer({ store: redis.store, bus: redis.bus });
  * ```

@@ -6,7 +6,7 @@
  *
  * @example
  * ```ts ignore
- * import { startSignalingServer } from "./server.ts";
+ * import { startSignalingServer } from "../server/server.ts";
  * import { webRoutes } from "./web.ts";
  *
  * const server = startSignalingServer({ routes: await webRoutes() });
@@ -30,12 +30,18 @@ export interface WebRoutesOptions {
 export type WebRoutes = (request: Request) => Response | undefined;
 
 const WEB = new URL("../web/", import.meta.url);
+/** xterm.js's stylesheet, from the npm package (`deno bundle` has put it in node_modules). */
+export const XTERM_CSS: URL = new URL(
+  "../node_modules/@xterm/xterm/css/xterm.css",
+  import.meta.url,
+);
 
 /** What every page may load: its own origin only (the WebSocket included). */
 const PAGE_CSP = [
   "default-src 'none'",
   "script-src 'self'",
-  "style-src 'self'",
+  // xterm.js (the terminal on the viewer page) sizes its cells with <style> elements.
+  "style-src 'self' 'unsafe-inline'",
   "connect-src 'self'",
   "img-src 'self' data:",
   "base-uri 'none'",
@@ -74,9 +80,11 @@ export async function webRoutes(options: WebRoutesOptions = {}): Promise<WebRout
     read("view.html"),
     read("style.css"),
   ]);
+  const xtermCss = await Deno.readTextFile(XTERM_CSS);
   const html = "text/html; charset=utf-8";
   const assets = new Map<string, _Asset>([
     ["/assets/style.css", { body: style, type: "text/css; charset=utf-8" }],
+    ["/assets/xterm.css", { body: xtermCss, type: "text/css; charset=utf-8" }],
   ]);
   for (const [name, js] of scripts) {
     assets.set(`/assets/${name}`, { body: js, type: "text/javascript; charset=utf-8" });

@@ -4,9 +4,9 @@
  *
  * @module
  */
-import type { CounterStore, HitOptions, WindowCount } from "./counters.ts";
-import { MAX_BACKOFF_MS } from "./counters.ts";
-import type { RedisLink } from "./redis_link.ts";
+import type { CounterStore, HitOptions, WindowCount } from "../counters.ts";
+import { MAX_BACKOFF_MS } from "../counters.ts";
+import type { RedisLink } from "./link.ts";
 
 /**
  * A {@link CounterStore} in Redis under the link's prefix (`PREFIX lim:KEY`). Windows are

@@ -5,9 +5,9 @@
  *
  * @module
  */
-import type { ServerMessage } from "../core/protocol.ts";
-import type { RedisLink } from "./redis_link.ts";
-import type { Bus } from "./store.ts";
+import type { ServerMessage } from "../../core/protocol.ts";
+import type { RedisLink } from "./link.ts";
+import type { Bus } from "../store.ts";
 
 /**
  * Delivers server messages through Redis channels `PREFIX to:SESSION:PEER`.
@@ -19,7 +19,7 @@ import type { Bus } from "./store.ts";
  *
  * @example
  * ```ts ignore
- * import { connectRedis } from "./redis.ts";
+ * import { connectRedis } from "./connect.ts";
  * await using redis = await connectRedis({ url: "redis://127.0.0.1:6379" });
  * const off = await redis.bus.subscribe("s", "p", (m) => console.log(m));
  * await redis.bus.publish("s", "p", { type: "host-status", online: true });

@@ -5,10 +5,10 @@
  *
  * @module
  */
-import type { Logger } from "../core/logger.ts";
+import type { Logger } from "../../core/logger.ts";
 import { Redis, type RedisOptions as IoRedisOptions } from "ioredis";
-import { RedisKeys, type ScriptName, SCRIPTS } from "./redis_scripts.ts";
-import { StoreUnavailableError } from "./store.ts";
+import { RedisKeys, type ScriptName, SCRIPTS } from "./scripts.ts";
+import { StoreUnavailableError } from "../store.ts";
 
 /**
  * Deletes every key under `prefix` on the Redis at `url` (a test's or a benchmark's

@@ -11,7 +11,7 @@
  *
  * @example
  * ```ts
- * import { RedisKeys } from "./redis_scripts.ts";
+ * import { RedisKeys } from "./scripts.ts";
  * const keys = new RedisKeys("shoal:");
  * console.assert(keys.session("S1") === "shoal:s:S1");
  * console.assert(keys.channel("S1", "v_x") === "shoal:to:S1:v_x");

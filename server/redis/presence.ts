@@ -6,11 +6,11 @@
  *
  * @module
  */
-import type { Logger } from "../core/logger.ts";
-import { newSessionId } from "./ids.ts";
-import type { RedisLink } from "./redis_link.ts";
-import { ownedEntry, parseOwnedEntry } from "./redis_scripts.ts";
-import type { LostPeer, PeerRef, StoreEvent } from "./store.ts";
+import type { Logger } from "../../core/logger.ts";
+import { newSessionId } from "../ids.ts";
+import type { RedisLink } from "./link.ts";
+import { ownedEntry, parseOwnedEntry } from "./scripts.ts";
+import type { LostPeer, PeerRef, StoreEvent } from "../store.ts";
 
 /** Settings of a {@link RedisPresence}. */
 export interface RedisPresenceOptions {
