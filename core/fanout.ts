@@ -478,7 +478,9 @@ export class Fanout implements AsyncDisposable {
         else this.#outliers.delete(link);
         if (link.backedUp) this.#gating += outlier ? -1 : 1;
       }
-      const why = outlier ? this.#overBounds(link, pending[i] + reserve, lags[i], now) : undefined;
+      const why = outlier
+        ? this.#overBounds(link, pending[i] + reserve, lags[i], now, reserve > 0)
+        : undefined;
       if (why) (drop ??= []).push([link, why]);
       else peak = Math.max(peak, pending[i]);
     }
@@ -489,17 +491,23 @@ export class Fanout implements AsyncDisposable {
   }
 
   /**
-   * Why an outlier is over its bounds: `bytes` waiting past the byte bound, or a lag past
-   * `maxLagMs` after being an outlier for half of it (a lag is a sawtooth as a channel
-   * drains in bursts; a stalled link stays an outlier, a jittery one does not).
+   * Why an outlier is over its bounds (`bytes` waiting past the byte bound, or a lag past
+   * `maxLagMs`) once it has been an outlier for half of `maxLagMs`, or at once when a
+   * broadcast needs the room (`now`): lags are sawtooths as a channel drains in bursts, so
+   * a stalled link stays an outlier while a jittery one does not.
    */
-  #overBounds(link: PeerLink, bytes: number, lag: number, now: number): string | undefined {
+  #overBounds(
+    link: PeerLink,
+    bytes: number,
+    lag: number,
+    now: number,
+    urgent: boolean,
+  ): string | undefined {
     const max = this.#maxLinkBytes;
-    if (bytes > max) return `${bytes} bytes waiting (limit ${max})`;
     const { maxLagMs } = this.#limits;
-    if (lag > maxLagMs && now - this.#outliers.get(link)! >= maxLagMs / 2) {
-      return `oldest frame waited ${Math.round(lag)} ms (limit ${maxLagMs})`;
-    }
+    if (!urgent && now - this.#outliers.get(link)! < maxLagMs / 2) return undefined;
+    if (bytes > max) return `${bytes} bytes waiting (limit ${max})`;
+    if (lag > maxLagMs) return `oldest frame waited ${Math.round(lag)} ms (limit ${maxLagMs})`;
     return undefined;
   }
 

@@ -57,9 +57,10 @@ export interface LinkLimits {
    */
   lowWaterMark: number;
   /**
-   * Queued plus buffered bytes above which the viewer is dropped as slow, if it is far
-   * behind the others (when most viewers lag together the host is the bottleneck and
-   * nobody is dropped; a lone viewer is never blamed).
+   * Queued plus buffered bytes above which the viewer is dropped as slow, if it has been
+   * far behind the others for half of `maxLagMs` (at once when a broadcast needs the room).
+   * When most viewers lag together the host is the bottleneck and nobody is dropped; a lone
+   * viewer is never blamed.
    */
   maxBufferedBytes: number;
   /**

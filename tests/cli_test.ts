@@ -124,7 +124,8 @@ Deno.test("commands: a host whose --exec source floods far faster than 3 viewers
   const metricsUrl = host.err.find((l) => l.startsWith("metrics: "))!.slice("metrics: ".length);
   const metrics = await (await fetch(metricsUrl)).text();
   const queued = Number(/^shoal_host_broadcast_queued_bytes (\d+)$/m.exec(metrics)?.[1]);
-  assert.ok(queued <= 1024 * 1024, `${queued} bytes queued for broadcast`);
+  // (a viewer briefly far behind the others is not waited for; without the wait: ~30 MB)
+  assert.ok(queued <= 8 * 1024 * 1024, `${queued} bytes queued for broadcast`);
   assert.doesNotMatch(metrics, /^shoal_host_broadcast_rejected_total(\{.*\})? [1-9]/m);
   host.child.kill("SIGINT");
   assert.equal((await host.end()).code, 0, "SIGINT ends the host cleanly");
