@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { rtcAdapter } from "../cli/common.ts";
+import { rtcAdapter, type RtcStack } from "../cli/common.ts";
 import { flagTable, HELP_FLAG, helpText, parseFlags } from "../cli/flags.ts";
 import { setupLogging } from "../cli/logging.ts";
 import { type FloodResult, LOAD_FLAGS, LoadRun } from "../cli/loadrun.ts";
@@ -20,6 +20,11 @@ const FLAGS = flagTable({
     type: "string",
     help: "host RTC stacks, comma-separated (libdatachannel, werift)",
     default: "libdatachannel,werift",
+  },
+  "viewer-rtc": {
+    type: "string",
+    help: "the viewers' RTC stack, the same for every host stack",
+    default: "libdatachannel",
   },
   viewers: LOAD_FLAGS.viewers,
   processes: LOAD_FLAGS.processes,
@@ -37,7 +42,8 @@ if (flags.help) {
   Deno.exit(0);
 }
 const stacks = flags.rtc.split(",");
-for (const s of stacks) await rtcAdapter(s); // a clear error for an unknown stack, up front
+// A clear error for an unknown stack, up front.
+for (const s of [...stacks, flags["viewer-rtc"]]) await rtcAdapter(s);
 const { viewers, seconds, size, runs } = flags;
 const maxQueuedBytes = flags["max-queued-bytes"];
 await setupLogging("json", "error");
@@ -51,7 +57,9 @@ for (let run = 0; run < runs; run++) {
       viewers,
       processes: flags.processes,
       serverProcess: true,
-      host: { rtc: await rtcAdapter(rtc, "127.0.0.1"), maxQueuedBytes },
+      rtc: rtc as RtcStack,
+      viewerRtc: flags["viewer-rtc"] as RtcStack,
+      host: { maxQueuedBytes },
     });
     await load.start();
     load.join();
