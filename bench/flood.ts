@@ -5,24 +5,27 @@
  * messages/s and bytes/s (all viewers together), latency p50/p99, host CPU, peak host RSS,
  * and viewers dropped (goal 0), for each RTC stack asked for, alternating run by run.
  *
- *   deno task bench:flood [--rtc werift] [--viewers 100] [--seconds 10] [--size 1024]
+ *   deno task bench:flood [--rtc libdatachannel,werift] [--viewers 100] [--seconds 10] [--size 1024]
  *     [--runs 1] [--max-queued-bytes N] [--json FILE]
  *
  * @module
  */
-import { werift } from "../adapters/werift.ts";
-import type { RtcAdapter } from "../core/rtc.ts";
-import { flagTable, HELP_FLAG, helpText, parseFlags, UsageError } from "../cli/flags.ts";
+import { rtcAdapter, type RtcStack } from "../cli/common.ts";
+import { flagTable, HELP_FLAG, helpText, parseFlags } from "../cli/flags.ts";
 import { setupLogging } from "../cli/logging.ts";
 import { type FloodResult, LOAD_FLAGS, LoadRun } from "../cli/loadrun.ts";
 
-/** The host's RTC stacks, by `--rtc` name. */
-const STACKS: Record<string, () => RtcAdapter> = {
-  werift: () => werift({ interfaceAddresses: { udp4: "127.0.0.1" } }),
-};
-
 const FLAGS = flagTable({
-  rtc: { type: "string", help: "host RTC stacks, comma-separated", default: "werift" },
+  rtc: {
+    type: "string",
+    help: "host RTC stacks, comma-separated (libdatachannel, werift)",
+    default: "libdatachannel,werift",
+  },
+  "viewer-rtc": {
+    type: "string",
+    help: "the viewers' RTC stack, the same for every host stack",
+    default: "libdatachannel",
+  },
   viewers: LOAD_FLAGS.viewers,
   processes: LOAD_FLAGS.processes,
   seconds: { type: "int", help: "seconds of flood", default: 10, min: 1, max: 3600 },
@@ -39,9 +42,8 @@ if (flags.help) {
   Deno.exit(0);
 }
 const stacks = flags.rtc.split(",");
-for (const s of stacks) {
-  if (!STACKS[s]) throw new UsageError(`--rtc must be among ${Object.keys(STACKS).join(", ")}`);
-}
+// A clear error for an unknown stack, up front.
+for (const s of [...stacks, flags["viewer-rtc"]]) await rtcAdapter(s);
 const { viewers, seconds, size, runs } = flags;
 const maxQueuedBytes = flags["max-queued-bytes"];
 await setupLogging("json", "error");
@@ -55,7 +57,9 @@ for (let run = 0; run < runs; run++) {
       viewers,
       processes: flags.processes,
       serverProcess: true,
-      host: { rtc: STACKS[rtc](), maxQueuedBytes },
+      rtc: rtc as RtcStack,
+      viewerRtc: flags["viewer-rtc"] as RtcStack,
+      host: { maxQueuedBytes },
     });
     await load.start();
     load.join();

@@ -208,8 +208,8 @@ export class Fanout implements AsyncDisposable {
   #backedUp = 0;
   /** Links backed up that keep up (not outliers): the producer waits for these. */
   #gating = 0;
-  /** Links far behind the others: no longer waited for, dropped once over their bounds. */
-  #outliers: Set<PeerLink> = new Set();
+  /** Links far behind the others, since when: not waited for, dropped once over bounds. */
+  #outliers: Map<PeerLink, number> = new Map();
   /** Most links lagged past half of `maxLagMs` at the latest check. */
   #behind = false;
   #congested = false;
@@ -474,12 +474,13 @@ export class Fanout implements AsyncDisposable {
         pending[i] > byteFloor + 2 * _othersP90(sortedPending, pending[i])
       );
       if (outlier !== this.#outliers.has(link)) {
-        if (outlier) this.#outliers.add(link);
+        if (outlier) this.#outliers.set(link, now);
         else this.#outliers.delete(link);
         if (link.backedUp) this.#gating += outlier ? -1 : 1;
       }
-      const held = this.#held.get(link.peerId)?.bytes ?? 0;
-      const why = outlier ? link.overLimits(now, this.#maxLinkBytes, held + reserve) : undefined;
+      const why = outlier
+        ? this.#overBounds(link, pending[i] + reserve, lags[i], now, reserve > 0)
+        : undefined;
       if (why) (drop ??= []).push([link, why]);
       else peak = Math.max(peak, pending[i]);
     }
@@ -487,6 +488,27 @@ export class Fanout implements AsyncDisposable {
     this.#peak = peak;
     this.#behind = n > 0 && 2 * behind > n;
     this.#update();
+  }
+
+  /**
+   * Why an outlier is over its bounds (`bytes` waiting past the byte bound, or a lag past
+   * `maxLagMs`) once it has been an outlier for half of `maxLagMs`, or at once when a
+   * broadcast needs the room (`now`): lags are sawtooths as a channel drains in bursts, so
+   * a stalled link stays an outlier while a jittery one does not.
+   */
+  #overBounds(
+    link: PeerLink,
+    bytes: number,
+    lag: number,
+    now: number,
+    urgent: boolean,
+  ): string | undefined {
+    const max = this.#maxLinkBytes;
+    const { maxLagMs } = this.#limits;
+    if (!urgent && now - this.#outliers.get(link)! < maxLagMs / 2) return undefined;
+    if (bytes > max) return `${bytes} bytes waiting (limit ${max})`;
+    if (lag > maxLagMs) return `oldest frame waited ${Math.round(lag)} ms (limit ${maxLagMs})`;
+    return undefined;
   }
 
   /**

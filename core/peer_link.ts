@@ -57,13 +57,15 @@ export interface LinkLimits {
    */
   lowWaterMark: number;
   /**
-   * Queued plus buffered bytes above which the viewer is dropped as slow, if it is far
-   * behind the others (when most viewers lag together the host is the bottleneck and
-   * nobody is dropped; a lone viewer is never blamed).
+   * Queued plus buffered bytes above which the viewer is dropped as slow, if it has been
+   * far behind the others for half of `maxLagMs` (at once when a broadcast needs the room).
+   * When most viewers lag together the host is the bottleneck and nobody is dropped; a lone
+   * viewer is never blamed.
    */
   maxBufferedBytes: number;
   /**
-   * Age of the oldest unsent frame above which the viewer is dropped as slow (ms), likewise.
+   * Age of the oldest unsent frame above which the viewer is dropped as slow (ms), likewise,
+   * once it has been far behind the others for half of this.
    * A tenth of it, when also twice the others' 90th percentile, is how far behind a viewer may
    * fall before the producer stops waiting for it.
    */
@@ -213,8 +215,8 @@ export class PeerLink {
   /**
    * Queues frames (already encoded, shared with other links; text is a control frame that
    * must keep its place among them) and sends what the channel takes. Returns false when
-   * the link is closed. Whether it is slow is the fan-out's call ({@link PeerLink.overLimits}),
-   * made against the other viewers.
+   * the link is closed. Whether it is slow is the fan-out's call, made
+   * against the other viewers.
    */
   enqueue(frames: readonly RtcMessage[], at: number = this.now()): boolean {
     if (this.#closed) return false;
@@ -262,21 +264,6 @@ export class PeerLink {
       this.#backedUp = false;
       this.events.backlog(false);
     }
-  }
-
-  /**
-   * Why the link is over its byte bound (`maxBytes`, with `extraBytes` held for it
-   * elsewhere) or its lag bound, or undefined.
-   */
-  overLimits(now: number, maxBytes: number, extraBytes = 0): string | undefined {
-    if (this.#closed) return undefined;
-    const bytes = this.#queuedBytes + this.channel.bufferedAmount + extraBytes;
-    if (bytes > maxBytes) return `${bytes} bytes waiting (limit ${maxBytes})`;
-    const lag = this.lag(now);
-    if (lag > this.limits.maxLagMs) {
-      return `oldest frame waited ${Math.round(lag)} ms (limit ${this.limits.maxLagMs})`;
-    }
-    return undefined;
   }
 
   /** Sends a heartbeat ping; returns false (and closes) after `maxMissed` unanswered. */

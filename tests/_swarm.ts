@@ -194,3 +194,32 @@ export async function swarmJoinsAndReceivesInOrder(rtc: RtcAdapter, count: numbe
     "host forgets departed viewers",
   );
 }
+
+/** 5 healthy viewers and 1 frozen with SIGSTOP (thawed on dispose), all ready first. */
+export async function frozenAmongHealthy(
+  host: { session: { sessionId: string }; joinCode?: string; readyCount: number },
+  server: string,
+): Promise<{ healthy: Swarm; frozen: Swarm } & AsyncDisposable> {
+  const opts = { server, session: host.session.sessionId, code: host.joinCode! };
+  const healthy = new Swarm({ ...opts, count: 5, prefix: "ok" });
+  const frozen = new Swarm({ ...opts, count: 1, prefix: "frozen" });
+  const swarms = {
+    healthy,
+    frozen,
+    async [Symbol.asyncDispose]() {
+      frozen.kill("SIGCONT");
+      await frozen[Symbol.asyncDispose]();
+      await healthy[Symbol.asyncDispose]();
+    },
+  };
+  try {
+    await healthy.waitFor("ready", 5, 20_000);
+    await frozen.waitFor("ready", 1, 20_000);
+    await eventually(() => host.readyCount === 6, 5_000);
+  } catch (error) {
+    await swarms[Symbol.asyncDispose]();
+    throw error;
+  }
+  frozen.kill("SIGSTOP");
+  return swarms;
+}
