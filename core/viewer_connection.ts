@@ -22,7 +22,7 @@ import type {
   RtcIceTransportPolicy,
   RtcPeerConnection,
 } from "./rtc.ts";
-import type { ViewerStats } from "./viewer_options.ts";
+import type { ViewerStats } from "./viewer.ts";
 
 /** Options of {@link ViewerConnection}. */
 export interface ViewerConnectionOptions {
