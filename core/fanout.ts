@@ -296,11 +296,6 @@ export class Fanout implements AsyncDisposable {
     return this.#links.get(peerId);
   }
 
-  /** Every link. */
-  links(): IterableIterator<PeerLink> {
-    return this.#links.values();
-  }
-
   /**
    * Adds a ready viewer. `adopt` hands the channel's messages to the link. With
    * `snapshot`, broadcasts are held for this viewer until the returned promise of

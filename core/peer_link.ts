@@ -123,8 +123,6 @@ export class PeerLink {
     bytesReceived: 0,
     unknownControl: 0,
   };
-  /** When the link was made ready (ms, from `now()`). */
-  readonly since: number;
   #queue: RtcMessage[] = [];
   #times: number[] = [];
   #head = 0;
@@ -148,7 +146,6 @@ export class PeerLink {
     readonly events: LinkEvents,
     readonly now: () => number = () => performance.now(),
   ) {
-    this.since = now();
     this.#decoder = new FrameDecoder({ maxMessageBytes: limits.maxMessageBytes });
     channel.bufferedAmountLowThreshold = limits.lowWaterMark;
     this.#offs.push(
