@@ -8,6 +8,7 @@
 import { delay } from "./async.ts";
 import { FrameDecoder } from "./frame_decoder.ts";
 import { FramingError, type FramingErrorCode } from "./framing.ts";
+import { Heartbeat } from "./heartbeat.ts";
 import { type ControlFrame, type KnownByeReason, parseControlFrame } from "./protocol.ts";
 import type { RtcDataChannel, RtcMessage, RtcPeerConnection } from "./rtc.ts";
 
@@ -130,9 +131,7 @@ export class PeerLink {
   #decoder: FrameDecoder;
   #offs: Array<() => void> = [];
   #closed = false;
-  #pingN = 0;
-  #pending: Map<number, number> = new Map();
-  #missed = 0;
+  #heartbeat: Heartbeat;
   #controlWindow = { start: -Infinity, count: 0 };
   #done: Promise<void> = Promise.resolve();
   #backedUp = false;
@@ -147,6 +146,7 @@ export class PeerLink {
     readonly now: () => number = () => performance.now(),
   ) {
     this.#decoder = new FrameDecoder({ maxMessageBytes: limits.maxMessageBytes });
+    this.#heartbeat = new Heartbeat(now);
     channel.bufferedAmountLowThreshold = limits.lowWaterMark;
     this.#offs.push(
       channel.on("bufferedamountlow", () => this.flush()),
@@ -266,16 +266,12 @@ export class PeerLink {
   /** Sends a heartbeat ping; returns false (and closes) after `maxMissed` unanswered. */
   ping(maxMissed: number): boolean {
     if (this.#closed) return false;
-    if (this.#pending.size > 0) this.#missed++;
-    if (this.#missed >= maxMissed) {
-      this.close("heartbeat-timeout", `${this.#missed} pings unanswered`);
+    const ping = this.#heartbeat.next(maxMissed);
+    if (!ping) {
+      this.close("heartbeat-timeout", `${this.#heartbeat.missed} pings unanswered`);
       return false;
     }
-    const n = ++this.#pingN;
-    const ts = Date.now();
-    this.#pending.set(n, this.now());
-    if (this.#pending.size > 8) this.#pending.delete(this.#pending.keys().next().value!);
-    this.#sendControl({ t: "ping", n, ts });
+    this.#sendControl(ping);
     return true;
   }
 
@@ -296,7 +292,6 @@ export class PeerLink {
     this.#times = [];
     this.#head = 0;
     this.#queuedBytes = 0;
-    this.#pending.clear();
     // Let the bye leave before the connection goes.
     this.#done = (tell ? delay(50) : Promise.resolve()).then(() => this.pc.close()).catch(() => {});
     this.events.closed(reason, detail);
@@ -327,11 +322,8 @@ export class PeerLink {
       case "ping":
         return this.#sendControl({ t: "pong", n: c.n, ts: c.ts });
       case "pong": {
-        const sent = this.#pending.get(c.n);
-        if (sent === undefined) return;
-        this.#pending.clear();
-        this.#missed = 0;
-        this.stats.rttMs = Math.round((this.now() - sent) * 10) / 10;
+        const rtt = this.#heartbeat.pong(c.n);
+        if (rtt !== undefined) this.stats.rttMs = rtt;
         return;
       }
       case "bye":

@@ -8,6 +8,7 @@
 import type { Logger } from "./logger.ts";
 import type { FrameDecoder } from "./frame_decoder.ts";
 import { FramingError } from "./framing.ts";
+import { Heartbeat } from "./heartbeat.ts";
 import {
   type ControlFrame,
   DATA_CHANNEL_LABEL,
@@ -73,9 +74,7 @@ export class ViewerConnection {
   #channel?: RtcDataChannel;
   #offs: Array<() => void> = [];
   #timer?: ReturnType<typeof setInterval>;
-  #pingN = 0;
-  #pending = new Map<number, number>();
-  #missed = 0;
+  #heartbeat = new Heartbeat();
   #closed = false;
 
   constructor(options: ViewerConnectionOptions) {
@@ -204,11 +203,8 @@ export class ViewerConnection {
     const c = parsed.value;
     if (c.t === "ping") this.#control({ t: "pong", n: c.n, ts: c.ts });
     else if (c.t === "pong") {
-      const sent = this.#pending.get(c.n);
-      if (sent === undefined) return;
-      this.#pending.clear();
-      this.#missed = 0;
-      this.rttMs = Math.round((performance.now() - sent) * 10) / 10;
+      const rtt = this.#heartbeat.pong(c.n);
+      if (rtt !== undefined) this.rttMs = rtt;
     } else if (c.t === "bye") this.#lose("host said bye", c.reason ?? "");
     else if (c.t === "seq" || c.t === "direct") this.#o.onSequence?.(c);
   }
@@ -217,11 +213,9 @@ export class ViewerConnection {
     const every = this.#o.heartbeatIntervalMs;
     if (every <= 0) return;
     this.#timer = setInterval(() => {
-      if (this.#pending.size > 0) this.#missed++;
-      if (this.#missed >= this.#o.maxMissedPongs) return this.#lose("heartbeat-timeout");
-      const n = ++this.#pingN;
-      this.#pending.set(n, performance.now());
-      this.#control({ t: "ping", n, ts: Date.now() });
+      const ping = this.#heartbeat.next(this.#o.maxMissedPongs);
+      if (!ping) return this.#lose("heartbeat-timeout");
+      this.#control(ping);
     }, every);
   }
 
