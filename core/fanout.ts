@@ -15,7 +15,7 @@
  */
 import { type Waiter, waitIn } from "./async.ts";
 import { Coalescer, encodeMessage, MessageIdAllocator } from "./framing.ts";
-import { type DropReason, type LinkLimits, PeerLink } from "./peer_link.ts";
+import { type DropReason, type LinkLimits, PeerLink, sayBye } from "./peer_link.ts";
 import { ReplayBuffer, type ReplayCounters, type ReplayOptions } from "./replay.ts";
 import type { RtcDataChannel, RtcMessage, RtcPeerConnection } from "./rtc.ts";
 
@@ -588,14 +588,9 @@ export class Fanout implements AsyncDisposable {
   }
 
   #refuse(peer: FanoutPeer): void {
-    try {
-      peer.channel.send(JSON.stringify({ t: "bye", reason: "capacity" }));
-    } catch {
-      // It is being closed anyway.
-    }
     this.drops.capacity = (this.drops.capacity ?? 0) + 1;
     this.#o.onClosed?.(peer.peerId, "capacity", "the host is full (maxPeers)");
-    const p = new Promise((r) => setTimeout(r, 50)).then(() => peer.pc.close()).catch(() => {});
+    const p = sayBye(peer.channel, peer.pc, "capacity");
     this.#closing.add(p);
     p.then(() => this.#closing.delete(p));
   }

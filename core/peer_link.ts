@@ -281,7 +281,6 @@ export class PeerLink {
    */
   close(reason: DropReason, detail: string, tell = true): void {
     if (this.#closed) return;
-    if (tell) this.#sendControl({ t: "bye", reason });
     this.#closed = true;
     for (const off of this.#offs.splice(0)) off();
     if (this.#backedUp) {
@@ -292,8 +291,7 @@ export class PeerLink {
     this.#times = [];
     this.#head = 0;
     this.#queuedBytes = 0;
-    // Let the bye leave before the connection goes.
-    this.#done = (tell ? delay(50) : Promise.resolve()).then(() => this.pc.close()).catch(() => {});
+    this.#done = tell ? sayBye(this.channel, this.pc, reason) : this.pc.close().catch(() => {});
     this.events.closed(reason, detail);
   }
 
@@ -340,4 +338,25 @@ export class PeerLink {
       // The close event follows.
     }
   }
+}
+
+/** How long a `bye` gets to leave before its connection closes, ms. */
+const _BYE_GRACE_MS = 50;
+
+/**
+ * Tells the viewer `bye` with `reason` (if its channel is open), lets it leave, then closes
+ * the connection. Resolves once closed; never rejects.
+ */
+export async function sayBye(
+  channel: RtcDataChannel,
+  pc: RtcPeerConnection,
+  reason: string,
+): Promise<void> {
+  try {
+    if (channel.readyState === "open") channel.send(JSON.stringify({ t: "bye", reason }));
+  } catch {
+    // The close event follows.
+  }
+  await delay(_BYE_GRACE_MS);
+  await pc.close().catch(() => {});
 }
