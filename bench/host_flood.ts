@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { processCpuMs } from "./_proc.ts";
 import { flagTable, parseFlags } from "../cli/flags.ts";
 import { readLines } from "../cli/lines.ts";
 import { startLoadServer } from "../cli/server_proc.ts";
@@ -52,9 +53,7 @@ async function proc(pid: number): Promise<{ rss: number; hwm: number; cpuMs: num
   const status = await Deno.readTextFile(`/proc/${pid}/status`);
   const kib = (k: string) =>
     Number(new RegExp(`^${k}:\\s+(\\d+) kB`, "m").exec(status)?.[1]) * 1024;
-  const stat = (await Deno.readTextFile(`/proc/${pid}/stat`)).split(") ")[1].split(" ");
-  const ticks = Number(stat[11]) + Number(stat[12]); // utime, stime (fields 14 and 15)
-  return { rss: kib("VmRSS"), hwm: kib("VmHWM"), cpuMs: ticks * 10 };
+  return { rss: kib("VmRSS"), hwm: kib("VmHWM"), cpuMs: processCpuMs(pid) };
 }
 
 const server = await startLoadServer(true);

@@ -19,6 +19,7 @@
  *
  * @module
  */
+import { processCpuMs } from "./_proc.ts";
 import { flagTable, parseFlags } from "../cli/flags.ts";
 import { readLines } from "../cli/lines.ts";
 import { Redis } from "ioredis";
@@ -161,17 +162,6 @@ async function _closeAll(sockets: WebSocket[]): Promise<void> {
   ));
 }
 
-/** CPU time (user + system) a process has used so far, ms; Linux only, else 0. */
-function _cpuMs(pid: number): number {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) * 10; // clock ticks of 10 ms
-  } catch {
-    return 0;
-  }
-}
-
 /** The pid of the Redis at `url` (when it runs on this machine). */
 async function _redisPid(url: string): Promise<number | undefined> {
   const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0 });
@@ -210,8 +200,8 @@ async function _run(mode: string, redis: string, load: _Load): Promise<_Result> 
   await new Promise((r) => setTimeout(r, 1_000)); // warm-up
   const redisPid = mode === "memory" ? undefined : await _redisPid(redis);
   const cpu = () => ({
-    server: servers.reduce((sum, s) => sum + _cpuMs(s.child.pid), 0),
-    redis: redisPid ? _cpuMs(redisPid) : 0,
+    server: servers.reduce((sum, s) => sum + processCpuMs(s.child.pid), 0),
+    redis: redisPid ? processCpuMs(redisPid) : 0,
   });
   const before = cpu();
   counter.on = true;
