@@ -23,6 +23,14 @@ import {
   type RTCSessionDescriptionLike,
 } from "../core/rtc.ts";
 
+/**
+ * Whether a candidate's address is an mDNS name (`….local`, a browser hiding its address),
+ * which neither Deno stack can resolve: the peer's address is learnt from its checks instead.
+ */
+export function isMdnsCandidate(candidate: string): boolean {
+  return /\.local$/i.test(candidate.split(" ")[4] ?? "");
+}
+
 /** The error of any operation on a closed peer connection. */
 export function closedError(): DOMException {
   return new DOMException("The peer connection is closed", "InvalidStateError");

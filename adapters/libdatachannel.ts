@@ -59,7 +59,13 @@ import type {
   RtcPeerConnectionState,
   RTCSessionDescriptionLike,
 } from "../core/rtc.ts";
-import { BaseDataChannel, BasePeerConnection, closedError, type NativeChannel } from "./_base.ts";
+import {
+  BaseDataChannel,
+  BasePeerConnection,
+  closedError,
+  isMdnsCandidate,
+  type NativeChannel,
+} from "./_base.ts";
 
 export type * from "../core/rtc.ts";
 
@@ -210,10 +216,6 @@ function _setup(sdp: string, role: "active"): string {
   return sdp.replace(/^a=setup:actpass(?=\r?$)/gm, `a=setup:${role}`);
 }
 
-function _isMdns(candidate: string): boolean {
-  return /\.local$/i.test(candidate.split(" ")[4] ?? "");
-}
-
 /** The `a=mid:` values of an SDP, in m-line order. */
 function _mids(sdp: string): string[] {
   return [...sdp.matchAll(/^a=mid:(\S+)/gm)].map((m) => m[1]);
@@ -334,7 +336,7 @@ class _LdcPeerConnection extends BasePeerConnection {
       // End-of-candidates has no native call; libjuice stops checking on its own timers.
       // An mDNS name (a browser hiding its address) cannot be resolved here: the browser's
       // address is learnt from its checks instead (a peer-reflexive candidate).
-      if (candidate === null || _isMdns(candidate.candidate)) return;
+      if (candidate === null || isMdnsCandidate(candidate.candidate)) return;
       if (this.#pc.remoteDescription()) this.#addRemote(candidate);
       else this.#early.push({ ...candidate });
     }, options);

@@ -36,7 +36,7 @@ import type {
   RtcPeerConnectionState,
   RTCSessionDescriptionLike,
 } from "../core/rtc.ts";
-import { BaseDataChannel, BasePeerConnection, plainDescription } from "./_base.ts";
+import { BaseDataChannel, BasePeerConnection, isMdnsCandidate, plainDescription } from "./_base.ts";
 import { installFastHandshakeCrypto } from "./werift_crypto.ts";
 import { leanDtlsRecords, leanSctpPackets, smallReceiveBuffers } from "./werift_fast_path.ts";
 import {
@@ -145,10 +145,6 @@ function _candidate(c: { candidate?: string }): RtcCandidate {
     port: Number(f[5]),
     protocol: (f[2] ?? "").toLowerCase(),
   };
-}
-
-function _isMdns(candidate: string): boolean {
-  return /\.local$/i.test(candidate.split(" ")[4] ?? "");
 }
 
 class _WeriftPeerConnection extends BasePeerConnection {
@@ -261,7 +257,7 @@ class _WeriftPeerConnection extends BasePeerConnection {
         // With mDNS candidates dropped, the peer's address comes from its checks; telling
         // werift the list is complete would make it give up with no pair to check.
         if (!this.#droppedMdns) await this.#pc.addIceCandidate(null);
-      } else if (_isMdns(candidate.candidate)) {
+      } else if (isMdnsCandidate(candidate.candidate)) {
         this.#droppedMdns = true;
       } else {
         await this.#pc.addIceCandidate({
