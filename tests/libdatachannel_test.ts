@@ -18,12 +18,10 @@ import {
   connectPair,
   nextEvent,
   rtcContract,
-  type RtcTestRegistrar,
+  sanitizedTest,
 } from "./rtc_contract.ts";
 
-/** As in rtc_contract_test.ts: the "nothing left running" checks need the sanitizers on. */
-const test: RtcTestRegistrar = (name, fn) =>
-  Deno.test({ name, fn, sanitizeOps: true, sanitizeResources: true });
+const test = sanitizedTest;
 
 const loopback = () => libdatachannel({ interfaceAddresses: { udp4: "127.0.0.1" } });
 const ldc = loopback;

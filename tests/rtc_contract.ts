@@ -39,6 +39,12 @@ export interface RtcContractSetup {
 /** Registers one named test (`Deno.test`, or a page's own runner). */
 export type RtcTestRegistrar = (name: string, fn: () => Promise<void>) => void;
 
+/** Deno's op and resource sanitizers are off by default since Deno 2; the contract's
+ * "nothing left running" checks need them on, so its tests register through this. */
+export function sanitizedTest(name: string, fn: () => Promise<void>): void {
+  Deno.test({ name, fn, sanitizeOps: true, sanitizeResources: true });
+}
+
 /** A negotiated pair with its open channel, from {@linkcode connectPair}. */
 export interface RtcPair {
   /** The offering peer. */

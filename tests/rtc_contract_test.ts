@@ -14,13 +14,10 @@ import {
   connectPair,
   nextEvent,
   rtcContract,
-  type RtcTestRegistrar,
+  sanitizedTest,
 } from "./rtc_contract.ts";
 
-/** Deno's op and resource sanitizers are off by default since Deno 2; the contract's
- * "nothing left running" needs them on. */
-const test: RtcTestRegistrar = (name, fn) =>
-  Deno.test({ name, fn, sanitizeOps: true, sanitizeResources: true });
+const test = sanitizedTest;
 
 const loopback = () => werift({ interfaceAddresses: { udp4: "127.0.0.1" } });
 
