@@ -83,11 +83,11 @@ export class RawClient implements AsyncDisposable {
     type?: T,
     timeoutMs = 5_000,
   ): Promise<Extract<ServerMessage, { type: T }>> {
-    const deadline = Date.now() + timeoutMs;
+    const deadline = performance.now() + timeoutMs;
     while (true) {
       const i = this.messages.findIndex((m) => type === undefined || m.type === type);
       if (i !== -1) return this.messages.splice(i, 1)[0] as Extract<ServerMessage, { type: T }>;
-      const left = deadline - Date.now();
+      const left = deadline - performance.now();
       if (left <= 0 || this.socket.readyState === WebSocket.CLOSED) {
         throw new Error(
           `no ${type ?? "message"} within ${timeoutMs} ms; have ${JSON.stringify(this.messages)}`,
@@ -106,9 +106,9 @@ export class RawClient implements AsyncDisposable {
 
   /** Waits until `n` messages of `type` are queued (bounded), without taking them. */
   async waitFor(type: ServerMessage["type"], n: number, timeoutMs = 10_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
+    const deadline = performance.now() + timeoutMs;
     while (this.messages.filter((m) => m.type === type).length < n) {
-      if (Date.now() > deadline) throw new Error(`fewer than ${n} ${type} in ${timeoutMs} ms`);
+      if (performance.now() > deadline) throw new Error(`fewer than ${n} ${type} in ${timeoutMs} ms`);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, 50);
         function done() {
@@ -142,9 +142,9 @@ export async function eventually(
   timeoutMs = 5_000,
   what = "condition",
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = performance.now() + timeoutMs;
   while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`${what} did not hold within ${timeoutMs} ms`);
+    if (performance.now() > deadline) throw new Error(`${what} did not hold within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }
