@@ -106,6 +106,9 @@ export interface LibdatachannelOptions extends RtcIceSocketOptions {
 
 /** usrsctp's send buffer unless {@linkcode LibdatachannelOptions.sctpSendBufferSize} says. */
 const DEFAULT_SCTP_SEND_BUFFER = 64 * 1024;
+/** How long a DTLS-server answerer whose ICE has not connected keeps its candidates (see
+ * _DTLS_ROLES): under 100 joins at once its ICE connects 50–200 ms after the answer. */
+const SERVER_CANDIDATES_FALLBACK_MS = 300;
 /** How long `close()` waits for libdatachannel to report the connection closed. */
 const CLOSE_WAIT_MS = 2_000;
 
@@ -201,16 +204,21 @@ function _nativeConfig(
  * (`Transport::registerIncoming`), which runs the read on a pool thread that returns at
  * once unless `changeState(Connecting)`, called just after, has already run
  * (`DtlsTransport::start`, `doRecv`); the packet then waits in the queue until another
- * arrives. The answerer's ICE connects first (it checks as soon as it has the offer, the
- * offerer only once the answer is back), so the stall hits whenever the answerer is the
- * client, which is what every stack picks for an `actpass` offer. So an offer made here
- * says `active`, making the answerer the server. Measured with 30 viewers joining a
- * libdatachannel host at once (3 runs each, loaded machine): libdatachannel viewers all
- * ready in 229–659 ms this way, 1.2–1.5 s with `actpass`; werift viewers 0.67–1.8 s and
- * 1.0–2.3 s. An answer made here to an `actpass` offer (werift, browsers: they keep an
- * early ClientHello) stays the client, as they expect. (Upstream fix:
- * `changeState(Connecting)` before `registerIncoming()` in `DtlsTransport::start`, or an
- * `enqueueRecv()` after it.)
+ * arrives. So the DTLS server's ICE must connect first. libjuice's agents connect when one
+ * of their own checks is answered, so the side that checks first connects first; the
+ * other's triggered check waits 50 ms (`STUN_PACING_TIME`).
+ *
+ * So an offer made here says `active` (the offerer is the client: werift and browsers
+ * answering it as servers keep an early ClientHello anyway), and an answerer made here
+ * that is the server gives out its candidates only once its ICE is connected (see
+ * #release): the offerer cannot check before it has them, so the server checks first.
+ * With the offerer holding its own until the answer is applied, pairs connect in this
+ * order: answer applied, offerer's candidates out, answerer's checks answered, answerer
+ * connected, its candidates out, offerer connected, ClientHello. 100 libdatachannel pairs
+ * at once, alternating: 0 took the extra second in 300 in one process and 600 over four
+ * viewer processes, against 16–17 of 100 and 18–48 of 400 with the offerer's checks first.
+ * (Upstream fix: `changeState(Connecting)` before `registerIncoming()` in
+ * `DtlsTransport::start`, or an `enqueueRecv()` after it.)
  */
 function _setup(sdp: string, role: "active"): string {
   return sdp.replace(/^a=setup:actpass(?=\r?$)/gm, `a=setup:${role}`);
@@ -231,6 +239,8 @@ class _LdcPeerConnection extends BasePeerConnection {
    * released. */
   #heldCandidates: (RTCIceCandidateLike | null)[] | null = [];
   #localSet = false;
+  /** Releases a DTLS-server answerer's candidates should its ICE not connect first. */
+  #fallback?: ReturnType<typeof setTimeout>;
   /** Remote candidates that came before the remote description. */
   #early: RTCIceCandidateLike[] = [];
   #remoteMids: string[] = [];
@@ -257,6 +267,7 @@ class _LdcPeerConnection extends BasePeerConnection {
       if (this.isClosed || state === this.#ice) return;
       this.#ice = state as RtcIceConnectionState;
       this.events.emit("iceconnectionstatechange", this.#ice);
+      if (state === "connected" || state === "completed") this.#release();
     });
     pc.onLocalCandidate((candidate, mid) => {
       const mids = _mids(pc.localDescription()?.sdp ?? "");
@@ -356,6 +367,7 @@ class _LdcPeerConnection extends BasePeerConnection {
   }
 
   protected async closeNative(): Promise<void> {
+    clearTimeout(this.#fallback);
     this.#early.length = 0;
     this.#heldCandidates = null;
     const wasClosed = this.#pc.state() === "closed";
@@ -405,12 +417,29 @@ class _LdcPeerConnection extends BasePeerConnection {
    * verify failed", then "Got a remote candidate without ICE transport" when the answer
    * comes). Seen on 1 to 7 of 20 simultaneous joins here. (Upstream fix: start DTLS, or
    * verify the fingerprint, only once the remote description is set.)
+   *
+   * An answerer that is the DTLS server keeps its candidates until its ICE is connected, so
+   * that it checks first (see _DTLS_ROLES); or, when its checks cannot reach the offerer
+   * first (both behind NATs), until {@linkcode SERVER_CANDIDATES_FALLBACK_MS} has passed.
    */
-  #release(): void {
+  #release(force = false): void {
     if (!this.#heldCandidates || !this.#localSet || !this.#pc.remoteDescription()) return;
+    if (
+      !force && this.#serverAnswerer() && this.#ice !== "connected" && this.#ice !== "completed"
+    ) {
+      this.#fallback ??= setTimeout(() => this.#release(true), SERVER_CANDIDATES_FALLBACK_MS);
+      return;
+    }
+    clearTimeout(this.#fallback);
     const held = this.#heldCandidates;
     this.#heldCandidates = null;
     for (const candidate of held) this.events.emit("icecandidate", candidate);
+  }
+
+  /** Whether this side answered as the DTLS server (`a=setup:passive`). */
+  #serverAnswerer(): boolean {
+    const local = this.#pc.localDescription();
+    return local?.type === "answer" && /^a=setup:passive\r?$/m.test(local.sdp);
   }
 
   #local(candidate: RTCIceCandidateLike | null): void {

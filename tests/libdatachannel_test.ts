@@ -171,6 +171,58 @@ test("libdatachannel: an offerer gives out its candidates once the answer is app
   assert.ok(given.length >= 2, "candidates, then the end");
 });
 
+/** An offer from `host`, answered by `viewer`; the answer is applied on `host` too. */
+async function offerAnswer(host: RtcPeerConnection, viewer: RtcPeerConnection): Promise<void> {
+  host.createDataChannel("shoal");
+  const offer = await host.createOffer();
+  await host.setLocalDescription(offer);
+  await viewer.setRemoteDescription(offer);
+  const answer = await viewer.createAnswer();
+  await viewer.setLocalDescription(answer);
+  await host.setRemoteDescription(answer);
+}
+
+test("libdatachannel: an answerer that is the DTLS server gives out its candidates only once its ICE is connected", async () => {
+  const signal = AbortSignal.timeout(10_000);
+  const rtc = loopback();
+  await using host = rtc.createPeerConnection({ iceServers: [] });
+  await using viewer = rtc.createPeerConnection({ iceServers: [] });
+  const seen: string[] = [];
+  viewer.on("iceconnectionstatechange", (s) => seen.push(`ice ${s}`));
+  viewer.on("icecandidate", (c) => seen.push(c ? "candidate" : "end"));
+  host.on("icecandidate", (c) => void viewer.addIceCandidate(c).catch(() => {}));
+  await offerAnswer(host, viewer);
+  // The viewer checks the host first and so connects first; only then the host gets its
+  // candidates (not needed any more: it learnt the viewer's address from the checks).
+  await nextEvent((fn) => viewer.on("icecandidate", fn), { signal, filter: (c) => c === null });
+  const connected = seen.indexOf("ice connected");
+  assert.ok(connected >= 0, seen.join(", "));
+  assert.ok(seen.indexOf("candidate") > connected, seen.join(", "));
+  await nextEvent((fn) => host.on("connectionstatechange", fn), {
+    signal,
+    filter: (s) => s === "connected",
+  });
+});
+
+test("libdatachannel: a DTLS-server answerer that cannot check first still gives out its candidates, and the pair connects", async () => {
+  const signal = AbortSignal.timeout(10_000);
+  const rtc = loopback();
+  await using host = rtc.createPeerConnection({ iceServers: [] });
+  await using viewer = rtc.createPeerConnection({ iceServers: [] });
+  // The host's candidates never reach the viewer (as when both are behind NATs): the
+  // viewer cannot connect first, and must give the host its candidates all the same.
+  viewer.on("icecandidate", (c) => void host.addIceCandidate(c).catch(() => {}));
+  await offerAnswer(host, viewer);
+  await Promise.all(
+    [host, viewer].map((pc) =>
+      nextEvent((fn) => pc.on("connectionstatechange", fn), {
+        signal,
+        filter: (s) => s === "connected",
+      })
+    ),
+  );
+});
+
 test("libdatachannel: relay-only ICE offers no host candidate", async () => {
   const rtc = loopback();
   await using all = rtc.createPeerConnection({ iceServers: [] });
