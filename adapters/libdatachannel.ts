@@ -98,6 +98,15 @@ export interface LibdatachannelOptions extends RtcIceSocketOptions {
    * created after the call. Default: 64 KiB.
    */
   sctpSendBufferSize?: number;
+  /**
+   * How long usrsctp may wait before it acknowledges a lone packet, in ms; a second packet
+   * is acknowledged at once. libdatachannel's 20 ms acknowledges nearly every packet of a
+   * stream at 50 messages a second, and each acknowledgement costs its sender a datagram to
+   * decrypt and process; 50 ms halves them there and stays under usrsctp's 200 ms minimum
+   * retransmission timeout (Chromium's dcSCTP waits up to 200 ms). Process-wide, like
+   * {@linkcode LibdatachannelOptions.sctpSendBufferSize}. Default: 50.
+   */
+  delayedSackTimeMs?: number;
   /** The `bufferedAmountLowThreshold` every new channel starts with. Default: 0. */
   bufferedAmountLowThreshold?: number;
   /** The largest message this side accepts, announced in SDP. Default: 256 KiB. */
@@ -106,6 +115,8 @@ export interface LibdatachannelOptions extends RtcIceSocketOptions {
 
 /** usrsctp's send buffer unless {@linkcode LibdatachannelOptions.sctpSendBufferSize} says. */
 const DEFAULT_SCTP_SEND_BUFFER = 64 * 1024;
+/** usrsctp's delayed acknowledgement unless {@linkcode LibdatachannelOptions.delayedSackTimeMs} says. */
+const DEFAULT_DELAYED_SACK_MS = 50;
 /** How long a DTLS-server answerer whose ICE has not connected keeps its candidates (see
  * _DTLS_ROLES): under 100 joins at once its ICE connects 50–200 ms after the answer. */
 const SERVER_CANDIDATES_FALLBACK_MS = 300;
@@ -132,8 +143,15 @@ export function libdatachannel(options: LibdatachannelOptions = {}): RtcAdapter 
   if (iceUdpMuxPort !== undefined && !(iceUdpMuxPort >= 1 && iceUdpMuxPort < 65536)) {
     throw new RangeError(`iceUdpMuxPort must be within 1..65535, not ${iceUdpMuxPort}`);
   }
+  const sack = options.delayedSackTimeMs;
+  if (sack !== undefined && !(Number.isInteger(sack) && sack >= 0 && sack < 200)) {
+    // At or above usrsctp's minimum retransmission timeout a sender would resend packets
+    // that arrived.
+    throw new RangeError(`delayedSackTimeMs must be an integer within 0..199, not ${sack}`);
+  }
   nodeDataChannel.setSctpSettings({
     sendBufferSize: options.sctpSendBufferSize ?? DEFAULT_SCTP_SEND_BUFFER,
+    delayedSackTime: options.delayedSackTimeMs ?? DEFAULT_DELAYED_SACK_MS,
   });
   return {
     name: "libdatachannel",
@@ -469,7 +487,8 @@ function _byteLength(data: RtcMessage): number {
 
 /**
  * libdatachannel's channel with the DOM's fields: its label, state and buffer read as
- * properties, and `send` batched per task (below).
+ * properties. `send` hands a message to libdatachannel at once (it copies it), and
+ * `bufferedAmount` counts as the DOM does (below).
  */
 class _LdcChannel implements NativeChannel {
   readonly dc: NativeDataChannel;
@@ -478,10 +497,11 @@ class _LdcChannel implements NativeChannel {
   detached = false;
   #threshold: number;
   #maxMessageSize: number | undefined;
-  /** Messages `send` took in this task, handed to libdatachannel in a microtask. */
-  #pending: RtcMessage[] = [];
-  #pendingBytes = 0;
-  /** Called when a flush crossed the low-water mark that libdatachannel did not see. */
+  /** libdatachannel's `bufferedAmount` as this task first read it; null between tasks. */
+  #taskBase: number | null = null;
+  /** Bytes this task sent. */
+  #taskBytes = 0;
+  /** Called when this task's sends crossed the low-water mark that libdatachannel did not see. */
   onLow: () => void = () => {};
 
   constructor(dc: NativeDataChannel, options: LibdatachannelOptions) {
@@ -496,10 +516,11 @@ class _LdcChannel implements NativeChannel {
     return this.open ? "open" : "connecting";
   }
 
-  // What send took and libdatachannel has not handed to usrsctp: its queue, plus this
-  // task's messages (handed over in a microtask, so that a burst is counted whole).
+  // As in the DOM, what send took this task counts until the task ends, though usrsctp
+  // may have taken it already (a burst is seen whole); then what libdatachannel still
+  // holds. Read from libdatachannel once a task: the fan-out asks before every send.
   get bufferedAmount(): number {
-    return this.detached ? 0 : this.#pendingBytes + this.dc.bufferedAmount();
+    return this.detached ? 0 : this.#begin() + this.#taskBytes;
   }
 
   get bufferedAmountLowThreshold(): number {
@@ -515,40 +536,49 @@ class _LdcChannel implements NativeChannel {
     const size = _byteLength(data);
     const max = this.#maxMessageSize ??= this.dc.maxMessageSize();
     if (size > max) throw new TypeError(`The message (${size} bytes) exceeds ${max} bytes`);
-    if (this.#pending.length === 0) queueMicrotask(this.#flush);
-    this.#pending.push(typeof data === "string" ? data : data.slice()); // copies, like the DOM
-    this.#pendingBytes += size;
+    this.#begin();
+    try {
+      if (typeof data === "string") this.dc.sendMessage(data);
+      else this.dc.sendMessageBinary(data);
+    } catch {
+      return; // closed meanwhile: its close event follows
+    }
+    this.#taskBytes += size;
   }
 
   close(): void {
-    this.#flush();
     this.dc.close();
   }
 
   detach(): void {
     this.detached = true;
-    this.#pending = [];
-    this.#pendingBytes = 0;
   }
 
-  #flush = (): void => {
-    if (this.#pending.length === 0) return;
-    const messages = this.#pending;
-    const before = this.#pendingBytes + this.dc.bufferedAmount();
-    this.#pending = [];
-    this.#pendingBytes = 0;
-    try {
-      for (const m of messages) {
-        if (typeof m === "string") this.dc.sendMessage(m);
-        else this.dc.sendMessageBinary(m);
-      }
-    } catch {
-      return; // closed meanwhile: its close event follows
+  /** This task's reading of libdatachannel's buffer, taken once. */
+  #begin(): number {
+    if (this.#taskBase === null) {
+      this.#taskBase = this.dc.bufferedAmount();
+      queueMicrotask(this.#end);
     }
+    return this.#taskBase;
+  }
+
+  #end = (): void => {
+    const before = this.#taskBase! + this.#taskBytes;
+    const sent = this.#taskBytes > 0;
+    this.#taskBase = null;
+    this.#taskBytes = 0;
+    if (!sent || this.detached) return;
     // libdatachannel fires its own low event only when its queue crosses the threshold;
-    // when usrsctp took the whole burst at once, the crossing happened here.
+    // when usrsctp took this task's sends at once, the crossing happened here.
     const threshold = this.#threshold;
-    if (before > threshold && this.dc.bufferedAmount() <= threshold) this.onLow();
+    let now: number;
+    try {
+      now = this.dc.bufferedAmount();
+    } catch {
+      return; // closed meanwhile
+    }
+    if (before > threshold && now <= threshold) this.onLow();
   };
 }
 

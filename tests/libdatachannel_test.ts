@@ -250,6 +250,7 @@ test("libdatachannel: TURN credentials with a colon are taken as they are; a bad
 Deno.test("libdatachannel: bad options are refused with a RangeError", () => {
   assert.throws(() => libdatachannel({ portRange: [5000, 4000] }), RangeError);
   assert.throws(() => libdatachannel({ iceUdpMuxPort: 70000 }), RangeError);
+  assert.throws(() => libdatachannel({ delayedSackTimeMs: 200 }), RangeError);
 });
 
 test("libdatachannel: a message larger than the peer accepts is refused at send", async () => {
