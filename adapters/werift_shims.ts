@@ -103,6 +103,9 @@ function _hasCookie(clientHello: Uint8Array): boolean {
 /** The client's flight-5 messages a werift server acts on: certificate, client_key_exchange,
  * certificate_verify, finished (RFC 5246 7.3). */
 const _FLIGHT_5 = new Set([11, 15, 16, 20]);
+/** The server's flight-4 messages: server_hello, certificate, server_key_exchange,
+ * certificate_request, server_hello_done. */
+const _FLIGHT_4 = new Set([2, 11, 12, 13, 14]);
 
 /**
  * Whether werift's handshake handler must not see this message: a retransmission from a
@@ -125,7 +128,15 @@ const _FLIGHT_5 = new Set([11, 15, 16, 20]);
  *   repeat their SCTP INIT until the handshake times out. Under load a client's flight 5 can
  *   reach the host more than once, both copies in one turn;
  * - its client answers a second HelloVerifyRequest by throwing (flight3.ts: "flight === 3")
- *   or, later, by clearing its handshake cache.
+ *   or, later, by clearing its handshake cache;
+ * - its client handles a flight 4 that comes again after its flight 5 as new
+ *   (dtls/src/client.ts): server_key_exchange draws a fresh key pair, and when flight 6
+ *   connects it while it waits to assemble the copy (flight is then 7, not 5, so the
+ *   "flight5 twice" resend does not apply), it builds a second flight 5 and derives new
+ *   keys from that pair: the server keeps the first, and nothing decrypts any more. A
+ *   server sends flight 4 again when its timer fires before the client's flight 5
+ *   arrives, so one lost or late datagram was enough. The client's own timer resends
+ *   flight 5 should the server still lack it.
  * A client retransmits a flight when its timer (werift: 500 ms) fires before the answer
  * arrives, which CPU load makes common with many viewers at once. `handled` holds the
  * flight-5 message types already passed to a server that is not yet connected.
@@ -147,19 +158,21 @@ function _stale(
     handled.add(h.msg_type);
     return false;
   }
+  if (!server && _FLIGHT_4.has(h.msg_type)) return flight >= 5;
   return !server && h.msg_type === 3 && flight >= 3; // hello_verify_request
 }
 
 /**
  * Drops the stale handshake retransmissions werift mishandles (see `_stale`): a ClientHello
  * from a flight its server has answered and moved past, or that arrives once connected, a
- * second copy of the client's flight 5 while the first is being answered, and a
- * HelloVerifyRequest its client has already answered. What werift still sees is what RFC 6347
+ * second copy of the client's flight 5 while the first is being answered, a
+ * HelloVerifyRequest its client has already answered, and a flight 4 it has. What werift still sees is what RFC 6347
  * 4.2.4 expects: a repeated last flight of the peer, answered by repeating its own (werift
  * does that for flight 3 → 4 and, once connected, 5 → 6). Tests replay a ClientHello to a
- * connected server and deliver a flight 5 twice in one turn. An upstream fix would keep the
- * flight-2 state once made, ignore a ClientHello once connected, and derive the keys once per
- * handshake.
+ * connected server, deliver a flight 5 twice in one turn, and a flight 4 again just before
+ * flight 6. An upstream fix would keep the flight-2 state once made, ignore a ClientHello once
+ * connected, derive the keys once per handshake, and answer a repeated flight 4 by resending
+ * flight 5 as it is.
  */
 export function dropStaleHandshakes(transport: RTCDtlsTransport): void {
   withDtlsSocket<_DtlsHandshakeInternals>(transport, (socket) => {
