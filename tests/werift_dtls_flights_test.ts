@@ -46,6 +46,20 @@ async function recording(fn: (sent: _Sent[]) => Promise<void>): Promise<void> {
   }, () => fn(sent));
 }
 
+/** A hook for {@link onConnecting}: each datagram the `role` side's DTLS receives goes to
+ * `intercept`, with werift's own handler to call (or not, or twice). */
+function receivedBy(
+  role: "client" | "server",
+  intercept: (data: Buffer, execute: (data: Buffer) => void) => void,
+): (transport: RTCDtlsTransport) => void {
+  return (transport) => {
+    if (transport.role !== role) return;
+    const onData = (transport.iceTransport.connection as unknown as _Connection).onData;
+    const execute = onData.execute.bind(onData);
+    onData.execute = (data: Buffer) => intercept(data, execute);
+  };
+}
+
 /** Sends `toHost` from the viewer and `toViewer` from the host; both must arrive. */
 async function assertBothWays(
   pair: RtcPair,
@@ -117,19 +131,14 @@ test("a flight 5 delivered twice in one turn leaves a werift server with the cli
   let doubled = 0;
   // Under load Chromium's flight 5 reached the host two or three times, and a busy host can
   // read two copies in one turn, before werift has answered the first.
-  const doubleFlight5 = (transport: RTCDtlsTransport) => {
-    if (transport.role !== "server") return;
-    const onData = (transport.iceTransport.connection as unknown as _Connection).onData;
-    const execute = onData.execute.bind(onData);
-    onData.execute = (data: Buffer) => {
+  const doubleFlight5 = receivedBy("server", (data, execute) => {
+    execute(data);
+    // flight 5 begins with the client's certificate: handshake record, epoch 0, type 11
+    if (data[0] === 22 && data.readUInt16BE(3) === 0 && data[13] === 11) {
+      doubled++;
       execute(data);
-      // flight 5 begins with the client's certificate: handshake record, epoch 0, type 11
-      if (data[0] === 22 && data.readUInt16BE(3) === 0 && data[13] === 11) {
-        doubled++;
-        execute(data);
-      }
-    };
-  };
+    }
+  });
   await onConnecting(doubleFlight5, async () => {
     const pair = await connectPair(rtc, rtc, { signal });
     try {
@@ -150,19 +159,14 @@ test("a flight 4 that reaches a werift client again just before flight 6 leaves 
   // and the copy reaches the client just before flight 6. werift's client took the copy
   // for new: while it waited to assemble it, flight 6 connected it, and it then built a
   // second flight 5 with a fresh key pair, replacing the keys the server had agreed to.
-  const repeatFlight4 = (transport: RTCDtlsTransport) => {
-    if (transport.role !== "client") return;
-    const onData = (transport.iceTransport.connection as unknown as _Connection).onData;
-    const execute = onData.execute.bind(onData);
-    let flight4: Buffer | undefined;
-    onData.execute = (data: Buffer) => {
-      // flight 4 begins with a server_hello: handshake record, epoch 0, type 2
-      if (data[0] === 22 && data.readUInt16BE(3) === 0 && data[13] === 2) flight4 ??= data;
-      // flight 6 begins with change_cipher_spec
-      if (data[0] === 20 && flight4 && again++ === 0) execute(flight4);
-      execute(data);
-    };
-  };
+  let flight4: Buffer | undefined;
+  const repeatFlight4 = receivedBy("client", (data, execute) => {
+    // flight 4 begins with a server_hello: handshake record, epoch 0, type 2
+    if (data[0] === 22 && data.readUInt16BE(3) === 0 && data[13] === 2) flight4 ??= data;
+    // flight 6 begins with change_cipher_spec
+    if (data[0] === 20 && flight4 && again++ === 0) execute(flight4);
+    execute(data);
+  });
   await onConnecting(repeatFlight4, async () => {
     const pair = await connectPair(rtc, rtc, { signal });
     try {
