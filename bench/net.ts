@@ -1,6 +1,7 @@
 /**
- * Off-loopback benchmark (`deno task bench:net`, as root): N werift viewers behind a
- * masquerading NAT in a network namespace join a werift host in another, directly or
+ * Off-loopback benchmark (`deno task bench:net`, as root): N viewers behind a masquerading
+ * NAT in a network namespace join a host in another (host and viewers on one stack: werift,
+ * libdatachannel, or each in turn with `--rtc libdatachannel,werift`), directly or
  * through coturn (UDP between them dropped at the router), at each random UDP loss
  * (each way on the viewers' link). For each: time until all are ready (the slowest
  * viewer's join call to ready), delivery and order of a stream of sequenced lines, one-way
@@ -10,11 +11,12 @@
  *
  *   deno task bench:net --viewers 100 --rounds 3 --losses 0,2,5 --modes direct,turn
  *   deno task bench:net --recovery quick,stock   # the adapter's loss shims against werift's timers
+ *   deno task bench:net --rtc libdatachannel,werift
  *
  * @module
  */
 import { flagTable, parseFlags } from "../cli/flags.ts";
-import { NetLab, netnsMissing } from "../tests/_netns.ts";
+import { LAB, NetLab, netnsMissing } from "../tests/_netns.ts";
 import { NetHost, startSignal } from "../tests/_net_stack.ts";
 import { Swarm } from "../tests/_swarm.ts";
 
@@ -29,6 +31,7 @@ const { values: flags } = parseFlags(
     messages: { type: "int", help: "lines streamed", default: 200, min: 1 },
     rate: { type: "int", help: "lines per second", default: 10, min: 1 },
     recovery: { type: "string", help: "stock,quick: werift timers", default: "stock" },
+    rtc: { type: "string", help: "werift,libdatachannel: the stacks", default: "werift" },
     json: { type: "string", help: "write every run here" },
   }),
 );
@@ -36,6 +39,10 @@ const { viewers, processes, rounds, messages, rate } = flags;
 const losses = flags.losses.split(",").map(Number);
 const modes = flags.modes.split(",") as Array<"direct" | "turn">;
 const recoveries = flags.recovery.split(",") as Array<"quick" | "stock">;
+const stacks = flags.rtc.split(",") as Array<"werift" | "libdatachannel">;
+for (const s of stacks) {
+  if (s !== "werift" && s !== "libdatachannel") throw new TypeError(`--rtc: not a stack: ${s}`);
+}
 
 const missing = await netnsMissing();
 if (missing) {
@@ -43,9 +50,22 @@ if (missing) {
   Deno.exit(1);
 }
 
+/** A stack as run: libdatachannel, or werift with its timers or the adapter's loss shims. */
+interface Variant {
+  rtc: "werift" | "libdatachannel";
+  recovery: "quick" | "stock";
+}
+const variants: Variant[] = stacks.flatMap((rtc): Variant[] =>
+  rtc === "werift"
+    ? recoveries.map((recovery) => ({ rtc, recovery }))
+    : [{ rtc, recovery: "stock" as const }]
+);
+const label = (v: Variant) => v.rtc === "werift" ? `werift ${v.recovery}` : v.rtc;
+
 /** One configuration's figures. */
 interface NetRun {
   mode: "direct" | "turn";
+  rtc: "werift" | "libdatachannel";
   recovery: "quick" | "stock";
   loss: number;
   ready: number;
@@ -60,6 +80,8 @@ interface NetRun {
   hostCpuJoinMs: number;
   hostCpuStreamPct: number;
   relayed: number;
+  /** Viewers never ready, by final state and error. */
+  notReady: Record<string, number>;
 }
 
 const pct = (xs: number[], p: number) => {
@@ -85,11 +107,16 @@ const servers = {
 async function runOne(
   mode: "direct" | "turn",
   loss: number,
-  recovery: "quick" | "stock",
+  { rtc, recovery }: Variant,
 ): Promise<NetRun> {
   await lab.setLoss(loss);
   await lab.blockViewerHostUdp(mode === "turn");
-  const host = await NetHost.start(lab, servers[mode], ["--werift-recovery", recovery]);
+  const host = await NetHost.start(lab, servers[mode], [
+    "--rtc",
+    rtc,
+    "--werift-recovery",
+    recovery,
+  ]);
   const cpu0 = (await host.metrics()).cpuMs;
   const swarms: Swarm[] = [];
   try {
@@ -104,6 +131,7 @@ async function runOne(
           prefix: `p${p}`,
           wrap: ["ip", "netns", "exec", lab.ns.viewers],
           iceAddress: null,
+          rtc,
           flags: ["--werift-recovery", recovery],
         }),
       );
@@ -121,7 +149,8 @@ async function runOne(
     let reports: Awaited<ReturnType<Swarm["report"]>>[] = [];
     const until = Date.now() + 10_000;
     do {
-      reports = await Promise.all(swarms.map((s) => s.report(10_000, true)));
+      // A swarm that stopped answering counts as having received nothing.
+      reports = await Promise.all(swarms.map((s) => s.report(10_000, true).catch(() => [])));
       if (reports.flat().every((v) => v.received >= messages)) break;
       await new Promise((r) => setTimeout(r, 250));
     } while (Date.now() < until);
@@ -132,12 +161,13 @@ async function runOne(
     >;
     const readyMs = all.map((v) => v.readyMs).filter((x): x is number => x !== undefined);
     const lat = all.flatMap((v) => v.lat ?? []);
+    type End = { type: string; address?: string };
     const pairs = host.logs("ready").map((r) =>
-      (r.props as { candidatePair?: { local: { type: string }; remote: { type: string } } })
-        .candidatePair
+      (r.props as { candidatePair?: { local: End; remote: End } }).candidatePair
     );
     return {
       mode,
+      rtc,
       recovery,
       loss,
       ready: readyMs.length,
@@ -152,8 +182,18 @@ async function runOne(
       reconnected: all.filter((v) => (v.readies ?? 0) > 1).length,
       hostCpuJoinMs: Math.round(cpu1 - cpu0),
       hostCpuStreamPct: Math.round((m.cpuMs - cpu1) / streamMs * 1000) / 10,
-      relayed: pairs.filter((p) => p && (p.local.type === "relay" || p.remote.type === "relay"))
-        .length,
+      // Through coturn: a relay candidate at either end, or a peer-reflexive one at coturn's
+      // address (a libdatachannel viewer's checks arrive from its relay before its candidates).
+      notReady: all.filter((v) => v.readyMs === undefined).reduce((acc, v) => {
+        const why = `${v.state}${v.error ? `: ${v.error}` : ""}`.slice(0, 120);
+        acc[why] = (acc[why] ?? 0) + 1;
+        return acc;
+      }, {} as Record<string, number>),
+      relayed: pairs.filter((p) =>
+        p && [p.local, p.remote].some((e) =>
+          e.type === "relay" || e.address === LAB.services
+        )
+      ).length,
     };
   } finally {
     await Promise.all(swarms.map((s) => s.quit()));
@@ -166,12 +206,12 @@ console.error(`bench:net: ${viewers} viewers in ${processes} processes; load ${a
 for (let round = 0; round < rounds; round++) {
   for (const loss of losses) {
     for (const mode of round % 2 ? [...modes].reverse() : modes) {
-      for (const recovery of round % 2 ? [...recoveries].reverse() : recoveries) {
-        const run = await runOne(mode, loss, recovery);
+      for (const variant of round % 2 ? [...variants].reverse() : variants) {
+        const run = await runOne(mode, loss, variant);
         runs.push(run);
         const figures = JSON.stringify(run);
         console.error(
-          `round ${round + 1} ${mode} ${recovery} ${loss}%: ${figures}; load ${await load()}`,
+          `round ${round + 1} ${mode} ${label(variant)} ${loss}%: ${figures}; load ${await load()}`,
         );
       }
     }
@@ -179,15 +219,17 @@ for (let round = 0; round < rounds; round++) {
 }
 
 const rows = [
-  "| mode | recovery | loss | ready | all ready ms (median) | p50 ready ms | delivered | out of order | latency p50/p99 ms | dropped | reconnected | host CPU join ms | host CPU stream % | TURN pairs |",
+  "| mode | stack | loss | ready | all ready ms (median) | p50 ready ms | delivered | out of order | latency p50/p99 ms | dropped | reconnected | host CPU join ms | host CPU stream % | TURN pairs |",
   "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
 ];
 for (const loss of losses) {
-  for (const [mode, recovery] of modes.flatMap((m) => recoveries.map((r) => [m, r] as const))) {
-    const rs = runs.filter((r) => r.mode === mode && r.loss === loss && r.recovery === recovery);
+  for (const [mode, v] of modes.flatMap((m) => variants.map((v) => [m, v] as const))) {
+    const rs = runs.filter((r) =>
+      r.mode === mode && r.loss === loss && r.rtc === v.rtc && r.recovery === v.recovery
+    );
     const med = (f: (r: NetRun) => number) => median(rs.map(f));
     rows.push(
-      `| ${mode} | ${recovery} | ${loss}% | ${med((r) => r.ready)}/${viewers} | ${
+      `| ${mode} | ${label(v)} | ${loss}% | ${med((r) => r.ready)}/${viewers} | ${
         med((r) => r.allReadyMs)
       } (${rs.map((r) => r.allReadyMs).join(", ")}) | ${med((r) => r.p50ReadyMs)} | ${
         (med((r) => r.delivered) * 100).toFixed(2)

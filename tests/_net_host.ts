@@ -1,5 +1,5 @@
 /**
- * A werift `Host` in a child process (the network tests and `bench:net` start it inside a
+ * A `Host` (werift unless `--rtc libdatachannel`) in a child process (the network tests and `bench:net` start it inside a
  * network namespace). JSON lines on stdout, commands on stdin:
  *
  * - out: `{"ev":"session","sessionId","joinCode"}`, `{"ev":"peer","peerId","state","reason"}`,
@@ -9,12 +9,14 @@
  *   `big BYTES SEED` (one {@link bigMessage}), `metrics`, `quit`
  *
  * Flags: `--server URL` (required), `--ice-transport-policy all|relay`,
- * `--heartbeat-ms N`, `--max-attempts N`, `--connected-ms N`, `--werift-recovery quick|stock`.
+ * `--heartbeat-ms N`, `--max-attempts N`, `--connected-ms N`, `--werift-recovery quick|stock`,
+ * `--rtc werift|libdatachannel`.
  *
  * @module
  */
 import { configure, type LogRecord } from "@logtape/logtape";
 import { parseArgs } from "node:util";
+import { libdatachannel } from "../adapters/libdatachannel.ts";
 import { werift } from "../adapters/werift.ts";
 import { Host } from "../core/host.ts";
 import { emitEvent, processCpuMs } from "../cli/swarm.ts";
@@ -43,11 +45,13 @@ async function _main(): Promise<void> {
       "max-attempts": { type: "string" },
       "connected-ms": { type: "string" },
       "werift-recovery": { type: "string", default: "stock" },
+      rtc: { type: "string", default: "werift" },
     },
   });
   if (!values.server) throw new TypeError("--server is required");
   const policy = values["ice-transport-policy"];
   if (policy !== "all" && policy !== "relay") throw new TypeError("bad --ice-transport-policy");
+  if (values.rtc !== "werift" && values.rtc !== "libdatachannel") throw new TypeError("bad --rtc");
 
   await configure({
     reset: true,
@@ -65,7 +69,9 @@ async function _main(): Promise<void> {
     ? undefined
     : Number(values["heartbeat-ms"]);
   await using host = await Host.start({
-    rtc: werift({ quickRecovery: values["werift-recovery"] === "quick" }),
+    rtc: values.rtc === "libdatachannel"
+      ? libdatachannel()
+      : werift({ quickRecovery: values["werift-recovery"] === "quick" }),
     server: values.server,
     iceTransportPolicy: policy,
     ...(heartbeat === undefined ? {} : { heartbeatIntervalMs: heartbeat }),

@@ -71,7 +71,7 @@ export async function startSignal(
 /** An event of the host process. */
 export type HostEvent = Record<string, unknown> & { ev: string };
 
-/** The werift host in the host namespace. */
+/** The host in the host namespace (werift unless its flags say `--rtc libdatachannel`). */
 export class NetHost {
   readonly proc: NetProcess;
   sessionId = "";
@@ -153,13 +153,15 @@ export class NetHost {
   }
 }
 
-/** A swarm of `count` werift viewers in the viewers' namespace joining `host`'s session. */
+/** A swarm of `count` viewers (werift unless `rtc` says) in the viewers' namespace joining
+ * `host`'s session. */
 export function netSwarm(
   lab: NetLab,
   server: string,
   host: NetHost,
   count: number,
   flags: string[] = [],
+  rtc: "werift" | "libdatachannel" = "werift",
 ): Swarm {
   return new Swarm({
     server,
@@ -168,6 +170,7 @@ export function netSwarm(
     count,
     wrap: ["ip", "netns", "exec", lab.ns.viewers],
     iceAddress: null,
+    rtc,
     flags,
   });
 }
