@@ -394,8 +394,11 @@ table inet shoal {
       `listening-ip=${LAB.services}`,
       `relay-ip=${LAB.services}`,
       `listening-port=${port}`,
+      // coturn's whole default range: werift and libjuice free no allocation when they
+      // close (no Refresh with LIFETIME 0), so each holds its port for its 10-minute
+      // lifetime, and bench:net's TURN runs make ~200 allocations each.
       "min-port=49152",
-      "max-port=49999",
+      "max-port=65535",
       "use-auth-secret",
       `static-auth-secret=${o.secret}`,
       `realm=${o.realm ?? "shoal.test"}`,
