@@ -108,7 +108,9 @@ export class RawClient implements AsyncDisposable {
   async waitFor(type: ServerMessage["type"], n: number, timeoutMs = 10_000): Promise<void> {
     const deadline = performance.now() + timeoutMs;
     while (this.messages.filter((m) => m.type === type).length < n) {
-      if (performance.now() > deadline) throw new Error(`fewer than ${n} ${type} in ${timeoutMs} ms`);
+      if (performance.now() > deadline) {
+        throw new Error(`fewer than ${n} ${type} in ${timeoutMs} ms`);
+      }
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, 50);
         function done() {
@@ -144,7 +146,9 @@ export async function eventually(
 ): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   while (!(await check())) {
-    if (performance.now() > deadline) throw new Error(`${what} did not hold within ${timeoutMs} ms`);
+    if (performance.now() > deadline) {
+      throw new Error(`${what} did not hold within ${timeoutMs} ms`);
+    }
     await new Promise((r) => setTimeout(r, 20));
   }
 }
