@@ -607,7 +607,13 @@ class _LdcDataChannel extends BaseDataChannel<_LdcChannel> {
     const low = () => {
       if (!channel.detached) this.events.emit("bufferedamountlow", undefined);
     };
-    dc.onBufferedAmountLow(low);
+    // libdatachannel's event comes a turn after its queue crossed the threshold, while the
+    // worker threads drained it; a burst sent meanwhile may have filled it again. As in the
+    // DOM, the event means bufferedAmount is at or under the threshold now: a stale one is
+    // dropped (libdatachannel fires again when its queue next falls that far).
+    dc.onBufferedAmountLow(() => {
+      if (channel.bufferedAmount <= channel.bufferedAmountLowThreshold) low();
+    });
     channel.onLow = low;
   }
 
