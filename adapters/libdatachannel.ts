@@ -285,7 +285,7 @@ class _LdcPeerConnection extends BasePeerConnection {
       if (this.isClosed || state === this.#ice) return;
       this.#ice = state as RtcIceConnectionState;
       this.events.emit("iceconnectionstatechange", this.#ice);
-      if (state === "connected" || state === "completed") this.#release();
+      if (this.#iceUp) this.#release();
     });
     pc.onLocalCandidate((candidate, mid) => {
       const mids = _mids(pc.localDescription()?.sdp ?? "");
@@ -442,9 +442,7 @@ class _LdcPeerConnection extends BasePeerConnection {
    */
   #release(force = false): void {
     if (!this.#heldCandidates || !this.#localSet || !this.#pc.remoteDescription()) return;
-    if (
-      !force && this.#serverAnswerer() && this.#ice !== "connected" && this.#ice !== "completed"
-    ) {
+    if (!force && !this.#iceUp && this.#serverAnswerer()) {
       this.#fallback ??= setTimeout(() => this.#release(true), SERVER_CANDIDATES_FALLBACK_MS);
       return;
     }
@@ -452,6 +450,11 @@ class _LdcPeerConnection extends BasePeerConnection {
     const held = this.#heldCandidates;
     this.#heldCandidates = null;
     for (const candidate of held) this.events.emit("icecandidate", candidate);
+  }
+
+  /** Whether ICE has connected (a pair works). */
+  get #iceUp(): boolean {
+    return this.#ice === "connected" || this.#ice === "completed";
   }
 
   /** Whether this side answered as the DTLS server (`a=setup:passive`). */

@@ -166,9 +166,10 @@ function _stale(
  * Drops the stale handshake retransmissions werift mishandles (see `_stale`): a ClientHello
  * from a flight its server has answered and moved past, or that arrives once connected, a
  * second copy of the client's flight 5 while the first is being answered, a
- * HelloVerifyRequest its client has already answered, and a flight 4 it has. What werift still sees is what RFC 6347
- * 4.2.4 expects: a repeated last flight of the peer, answered by repeating its own (werift
- * does that for flight 3 → 4 and, once connected, 5 → 6). Tests replay a ClientHello to a
+ * HelloVerifyRequest its client has already answered, and a flight 4 its client has already
+ * answered with flight 5. What werift still sees is what RFC 6347 4.2.4 expects: a repeated
+ * last flight of the peer, answered by repeating its own (werift does that for flight 3 → 4
+ * and, once connected, 5 → 6). Tests replay a ClientHello to a
  * connected server, deliver a flight 5 twice in one turn, and a flight 4 again just before
  * flight 6. An upstream fix would keep the flight-2 state once made, ignore a ClientHello once
  * connected, derive the keys once per handshake, and answer a repeated flight 4 by resending

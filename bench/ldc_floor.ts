@@ -15,6 +15,7 @@ import process from "node:process";
 import nodeDataChannel from "node-datachannel";
 import { flagTable, parseFlags } from "../cli/flags.ts";
 import { readLines } from "../cli/lines.ts";
+import { emitEvent } from "../cli/swarm.ts";
 import { processCpuMs } from "./_proc.ts";
 
 const { values: flags } = parseFlags(
@@ -33,7 +34,6 @@ const { values: flags } = parseFlags(
 nodeDataChannel.setSctpSettings({ sendBufferSize: 64 * 1024, delayedSackTime: flags.sack });
 const config = { iceServers: [], bindAddress: "127.0.0.1" };
 const encoder = new TextEncoder();
-const out = (line: unknown) => Deno.stdout.writeSync(encoder.encode(JSON.stringify(line) + "\n"));
 
 /** A description once gathering is complete, so that it carries every candidate. */
 function described(pc: nodeDataChannel.PeerConnection): Promise<{ sdp: string; type: string }> {
@@ -59,9 +59,9 @@ if (flags.child) {
         dc.onMessage(() => received++);
       });
       pc.setRemoteDescription(msg.offer.sdp, msg.offer.type);
-      out({ i: msg.i, answer: await described(pc) });
+      emitEvent({ i: msg.i, answer: await described(pc) });
     } else if (msg.report) {
-      out({ received, cpuMs: processCpuMs(Deno.pid) });
+      emitEvent({ received, cpuMs: processCpuMs(Deno.pid) });
     } else if (msg.quit) break;
   }
   for (const dc of channels) dc.close();

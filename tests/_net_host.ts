@@ -1,6 +1,6 @@
 /**
- * A `Host` (werift unless `--rtc libdatachannel`) in a child process (the network tests and `bench:net` start it inside a
- * network namespace). JSON lines on stdout, commands on stdin:
+ * A `Host` (werift unless `--rtc libdatachannel`) in a child process (the network tests and
+ * `bench:net` start it inside a network namespace). JSON lines on stdout, commands on stdin:
  *
  * - out: `{"ev":"session","sessionId","joinCode"}`, `{"ev":"peer","peerId","state","reason"}`,
  *   `{"ev":"log","level","message","props"}` (the host's info records: `ready` carries the
@@ -16,8 +16,7 @@
  */
 import { configure, type LogRecord } from "@logtape/logtape";
 import { parseArgs } from "node:util";
-import { libdatachannel } from "../adapters/libdatachannel.ts";
-import { werift } from "../adapters/werift.ts";
+import { rtcAdapter } from "../cli/common.ts";
 import { Host } from "../core/host.ts";
 import { emitEvent, processCpuMs } from "../cli/swarm.ts";
 import { readLines } from "../cli/lines.ts";
@@ -51,7 +50,6 @@ async function _main(): Promise<void> {
   if (!values.server) throw new TypeError("--server is required");
   const policy = values["ice-transport-policy"];
   if (policy !== "all" && policy !== "relay") throw new TypeError("bad --ice-transport-policy");
-  if (values.rtc !== "werift" && values.rtc !== "libdatachannel") throw new TypeError("bad --rtc");
 
   await configure({
     reset: true,
@@ -69,9 +67,10 @@ async function _main(): Promise<void> {
     ? undefined
     : Number(values["heartbeat-ms"]);
   await using host = await Host.start({
-    rtc: values.rtc === "libdatachannel"
-      ? libdatachannel()
-      : werift({ quickRecovery: values["werift-recovery"] === "quick" }),
+    // Every interface: the namespace's own addresses are the candidates.
+    rtc: await rtcAdapter(values.rtc, undefined, {
+      quickRecovery: values["werift-recovery"] === "quick",
+    }),
     server: values.server,
     iceTransportPolicy: policy,
     ...(heartbeat === undefined ? {} : { heartbeatIntervalMs: heartbeat }),
