@@ -17,8 +17,8 @@
  */
 import { flagTable, parseFlags } from "../cli/flags.ts";
 import { LAB, NetLab, netnsMissing } from "../tests/_netns.ts";
-import { NetHost, startSignal } from "../tests/_net_stack.ts";
-import { Swarm } from "../tests/_swarm.ts";
+import { NetHost, netSwarm, startSignal } from "../tests/_net_stack.ts";
+import type { Swarm } from "../tests/_swarm.ts";
 
 const { values: flags } = parseFlags(
   Deno.args,
@@ -122,19 +122,8 @@ async function runOne(
   try {
     for (let p = 0; p < processes; p++) {
       const count = Math.floor(viewers / processes) + (p < viewers % processes ? 1 : 0);
-      swarms.push(
-        new Swarm({
-          server: servers[mode],
-          session: host.sessionId,
-          code: host.joinCode,
-          count,
-          prefix: `p${p}`,
-          wrap: ["ip", "netns", "exec", lab.ns.viewers],
-          iceAddress: null,
-          rtc,
-          flags: ["--werift-recovery", recovery],
-        }),
-      );
+      const flags = ["--werift-recovery", recovery, "--prefix", `p${p}`];
+      swarms.push(netSwarm(lab, servers[mode], host, count, flags, rtc));
     }
     const deadline = Date.now() + 180_000;
     const readyCount = () => swarms.reduce((n, s) => n + s.count("ready"), 0);
